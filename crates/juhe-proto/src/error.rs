@@ -1,0 +1,187 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+use crate::ErrorCode;
+
+/// Which input field an [`Error`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// The 18-character resident ID card number (`idcard`).
+    IdCard,
+    /// The mobile number (`mobile`).
+    Mobile,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::IdCard => "ID card number",
+            Field::Mobile => "mobile number",
+        })
+    }
+}
+
+/// Why a birth date inside an ID card number is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BirthDateProblem {
+    /// Digits 7–14 are not a real calendar date (e.g. February 30th).
+    NotACalendarDate,
+    /// The date lies after today (China Standard Time).
+    InTheFuture,
+    /// The date lies before 1900-01-01.
+    Before1900,
+}
+
+impl fmt::Display for BirthDateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BirthDateProblem::NotACalendarDate => "digits 7-14 are not a real calendar date",
+            BirthDateProblem::InTheFuture => "the date is in the future",
+            BirthDateProblem::Before1900 => "the date is before 1900",
+        })
+    }
+}
+
+/// What was wrong with a response body that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecodeProblem {
+    /// The body was empty.
+    EmptyBody,
+    /// The body was not JSON (an HTML error page, a truncated body…).
+    NotJson,
+    /// A field the protocol requires was missing or had the wrong type.
+    MissingField(&'static str),
+    /// `result.res` was neither 1 (match) nor 2 (mismatch).
+    UnknownRes(String),
+}
+
+impl fmt::Display for DecodeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeProblem::EmptyBody => f.write_str("the body is empty"),
+            DecodeProblem::NotJson => f.write_str("the body is not JSON"),
+            DecodeProblem::MissingField(name) => write!(f, "field `{name}` is missing or invalid"),
+            DecodeProblem::UnknownRes(res) => write!(f, "unknown `res` value {res:?}"),
+        }
+    }
+}
+
+/// Everything that can go wrong in this crate: invalid input, an API error code, an
+/// undecodable response, or a request that cannot be built.
+///
+/// Messages say what is wrong without echoing the ID card or mobile number.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The field was empty (after trimming whitespace).
+    #[error("{field} is empty")]
+    Empty {
+        /// Which field.
+        field: Field,
+    },
+    /// The field has the wrong number of characters.
+    #[error("{field} must have {expected} characters, got {found}")]
+    Length {
+        /// Which field.
+        field: Field,
+        /// How many characters the field must have.
+        expected: usize,
+        /// How many it had (after normalisation).
+        found: usize,
+    },
+    /// A 15-digit first-generation ID card number; the API takes only 18-digit numbers.
+    #[error(
+        "ID card number has 15 digits (first-generation format); convert it with \
+         IdCard::from_legacy_15 or ask for the 18-digit number"
+    )]
+    LegacyIdCard,
+    /// A character that is not allowed at its position.
+    #[error("{field} has an invalid character at position {position}: {expected}")]
+    Character {
+        /// Which field.
+        field: Field,
+        /// 1-based position, counted after normalisation.
+        position: usize,
+        /// What is allowed there.
+        expected: &'static str,
+    },
+    /// The first two digits of the ID card number are no known province code.
+    #[error("ID card number starts with {code:02}, which is no known province code")]
+    Province {
+        /// The two leading digits.
+        code: u8,
+    },
+    /// The birth date in the ID card number is not acceptable.
+    #[error("ID card number has an invalid birth date: {problem}")]
+    BirthDate {
+        /// What is wrong with it.
+        problem: BirthDateProblem,
+    },
+    /// The GB 11643 (ISO 7064 MOD 11-2) check digit does not match.
+    #[error("ID card check digit should be {expected}, got {found}")]
+    CheckDigit {
+        /// The check digit computed from the first 17 digits.
+        expected: char,
+        /// The 18th character found.
+        found: char,
+    },
+    /// A mobile number that does not start with 13–19.
+    #[error("mobile number must start with 13 to 19, got {prefix}")]
+    MobilePrefix {
+        /// The first two digits.
+        prefix: String,
+    },
+    /// The API answered with a non-zero `error_code`.
+    #[error("API error {code}: {reason}")]
+    Api {
+        /// The error code.
+        code: ErrorCode,
+        /// The `reason` text the server sent (or the documented one if it sent none).
+        reason: String,
+    },
+    /// The response could not be decoded. Keeps the HTTP status and the first bytes of the
+    /// body; never the request.
+    #[error(
+        "could not decode the response (HTTP {status}): {problem}; body starts with {body_start:?}"
+    )]
+    Decode {
+        /// The HTTP status code of the response.
+        status: u16,
+        /// What was wrong.
+        problem: DecodeProblem,
+        /// Up to the first 200 bytes of the body, lossily decoded.
+        body_start: String,
+        /// The JSON error, when the body was not JSON.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+    /// The request could not be built (usually an invalid base URL).
+    #[error("could not build the HTTP request (check the base URL)")]
+    Request(#[source] http::Error),
+}
+
+impl Error {
+    /// The input field this error is about, if it is a validation error.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            Error::Empty { field }
+            | Error::Length { field, .. }
+            | Error::Character { field, .. } => Some(*field),
+            Error::LegacyIdCard
+            | Error::Province { .. }
+            | Error::BirthDate { .. }
+            | Error::CheckDigit { .. } => Some(Field::IdCard),
+            Error::MobilePrefix { .. } => Some(Field::Mobile),
+            _ => None,
+        }
+    }
+
+    /// True when the error comes from local validation of an input (nothing should be sent).
+    pub fn is_invalid_input(&self) -> bool {
+        self.field().is_some()
+    }
+}

@@ -1,0 +1,38 @@
+//! Types, local validation, error codes and sans-IO request/response handling for Juhe's
+//! 手机身份证二要素核验 API (`telecom2Cucc`: does this ID card number own this China Unicom
+//! mobile number?).
+//!
+//! This crate never touches a socket. It turns validated inputs and already-encoded field
+//! values into an [`http::Request`] and turns an [`http::Response`] into a [`Verification`]
+//! or a typed [`Error`]. Transports and encryption live in sibling crates.
+//!
+//! ```
+//! use juhe_proto::{Carrier, IdCard, Mobile};
+//!
+//! let id = IdCard::parse(" 11010519491231002x ")?;
+//! assert_eq!(id.masked(), "110105********002X");
+//! let mobile = Mobile::parse("+86 130-0000-0000")?;
+//! assert_eq!(mobile.carrier(), Carrier::Unicom);
+//! # Ok::<(), juhe_proto::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod carrier;
+mod endpoint;
+mod error;
+mod error_code;
+mod idcard;
+mod mobile;
+mod normalize;
+mod response;
+
+pub use carrier::Carrier;
+pub use endpoint::{Endpoint, Method, QueryParams, build_request};
+pub use error::{BirthDateProblem, DecodeProblem, Error, Field};
+pub use error_code::{CodeFormat, ErrorCode, ErrorKind};
+pub use idcard::{Gender, IdCard};
+pub use mobile::Mobile;
+pub use response::{Verdict, Verification, parse_response};
+
+/// Re-exported so users can name [`IdCard::birth_date`]'s type without adding `time` themselves.
+pub use time;

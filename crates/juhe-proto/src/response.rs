@@ -1,0 +1,191 @@
+//! Parsing the API's JSON answer (sans-IO), tolerant of what the vendor really sends.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::{DecodeProblem, Error, ErrorCode};
+
+/// The answer of a successful check (`res`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// `res` 1 (一致): the ID card number owns the mobile number.
+    Match,
+    /// `res` 2 (不一致): it does not.
+    Mismatch,
+}
+
+impl Verdict {
+    /// The API's numeric `res` (1 or 2).
+    pub fn res(self) -> u8 {
+        match self {
+            Verdict::Match => 1,
+            Verdict::Mismatch => 2,
+        }
+    }
+
+    /// The verdict for a `res` value, if it is 1 or 2.
+    pub fn from_res(res: i64) -> Option<Verdict> {
+        match res {
+            1 => Some(Verdict::Match),
+            2 => Some(Verdict::Mismatch),
+            _ => None,
+        }
+    }
+
+    /// `match` or `mismatch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Match => "match",
+            Verdict::Mismatch => "mismatch",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decoded successful answer: the verdict and the billing reference (聚合单号).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Verification {
+    /// Match or mismatch.
+    pub verdict: Verdict,
+    /// The vendor's order id (`JH…`), the reference for billing disputes.
+    pub order_id: String,
+}
+
+impl Verification {
+    /// A successful answer is billed (the vendor charges when `error_code` is 0).
+    pub fn is_billable(&self) -> bool {
+        true
+    }
+}
+
+/// A number the vendor may send as a JSON number or as a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose {
+    Int(i64),
+    Text(String),
+    Other(serde_json::Value),
+}
+
+impl Loose {
+    fn as_int(&self) -> Option<i64> {
+        match self {
+            Loose::Int(n) => Some(*n),
+            Loose::Text(s) => s.trim().parse().ok(),
+            Loose::Other(_) => None,
+        }
+    }
+
+    fn as_text(&self) -> Option<String> {
+        match self {
+            Loose::Int(n) => Some(n.to_string()),
+            Loose::Text(s) => Some(s.clone()),
+            Loose::Other(_) => None,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Loose::Int(n) => n.to_string(),
+            Loose::Text(s) => s.clone(),
+            Loose::Other(v) => v.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawResponse {
+    reason: Option<String>,
+    result: Option<RawResult>,
+    error_code: Option<Loose>,
+}
+
+#[derive(Deserialize)]
+struct RawResult {
+    res: Option<Loose>,
+    orderid: Option<Loose>,
+}
+
+const BODY_START_BYTES: usize = 200;
+
+fn body_start(body: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(&body[..body.len().min(BODY_START_BYTES)]).into_owned();
+    // A cut through a multi-byte character shows as U+FFFD; drop it.
+    if body.len() > BODY_START_BYTES {
+        while s.ends_with('\u{FFFD}') {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// Parses the response to one check.
+///
+/// Tolerant as the vendor requires: `res` and `error_code` may be numbers or strings, `result`
+/// is `null` on errors, unknown fields are ignored. Anything else (HTML, an empty or truncated
+/// body, an unknown `res`) is [`Error::Decode`] with the HTTP status and the first bytes of the
+/// body. A non-zero `error_code` is [`Error::Api`].
+///
+/// ```
+/// use juhe_proto::{Verdict, parse_response};
+///
+/// let body = r#"{"reason":"成功","result":{"res":1,"orderid":"JH329201808081618556756"},"error_code":0}"#;
+/// let response = http::Response::new(body.as_bytes().to_vec());
+/// let v = parse_response(&response)?;
+/// assert_eq!(v.verdict, Verdict::Match);
+/// assert_eq!(v.order_id, "JH329201808081618556756");
+/// # Ok::<(), juhe_proto::Error>(())
+/// ```
+pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Verification, Error> {
+    let status = response.status().as_u16();
+    let body = response.body();
+    let decode = |problem, source| Error::Decode {
+        status,
+        problem,
+        body_start: body_start(body),
+        source,
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(decode(DecodeProblem::EmptyBody, None));
+    }
+    let raw: RawResponse =
+        serde_json::from_slice(body).map_err(|e| decode(DecodeProblem::NotJson, Some(e)))?;
+    let code = raw
+        .error_code
+        .as_ref()
+        .and_then(Loose::as_int)
+        .and_then(|c| i32::try_from(c).ok())
+        .ok_or_else(|| decode(DecodeProblem::MissingField("error_code"), None))?;
+    if code != 0 {
+        let code = ErrorCode::from_code(code);
+        let reason = match raw.reason {
+            Some(r) if !r.trim().is_empty() => r,
+            _ => code.reason_zh().to_owned(),
+        };
+        return Err(Error::Api { code, reason });
+    }
+    let result = raw
+        .result
+        .ok_or_else(|| decode(DecodeProblem::MissingField("result"), None))?;
+    let res = result
+        .res
+        .ok_or_else(|| decode(DecodeProblem::MissingField("result.res"), None))?;
+    let verdict = res
+        .as_int()
+        .and_then(Verdict::from_res)
+        .ok_or_else(|| decode(DecodeProblem::UnknownRes(res.describe()), None))?;
+    let order_id = result
+        .orderid
+        .as_ref()
+        .and_then(Loose::as_text)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| decode(DecodeProblem::MissingField("result.orderid"), None))?;
+    Ok(Verification { verdict, order_id })
+}

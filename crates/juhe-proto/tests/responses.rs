@@ -1,0 +1,163 @@
+//! Every response shape the vendor (or a broken proxy) can send.
+
+use juhe_proto::{DecodeProblem, Error, ErrorCode, Verdict, parse_response};
+
+fn respond(status: u16, body: &str) -> Result<juhe_proto::Verification, Error> {
+    let response = http::Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+    parse_response(&response)
+}
+
+fn decode_problem(result: Result<juhe_proto::Verification, Error>) -> (u16, DecodeProblem, String) {
+    match result {
+        Err(Error::Decode {
+            status,
+            problem,
+            body_start,
+            ..
+        }) => (status, problem, body_start),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}
+
+#[test]
+fn seed_success_example() {
+    let body = r#"{
+      "reason": "成功",
+      "result": { "res": 1, "orderid": "JH329201808081618556756" },
+      "error_code": 0
+    }"#;
+    let v = respond(200, body).unwrap();
+    assert_eq!(v.verdict, Verdict::Match);
+    assert_eq!(v.order_id, "JH329201808081618556756");
+    assert!(v.is_billable());
+}
+
+#[test]
+fn res_as_string_and_mismatch() {
+    let v = respond(
+        200,
+        r#"{"reason":"成功","result":{"res":"2","orderid":"JH1"},"error_code":"0"}"#,
+    )
+    .unwrap();
+    assert_eq!(v.verdict, Verdict::Mismatch);
+}
+
+#[test]
+fn extra_fields_are_ignored() {
+    let body = r#"{"reason":"成功","result":{"res":1,"orderid":"JH2","extra":[1,2]},"error_code":0,"new":{"a":null}}"#;
+    assert_eq!(respond(200, body).unwrap().order_id, "JH2");
+}
+
+#[test]
+fn null_result_with_each_documented_code() {
+    for &code in ErrorCode::ALL {
+        let body = format!(
+            r#"{{"reason":"{}","result":null,"error_code":{}}}"#,
+            code.reason_zh(),
+            code.code()
+        );
+        match respond(200, &body) {
+            Err(Error::Api { code: got, reason }) => {
+                assert_eq!(got, code);
+                assert_eq!(reason, code.reason_zh());
+            }
+            other => panic!("code {}: {other:?}", code.code()),
+        }
+    }
+}
+
+#[test]
+fn unknown_code_keeps_its_number_and_falls_back_to_no_reason() {
+    match respond(200, r#"{"reason":"","result":null,"error_code":239999}"#) {
+        Err(Error::Api { code, .. }) => assert_eq!(code, ErrorCode::Other(239999)),
+        other => panic!("{other:?}"),
+    }
+    match respond(200, r#"{"result":null,"error_code":232904}"#) {
+        Err(Error::Api { reason, .. }) => assert_eq!(reason, "查无记录"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_res_is_a_decode_error() {
+    let (status, problem, _) = decode_problem(respond(
+        200,
+        r#"{"result":{"res":3,"orderid":"JH"},"error_code":0}"#,
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(problem, DecodeProblem::UnknownRes("3".into()));
+    let (_, problem, _) = decode_problem(respond(
+        200,
+        r#"{"result":{"res":"yes","orderid":"JH"},"error_code":0}"#,
+    ));
+    assert_eq!(problem, DecodeProblem::UnknownRes("yes".into()));
+}
+
+#[test]
+fn html_body_keeps_status_and_start_of_body() {
+    let html = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+    let (status, problem, start) = decode_problem(respond(502, html));
+    assert_eq!(status, 502);
+    assert_eq!(problem, DecodeProblem::NotJson);
+    assert!(start.starts_with("<html><head><title>502"));
+    let err = respond(502, html).unwrap_err();
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "keeps the serde_json source"
+    );
+}
+
+#[test]
+fn empty_body() {
+    assert_eq!(decode_problem(respond(200, "")).1, DecodeProblem::EmptyBody);
+    assert_eq!(
+        decode_problem(respond(200, " \n")).1,
+        DecodeProblem::EmptyBody
+    );
+}
+
+#[test]
+fn truncated_body() {
+    let full = r#"{"reason":"成功","result":{"res":1,"orderid":"JH329201808081618556756"},"error_code":0}"#;
+    for cut in 1..full.len() {
+        if !full.is_char_boundary(cut) {
+            continue;
+        }
+        let result = respond(200, &full[..cut]);
+        assert!(
+            matches!(result, Err(Error::Decode { .. })),
+            "cut at {cut}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_pieces() {
+    assert_eq!(
+        decode_problem(respond(200, r#"{"reason":"x"}"#)).1,
+        DecodeProblem::MissingField("error_code")
+    );
+    assert_eq!(
+        decode_problem(respond(200, r#"{"error_code":0,"result":null}"#)).1,
+        DecodeProblem::MissingField("result")
+    );
+    assert_eq!(
+        decode_problem(respond(200, r#"{"error_code":0,"result":{"res":1}}"#)).1,
+        DecodeProblem::MissingField("result.orderid")
+    );
+    assert_eq!(
+        decode_problem(respond(200, "[1,2]")).1,
+        DecodeProblem::NotJson
+    );
+}
+
+#[test]
+fn long_bodies_are_cut_at_a_char_boundary() {
+    let body = "错".repeat(500);
+    let (_, _, start) = decode_problem(respond(500, &body));
+    assert!(start.len() <= 200);
+    assert!(!start.contains('\u{FFFD}'));
+}

@@ -1,0 +1,109 @@
+//! `cargo xtask <task>`: the project's chores in plain Rust, readable top to bottom.
+//!
+//! - `ci`: everything CI checks (format, lints, tests, docs, dependency rules).
+//! - `bench`: the criterion benchmarks (long; never part of `ci`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::env;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+/// Crates that must never be in a pure crate's normal dependency tree.
+const NETWORK_AND_RUNTIME: &[&str] = &["reqwest", "ureq", "hyper", "tokio", "axum"];
+const CRYPTO: &[&str] = &["rsa", "aes"];
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "ci" => ci(),
+        "bench" => bench(),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|bench>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(&["test", "--workspace", "--locked"], &[])?;
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    forbid_deps("juhe-proto", &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+fn bench() -> Result<(), String> {
+    cargo(&["bench", "--workspace", "--locked"], &[])
+}
+
+/// Fails if `krate`'s normal (non-dev, non-build) dependency tree contains any of `banned`.
+fn forbid_deps(krate: &str, banned: &[&str]) -> Result<(), String> {
+    let output = Command::new(cargo_bin())
+        .args([
+            "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo tree -p {krate} failed"));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| banned.contains(name))
+        .collect();
+    if found.is_empty() {
+        println!("xtask: {krate} depends on none of {banned:?}");
+        Ok(())
+    } else {
+        Err(format!("{krate} must not depend on {found:?}"))
+    }
+}
+
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(cargo_bin())
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed", args.join(" ")))
+    }
+}
+
+fn cargo_bin() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
