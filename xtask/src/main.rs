@@ -51,6 +51,7 @@ fn ci() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     forbid_deps("juhe-proto", &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
+    forbid_deps("juhe-crypto", NETWORK_AND_RUNTIME)?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
