@@ -1,0 +1,55 @@
+//! Built-in demo credentials, keys and fixtures, so the sandbox (and the CLI's `demo`) need no
+//! setup. These keys are public test keys: never use them for anything real.
+
+use crate::{Fixtures, Outcome};
+
+/// The API key a sandbox accepts when none is configured.
+pub const API_KEY: &str = "sandbox-demo-key";
+
+/// The demo AES-128 key (UTF-8, 16 bytes); the demo AES endpoint uses the default settings
+/// (CBC, IV same as key, PKCS#7, base64).
+pub const AES_KEY: &str = include_str!("../demo/aes_key.txt");
+
+/// The demo RSA-2048 public key, PEM.
+pub const RSA_PUBLIC_KEY_PEM: &str = include_str!("../demo/rsa_public.pem");
+
+/// The demo RSA-2048 public key as one line of base64 DER (what a vendor console shows).
+pub const RSA_PUBLIC_KEY_B64: &str = include_str!("../demo/rsa_public.b64");
+
+/// The demo RSA-2048 private key, PEM (PKCS#8). The sandbox decrypts with it.
+pub const RSA_PRIVATE_KEY_PEM: &str = include_str!("../demo/rsa_private.pem");
+
+/// A pair answered `res` 1 (match).
+pub const MATCH: (&str, &str) = ("110105199003071239", "13012345678");
+/// A pair answered `res` 2 (mismatch).
+pub const MISMATCH: (&str, &str) = ("310104198511204567", "13112345678");
+/// A pair answered 232904 (no record).
+pub const NO_RECORD: (&str, &str) = ("440305199208157893", "18612345678");
+/// A pair answered 232905 (network error, retryable).
+pub const NETWORK_ERROR: (&str, &str) = ("320102197801012349", "18512345678");
+/// A pair answered 232906 (query failed, retryable).
+pub const QUERY_FAILED: (&str, &str) = ("510107200002295671", "15612345678");
+/// A locally valid pair the vendor calls a malformed mobile number (232901).
+pub const VENDOR_INVALID_MOBILE: (&str, &str) = ("330106198808088882", "17612345678");
+/// A locally valid pair the vendor calls an invalid ID card number (232902).
+pub const VENDOR_INVALID_IDCARD: (&str, &str) = ("420102199506060666", "16612345678");
+/// A China Mobile number: answered 232903 (not supported) by the carrier check.
+pub const NON_UNICOM: (&str, &str) = ("610103197001010121", "13800138000");
+
+/// The demo fixture table: match, mismatch, and each service error code.
+pub fn fixtures() -> Fixtures {
+    let rows = [
+        (MATCH, Outcome::Match),
+        (MISMATCH, Outcome::Mismatch),
+        (NO_RECORD, Outcome::Error(232904)),
+        (NETWORK_ERROR, Outcome::Error(232905)),
+        (QUERY_FAILED, Outcome::Error(232906)),
+        (VENDOR_INVALID_MOBILE, Outcome::Error(232901)),
+        (VENDOR_INVALID_IDCARD, Outcome::Error(232902)),
+    ];
+    rows.into_iter()
+        .fold(Fixtures::new(), |f, ((idcard, mobile), outcome)| {
+            f.with(idcard, mobile, outcome)
+                .expect("demo pairs are valid")
+        })
+}

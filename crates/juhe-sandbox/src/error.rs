@@ -1,0 +1,44 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong configuring or starting a sandbox.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key (AES or RSA private key) could not be used.
+    #[error("sandbox key configuration is invalid")]
+    Crypto(#[from] juhe_crypto::CryptoError),
+    /// A fixtures or faults file could not be read.
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A fixtures or faults file has invalid content.
+    #[error("{what}: {problem}")]
+    InvalidFile {
+        /// Which file or line.
+        what: String,
+        /// What is wrong.
+        problem: String,
+        /// The parser's error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The tokio runtime for a blocking sandbox could not be started.
+    #[error("cannot start the sandbox runtime")]
+    Runtime(#[source] std::io::Error),
+}

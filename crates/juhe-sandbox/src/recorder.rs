@@ -1,0 +1,181 @@
+//! Counting and recording requests (numbers masked) so tests can assert what was sent.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+
+use juhe_proto::{Endpoint, IdCard, Mobile};
+use sha1::{Digest, Sha1};
+
+use crate::Fault;
+
+/// How many recent requests are kept in full (counters cover all requests).
+const RECENT: usize = 10_000;
+
+/// One request as the sandbox saw it. Numbers are masked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RequestRecord {
+    /// Arrival number, from 1.
+    pub seq: u64,
+    /// The endpoint, if the path was one.
+    pub endpoint: Option<Endpoint>,
+    /// HTTP method.
+    pub method: String,
+    /// Masked ID card number, if it decrypted and validated.
+    pub idcard: Option<String>,
+    /// Masked mobile number, if it decrypted and validated.
+    pub mobile: Option<String>,
+    /// The `error_code` answered (`None` for faults that sent no JSON answer).
+    pub error_code: Option<i32>,
+    /// `res` answered on success.
+    pub res: Option<u8>,
+    /// The order id issued on success.
+    pub order_id: Option<String>,
+    /// The fault applied, if any.
+    pub fault: Option<Fault>,
+    /// Whether the vendor would have charged for it (`error_code` 0).
+    pub billed: bool,
+}
+
+/// Counters over every request since the sandbox started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Every HTTP request, including 404s.
+    pub requests: u64,
+    /// Requests answered with `error_code` 0 (charged by the real vendor).
+    pub billed: u64,
+    /// Answers by `error_code` (0 included).
+    pub by_error_code: BTreeMap<i32, u64>,
+    /// Requests that got an injected fault (other than `none` and delays).
+    pub faults: u64,
+}
+
+/// Requests and charges for one (ID card, mobile) pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PairCount {
+    /// Requests that carried this pair (after decryption and validation).
+    pub requests: u64,
+    /// Of those, answers with `error_code` 0.
+    pub billed: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    stats: Stats,
+    recent: VecDeque<RequestRecord>,
+    pairs: HashMap<[u8; 20], PairCount>,
+}
+
+#[derive(Default)]
+pub(crate) struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+/// What the handler learned about one request, recorded when it answers.
+#[derive(Default)]
+pub(crate) struct Observation {
+    pub(crate) endpoint: Option<Endpoint>,
+    pub(crate) method: String,
+    pub(crate) pair: Option<(IdCard, Mobile)>,
+    pub(crate) error_code: Option<i32>,
+    pub(crate) res: Option<u8>,
+    pub(crate) order_id: Option<String>,
+    pub(crate) fault: Option<Fault>,
+}
+
+/// Pairs are keyed by a digest so the table holds no numbers in clear.
+fn pair_key(idcard: &str, mobile: &str) -> [u8; 20] {
+    let mut h = Sha1::new();
+    h.update(idcard.as_bytes());
+    h.update(b"|");
+    h.update(mobile.as_bytes());
+    h.finalize().into()
+}
+
+impl Recorder {
+    pub(crate) fn record(&self, obs: Observation) {
+        let billed = obs.error_code == Some(0);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.stats.requests += 1;
+        if billed {
+            inner.stats.billed += 1;
+        }
+        if let Some(code) = obs.error_code {
+            *inner.stats.by_error_code.entry(code).or_default() += 1;
+        }
+        if obs
+            .fault
+            .is_some_and(|f| !matches!(f, Fault::None | Fault::DelayMs(_)))
+        {
+            inner.stats.faults += 1;
+        }
+        if let Some((idcard, mobile)) = &obs.pair {
+            let count = inner
+                .pairs
+                .entry(pair_key(idcard.as_unmasked_str(), mobile.as_unmasked_str()))
+                .or_default();
+            count.requests += 1;
+            if billed {
+                count.billed += 1;
+            }
+        }
+        let record = RequestRecord {
+            seq: inner.stats.requests,
+            endpoint: obs.endpoint,
+            method: obs.method,
+            idcard: obs.pair.as_ref().map(|(i, _)| i.masked()),
+            mobile: obs.pair.as_ref().map(|(_, m)| m.masked()),
+            error_code: obs.error_code,
+            res: obs.res,
+            order_id: obs.order_id,
+            fault: obs.fault,
+            billed,
+        };
+        if inner.recent.len() == RECENT {
+            inner.recent.pop_front();
+        }
+        inner.recent.push_back(record);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stats
+            .clone()
+    }
+
+    pub(crate) fn recent(&self) -> Vec<RequestRecord> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recent
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn pair_count(&self, idcard: &str, mobile: &str) -> PairCount {
+        let (Ok(idcard), Ok(mobile)) = (IdCard::parse(idcard), Mobile::parse(mobile)) else {
+            return PairCount::default();
+        };
+        let key = pair_key(idcard.as_unmasked_str(), mobile.as_unmasked_str());
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pairs
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Pairs that were billed more than once: what a client must never cause by accident.
+    pub(crate) fn pairs_billed_more_than_once(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pairs
+            .values()
+            .filter(|c| c.billed > 1)
+            .count()
+    }
+}
