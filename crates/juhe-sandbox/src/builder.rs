@@ -160,7 +160,7 @@ impl SandboxBuilder {
         self
     }
 
-    fn into_state(self) -> Result<(SocketAddr, SandboxState), SandboxError> {
+    pub(crate) fn into_state(self) -> Result<(SocketAddr, SandboxState), SandboxError> {
         let mut keys = self.keys;
         if keys.is_empty() {
             keys.insert(demo::API_KEY.to_owned(), KeyStatus::Active);

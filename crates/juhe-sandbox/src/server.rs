@@ -86,3 +86,54 @@ async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Rece
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Sandbox;
+    use axum::body::Body;
+    use proptest::prelude::*;
+
+    fn state() -> Arc<SandboxState> {
+        let (_, state) = Sandbox::builder().into_state().unwrap();
+        Arc::new(state)
+    }
+
+    async fn call(router: Router, request: http::Request<Body>) -> http::Response<Body> {
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(ConnControl(Arc::new(Notify::new())));
+        router.oneshot(request).await.unwrap_or_else(|e| match e {})
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any method, path, query, content type and body gets an HTTP answer, never a panic.
+        #[test]
+        fn any_request_gets_an_answer(
+            method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+            path in prop::sample::select(vec!["/telecom2Cucc/query", "/telecom2Cucc/queryEncry", "/telecom2Cucc/queryRV2", "/", "/x"]),
+            query in "[a-z=&%+0-9A-F]{0,40}",
+            content_type in prop::option::of(prop::sample::select(vec!["application/x-www-form-urlencoded", "application/json", "text/plain; charset=gbk", ""])),
+            body in prop::collection::vec(proptest::arbitrary::any::<u8>(), 0..300),
+            fields in prop::option::of(("\\PC{0,30}", "\\PC{0,30}", "\\PC{0,30}")),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let router = router(state());
+            let body = match &fields {
+                Some((k, i, m)) => form_urlencoded::Serializer::new(String::new())
+                    .append_pair("key", k).append_pair("idcard", i).append_pair("mobile", m).finish().into_bytes(),
+                None => body,
+            };
+            let mut builder = http::Request::builder().method(method).uri(format!("{path}?{query}"));
+            if let Some(ct) = content_type {
+                builder = builder.header("content-type", ct);
+            }
+            let request = builder.body(Body::from(body)).unwrap();
+            let response = rt.block_on(call(router, request));
+            prop_assert!(response.status().as_u16() >= 200);
+        }
+    }
+}

@@ -536,3 +536,33 @@ fn server_survives_garbage_and_shuts_down() {
     sb.shutdown();
     assert!(TcpStream::connect(addr).is_err(), "no longer listening");
 }
+
+mod raw_bytes {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes on the socket never take the server down.
+        #[test]
+        fn arbitrary_bytes_never_crash_the_server(bytes in prop::collection::vec(any::<u8>(), 0..512), prefix in any::<bool>()) {
+            let sb = shared();
+            let mut s = TcpStream::connect(sb.addr()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            if prefix {
+                s.write_all(b"POST /telecom2Cucc/query HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            let _ = s.write_all(&bytes);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            prop_assert_eq!(check(sb, Endpoint::Plain, false, demo::API_KEY, demo::MATCH)["error_code"].as_i64(), Some(0));
+        }
+    }
+
+    fn shared() -> &'static BlockingSandbox {
+        static SANDBOX: std::sync::OnceLock<BlockingSandbox> = std::sync::OnceLock::new();
+        SANDBOX.get_or_init(|| Sandbox::builder().spawn_blocking().unwrap())
+    }
+}
