@@ -1,0 +1,44 @@
+//! Settings every backend honours.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Timeouts, proxy and pool settings for a backend. Safe defaults: 5 s to connect, 15 s for
+/// the whole exchange, no redirects (always), connection reuse.
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// Time allowed to resolve and connect (and TLS handshake, where the backend separates it).
+    pub connect_timeout: Duration,
+    /// Time allowed for the whole exchange.
+    pub timeout: Duration,
+    /// A proxy URL: `http://`, `https://` or `socks5://` (may carry credentials; never printed).
+    pub proxy: Option<String>,
+    /// Idle connections kept per host for reuse.
+    pub max_idle_per_host: usize,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+            proxy: None,
+            max_idle_per_host: 32,
+            user_agent: concat!("juhe-2fa/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}

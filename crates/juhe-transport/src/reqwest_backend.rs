@@ -1,0 +1,104 @@
+//! The async backend: reqwest with rustls (ring provider, webpki roots), no redirects.
+
+use std::sync::Arc;
+
+use crate::{
+    BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason, Transport,
+    TransportConfig, TransportError,
+};
+
+/// Bodies of this API are under 1 KiB; a larger answer is not the vendor's.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The async [`Transport`] over a pooled `reqwest::Client`. Clones share the pool.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport(reqwest::Client);
+
+fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| TransportError::not_sent(NotSentReason::Setup, Some(Box::new(e) as BoxError)))
+}
+
+impl ReqwestTransport {
+    /// A client with `config`'s timeouts, proxy and pool size.
+    pub fn new(config: &TransportConfig) -> Result<ReqwestTransport, TransportError> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .pool_max_idle_per_host(config.max_idle_per_host)
+            .user_agent(config.user_agent.clone())
+            .tls_backend_preconfigured(tls_config()?)
+            .no_proxy();
+        if let Some(proxy) = &config.proxy {
+            // The proxy URL may carry credentials: its error is not kept.
+            let proxy = reqwest::Proxy::all(proxy)
+                .map_err(|_| TransportError::not_sent(NotSentReason::Setup, None))?;
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map(ReqwestTransport)
+            .map_err(|e| setup_error(e.without_url()))
+    }
+}
+
+fn setup_error(e: reqwest::Error) -> TransportError {
+    TransportError::not_sent(NotSentReason::Setup, Some(Box::new(e) as BoxError))
+}
+
+/// Sorts reqwest's errors by whether the request may have been sent; drops the URL.
+fn classify(e: reqwest::Error) -> TransportError {
+    let e = e.without_url();
+    if e.is_builder() {
+        return TransportError::not_sent(
+            NotSentReason::InvalidRequest,
+            Some(Box::new(e) as BoxError),
+        );
+    }
+    if e.is_connect() {
+        return TransportError::not_sent(NotSentReason::Connect, Some(Box::new(e) as BoxError));
+    }
+    let reason = if e.is_timeout() {
+        MaybeSentReason::Timeout
+    } else if e.is_request() || e.is_body() {
+        MaybeSentReason::ConnectionClosed
+    } else if e.is_decode() {
+        MaybeSentReason::Protocol
+    } else {
+        MaybeSentReason::Io
+    };
+    TransportError::maybe_sent(reason, Some(Box::new(e) as BoxError))
+}
+
+#[async_trait::async_trait]
+impl Transport for ReqwestTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let request = reqwest::Request::try_from(request).map_err(|e| {
+            TransportError::not_sent(
+                NotSentReason::InvalidRequest,
+                Some(Box::new(e.without_url()) as BoxError),
+            )
+        })?;
+        let mut response = self.0.execute(request).await.map_err(classify)?;
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = std::mem::take(response.headers_mut());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(TransportError::maybe_sent(MaybeSentReason::Protocol, None));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|e| {
+            TransportError::maybe_sent(MaybeSentReason::Protocol, Some(Box::new(e) as BoxError))
+        })
+    }
+}

@@ -1,0 +1,241 @@
+//! Both backends against the sandbox and against misbehaving servers on loopback.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use juhe_sandbox::{Fault, FaultPlan, Sandbox, demo};
+use juhe_transport::{
+    BlockingTransport, HttpRequest, MaybeSentReason, NotSentReason, ReqwestTransport, Transport,
+    TransportConfig, TransportError, UreqTransport,
+};
+
+fn config() -> TransportConfig {
+    TransportConfig {
+        timeout: Duration::from_millis(700),
+        connect_timeout: Duration::from_millis(500),
+        ..Default::default()
+    }
+}
+
+fn check_request(base: &str, get: bool) -> HttpRequest {
+    let form = format!(
+        "key={}&idcard={}&mobile={}",
+        demo::API_KEY,
+        demo::MATCH.0,
+        demo::MATCH.1
+    );
+    if get {
+        http::Request::get(format!("{base}/telecom2Cucc/query?{form}"))
+            .body(Vec::new())
+            .unwrap()
+    } else {
+        http::Request::post(format!("{base}/telecom2Cucc/query"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.into_bytes())
+            .unwrap()
+    }
+}
+
+/// Runs `f` with both backends: ureq directly, reqwest on a tokio runtime.
+fn both(f: impl Fn(&dyn Fn(HttpRequest) -> Result<http::Response<Vec<u8>>, TransportError>)) {
+    let ureq = UreqTransport::new(&config()).unwrap();
+    f(&|r| ureq.send(r));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reqwest = rt
+        .block_on(async { ReqwestTransport::new(&config()) })
+        .unwrap();
+    f(&|r| rt.block_on(Transport::send(&reqwest, r)));
+}
+
+#[test]
+fn answers_come_back_whatever_their_status() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let base = sb.base_url();
+    both(|send| {
+        let ok = send(check_request(&base, false)).unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(String::from_utf8_lossy(ok.body()).contains("\"error_code\":0"));
+        let get = send(check_request(&base, true)).unwrap();
+        assert_eq!(get.status(), 200);
+        let not_found = send(
+            http::Request::get(format!("{base}/nope"))
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(not_found.status(), 404);
+    });
+    let ureq = UreqTransport::new(&config()).unwrap();
+    let sb2 = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::Http500))
+        .spawn_blocking()
+        .unwrap();
+    let html = ureq.send(check_request(&sb2.base_url(), false)).unwrap();
+    assert_eq!(html.status(), 500);
+    assert!(html.body().starts_with(b"<html>"));
+}
+
+#[test]
+fn refused_connections_were_not_sent() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    both(|send| {
+        let err = send(check_request(&format!("http://127.0.0.1:{port}"), false)).unwrap_err();
+        assert!(!err.may_have_been_sent(), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                TransportError::NotSent {
+                    reason: NotSentReason::Connect,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn dropped_connections_and_timeouts_may_have_been_sent() {
+    let plan = FaultPlan::new()
+        .then(Fault::Drop)
+        .then(Fault::DelayMs(1500))
+        .then(Fault::Drop)
+        .then(Fault::DelayMs(1500));
+    let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let base = sb.base_url();
+    both(|send| {
+        let dropped = send(check_request(&base, false)).unwrap_err();
+        assert!(dropped.may_have_been_sent(), "{dropped:?}");
+        let slow = send(check_request(&base, false)).unwrap_err();
+        assert!(
+            matches!(
+                slow,
+                TransportError::MaybeSent {
+                    reason: MaybeSentReason::Timeout,
+                    ..
+                }
+            ),
+            "{slow:?}"
+        );
+    });
+}
+
+#[test]
+fn errors_never_show_the_url_and_keep_their_source() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url =
+        format!("http://127.0.0.1:{port}/telecom2Cucc/query?key=SECRET-KEY-123&idcard=1&mobile=2");
+    both(|send| {
+        let err = send(http::Request::get(&url).body(Vec::new()).unwrap()).unwrap_err();
+        let mut chain = format!("{err} | {err:?}");
+        let mut source = std::error::Error::source(&err);
+        assert!(source.is_some(), "keeps the backend's error");
+        while let Some(s) = source {
+            chain.push_str(&format!(" | {s} | {s:?}"));
+            source = s.source();
+        }
+        assert!(!chain.contains("SECRET-KEY-123"), "{chain}");
+    });
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    both(|send| {
+        let resp = send(check_request(&format!("http://{addr}"), false)).unwrap();
+        assert_eq!(resp.status(), 302);
+    });
+}
+
+#[test]
+fn closures_and_mocks_are_transports() {
+    use juhe_transport::mock::{MockBlockingTransport, MockTransport};
+    let closure =
+        |_r: HttpRequest| Ok::<_, TransportError>(http::Response::new(b"closure".to_vec()));
+    assert_eq!(
+        BlockingTransport::send(&closure, HttpRequest::default())
+            .unwrap()
+            .body(),
+        b"closure"
+    );
+
+    let mut mock = MockBlockingTransport::new();
+    mock.expect_send()
+        .times(2)
+        .returning(|r| Ok(http::Response::new(r.into_body())));
+    let boxed: Box<dyn BlockingTransport> = Box::new(mock);
+    assert_eq!(
+        boxed
+            .send(http::Request::new(b"echo".to_vec()))
+            .unwrap()
+            .body(),
+        b"echo"
+    );
+    assert_eq!(
+        boxed
+            .send(http::Request::new(b"again".to_vec()))
+            .unwrap()
+            .body(),
+        b"again"
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut mock = MockTransport::new();
+    mock.expect_send()
+        .returning(|_| Err(TransportError::not_sent(NotSentReason::Dns, None)));
+    let boxed: Box<dyn Transport> = Box::new(mock);
+    let err = rt.block_on(boxed.send(HttpRequest::default())).unwrap_err();
+    assert!(!err.may_have_been_sent());
+    let async_closure =
+        |_r: HttpRequest| async { Ok::<_, TransportError>(http::Response::new(b"async".to_vec())) };
+    assert_eq!(
+        rt.block_on(Transport::send(&async_closure, HttpRequest::default()))
+            .unwrap()
+            .body(),
+        b"async"
+    );
+}
+
+#[test]
+fn config_debug_hides_the_proxy() {
+    let cfg = TransportConfig {
+        proxy: Some("http://user:pass@127.0.0.1:3128".into()),
+        ..Default::default()
+    };
+    assert!(!format!("{cfg:?}").contains("pass"));
+    assert!(UreqTransport::new(&cfg).is_ok());
+    let bad = TransportConfig {
+        proxy: Some("::not a url::".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        UreqTransport::new(&bad),
+        Err(TransportError::NotSent {
+            reason: NotSentReason::Setup,
+            ..
+        })
+    ));
+}
