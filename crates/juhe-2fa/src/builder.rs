@@ -1,0 +1,249 @@
+//! `ClientBuilder`: one configuration for both clients.
+
+use std::fmt;
+use std::time::Duration;
+
+use juhe_crypto::{AesConfig, AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor};
+use juhe_proto::{Endpoint, Method};
+use juhe_transport::TransportConfig;
+
+use crate::core::Core;
+use crate::rate_limit::RateLimit;
+use crate::{ApiKey, Error, RetryPolicy};
+
+/// The vendor's production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://apis.juhe.cn";
+
+/// Which endpoint to use, with its key material.
+#[derive(Clone, Default)]
+pub enum Mode {
+    /// `/telecom2Cucc/query`: fields in plain text (TLS protects them on the wire).
+    #[default]
+    Plain,
+    /// `/telecom2Cucc/queryEncry`: fields AES-encrypted with these settings.
+    Aes(AesConfig),
+    /// `/telecom2Cucc/queryRV2`: fields RSA-OAEP(SHA-1) encrypted with the vendor's public key
+    /// (PEM, or base64 DER as the vendor console shows it). Parsed at build.
+    Rsa(String),
+}
+
+impl Mode {
+    /// The endpoint this mode calls.
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Mode::Plain => Endpoint::Plain,
+            Mode::Aes(_) => Endpoint::Aes,
+            Mode::Rsa(_) => Endpoint::Rsa,
+        }
+    }
+}
+
+impl fmt::Debug for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mode::Plain => f.write_str("Plain"),
+            Mode::Aes(config) => f.debug_tuple("Aes").field(config).finish(),
+            Mode::Rsa(_) => f.write_str("Rsa(..)"),
+        }
+    }
+}
+
+/// What to do with a mobile number outside China Unicom's segments (the API answers 232903
+/// for those, but numbers can be ported, so the segment is only advice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CarrierPolicy {
+    /// Log a warning and send anyway (default).
+    #[default]
+    Report,
+    /// Refuse locally with [`Error::UnsupportedCarrier`]; nothing is sent.
+    Refuse,
+}
+
+/// Builds a [`crate::Client`] or [`crate::BlockingClient`].
+///
+/// ```
+/// use std::time::Duration;
+/// use juhe_2fa::{ClientBuilder, Method, Mode, RetryPolicy};
+///
+/// let builder = ClientBuilder::new()
+///     .api_key("my-key")
+///     .base_url("http://127.0.0.1:8080")
+///     .mode(Mode::Plain)
+///     .method(Method::Post)
+///     .timeout(Duration::from_secs(10))
+///     .retry_policy(RetryPolicy::none())
+///     .rate_limit(20.0);
+/// assert!(!format!("{builder:?}").contains("my-key"));
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    base_url: String,
+    mode: Mode,
+    method: Method,
+    transport: TransportConfig,
+    retry: RetryPolicy,
+    rate_limit: Option<(f64, u32)>,
+    carrier_policy: CarrierPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder::new()
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("mode", &self.mode)
+            .field("method", &self.method)
+            .field("transport", &self.transport)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("carrier_policy", &self.carrier_policy)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Defaults: base URL [`DEFAULT_BASE_URL`], plain mode, POST, 5 s connect / 15 s total
+    /// timeouts, [`RetryPolicy::default`], no rate limit, [`CarrierPolicy::Report`].
+    pub fn new() -> ClientBuilder {
+        ClientBuilder {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            mode: Mode::Plain,
+            method: Method::Post,
+            transport: TransportConfig::default(),
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            carrier_policy: CarrierPolicy::Report,
+        }
+    }
+
+    /// The API key (required).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The base URL, e.g. a sandbox's `http://127.0.0.1:PORT`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The endpoint and its key material.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// POST (default) or GET. With GET the key travels in the URL, where proxies and access
+    /// logs may record it.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Time allowed for a whole exchange (default 15 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.transport.timeout = timeout;
+        self
+    }
+
+    /// Time allowed to connect (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// A proxy URL (`http://`, `https://`, `socks5://`).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.transport.proxy = Some(url.into());
+        self
+    }
+
+    /// Replaces all transport settings.
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.transport = config;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// At most `qps` requests per second (retries included), evenly spaced.
+    pub fn rate_limit(self, qps: f64) -> Self {
+        self.rate_limit_with_burst(qps, 1)
+    }
+
+    /// At most `qps` requests per second, allowing `burst` at once.
+    pub fn rate_limit_with_burst(mut self, qps: f64, burst: u32) -> Self {
+        self.rate_limit = Some((qps, burst));
+        self
+    }
+
+    /// What to do with non-Unicom numbers.
+    pub fn carrier_policy(mut self, policy: CarrierPolicy) -> Self {
+        self.carrier_policy = policy;
+        self
+    }
+
+    /// Checks everything that can be checked without sending: the key is present, the base URL
+    /// is an http(s) URL, the encryption key parses, the rate limit is sane.
+    pub(crate) fn into_core(self) -> Result<(Core, TransportConfig), Error> {
+        let api_key = self
+            .api_key
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                Error::config(
+                    "the API key is missing (set it with .api_key(), or JUHE_KEY for the CLI)",
+                )
+            })?;
+        let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
+        let uri: http::Uri = base_url.parse().map_err(|e| Error::Config {
+            problem: "the base URL is not a valid URL".into(),
+            source: Some(Box::new(e)),
+        })?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(Error::config(
+                "the base URL must start with http:// or https:// and name a host",
+            ));
+        }
+        let endpoint = self.mode.endpoint();
+        let encryptor: Box<dyn FieldEncryptor> = match self.mode {
+            Mode::Plain => Box::new(PlainEncoder),
+            Mode::Aes(config) => Box::new(AesEncryptor::new(config)),
+            Mode::Rsa(key) => {
+                Box::new(
+                    RsaOaepEncryptor::from_public_key(&key).map_err(|e| Error::Config {
+                        problem: "the RSA public key cannot be used".into(),
+                        source: Some(Box::new(e)),
+                    })?,
+                )
+            }
+        };
+        let rate_limit = self
+            .rate_limit
+            .map(|(qps, burst)| RateLimit::new(qps, burst))
+            .transpose()?;
+        let core = Core {
+            api_key,
+            base_url,
+            endpoint,
+            method: self.method,
+            encryptor,
+            retry: self.retry,
+            rate_limit,
+            carrier_policy: self.carrier_policy,
+        };
+        Ok((core, self.transport))
+    }
+}

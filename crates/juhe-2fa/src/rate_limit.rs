@@ -1,0 +1,41 @@
+//! Client-side rate limit (governor), spaced evenly so a server's one-second window never
+//! sees a burst.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::Error;
+
+pub(crate) struct RateLimit(DefaultDirectRateLimiter);
+
+impl RateLimit {
+    /// `qps` requests per second, at most `burst` at once (1: evenly spaced).
+    pub(crate) fn new(qps: f64, burst: u32) -> Result<RateLimit, Error> {
+        if !(qps.is_finite() && qps > 0.0) {
+            return Err(Error::config(
+                "the rate limit must be a positive number of requests per second",
+            ));
+        }
+        let period = Duration::from_secs_f64(1.0 / qps);
+        let quota = Quota::with_period(period)
+            .ok_or_else(|| Error::config("the rate limit is too high"))?
+            .allow_burst(NonZeroU32::new(burst.max(1)).expect("at least 1"));
+        Ok(RateLimit(RateLimiter::direct(quota)))
+    }
+
+    #[cfg(feature = "async")]
+    pub(crate) async fn wait(&self) {
+        self.0.until_ready().await;
+    }
+
+    #[cfg(feature = "blocking")]
+    pub(crate) fn wait_blocking(&self) {
+        use governor::clock::{Clock, DefaultClock};
+        let clock = DefaultClock::default();
+        while let Err(not_until) = self.0.check() {
+            std::thread::sleep(not_until.wait_time_from(clock.now()));
+        }
+    }
+}

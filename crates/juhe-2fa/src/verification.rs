@@ -1,0 +1,35 @@
+//! `Verification`: what a successful check returns.
+
+use juhe_proto::{Carrier, Endpoint, Verdict};
+
+/// A successful check: the verdict, the billing reference, and how it was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Verification {
+    /// Match (`res` 1) or mismatch (`res` 2).
+    pub verdict: Verdict,
+    /// The vendor's order id (聚合单号): the reference for billing questions. Always kept.
+    pub order_id: String,
+    /// The endpoint used (`plain`, `aes`, `rsa`).
+    pub mode: Endpoint,
+    /// Requests sent for this check (1 unless retried).
+    pub attempts: u32,
+    /// The carrier of the mobile number's segment (advice: numbers can be ported).
+    pub carrier: Carrier,
+}
+
+impl Verification {
+    /// The API's `res` (1 match, 2 mismatch).
+    pub fn res(&self) -> u8 {
+        self.verdict.res()
+    }
+
+    /// True for a match.
+    pub fn is_match(&self) -> bool {
+        self.verdict == Verdict::Match
+    }
+
+    /// A successful check is billed.
+    pub fn is_billable(&self) -> bool {
+        true
+    }
+}
