@@ -1,7 +1,7 @@
 //! `cargo xtask <task>`: the project's chores in plain Rust, readable top to bottom.
 //!
 //! - `ci`: everything CI checks (format, lints, tests, docs, dependency rules).
-//! - `bench`: the criterion benchmarks (long; never part of `ci`).
+//! - `bench`: the criterion benchmarks and the sandbox load benchmark (long; never in `ci`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::env;
@@ -50,22 +50,61 @@ fn ci() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    forbid_deps("juhe-proto", &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
-    forbid_deps("juhe-crypto", NETWORK_AND_RUNTIME)?;
+
+    // The layering of DESIGN.md, enforced.
+    forbid_deps("juhe-proto", &[], &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
+    forbid_deps("juhe-crypto", &[], NETWORK_AND_RUNTIME)?;
+    forbid_deps(
+        "juhe-transport",
+        &["--no-default-features"],
+        NETWORK_AND_RUNTIME,
+    )?;
+
+    // Each client alone builds, and pulls in only its own backend.
+    let blocking_only = ["--no-default-features", "--features", "blocking"];
+    let async_only = ["--no-default-features", "--features", "async"];
+    cargo(
+        &[&["check", "--locked", "-p", "juhe-2fa"][..], &blocking_only].concat(),
+        &[],
+    )?;
+    forbid_deps("juhe-2fa", &blocking_only, &["tokio", "reqwest", "hyper"])?;
+    cargo(
+        &[&["check", "--locked", "-p", "juhe-2fa"][..], &async_only].concat(),
+        &[],
+    )?;
+    forbid_deps("juhe-2fa", &async_only, &["ureq"])?;
+
     println!("xtask ci: all checks passed");
     Ok(())
 }
 
 fn bench() -> Result<(), String> {
-    cargo(&["bench", "--workspace", "--locked"], &[])
+    cargo(&["bench", "--workspace", "--locked"], &[])?;
+    cargo(
+        &[
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "juhe-sandbox",
+            "--example",
+            "load",
+            "--",
+            "5",
+            "4",
+        ],
+        &[],
+    )
 }
 
-/// Fails if `krate`'s normal (non-dev, non-build) dependency tree contains any of `banned`.
-fn forbid_deps(krate: &str, banned: &[&str]) -> Result<(), String> {
+/// Fails if `krate`'s normal (non-dev, non-build) dependency tree, with `features`, contains
+/// any of `banned`.
+fn forbid_deps(krate: &str, features: &[&str], banned: &[&str]) -> Result<(), String> {
     let output = Command::new(cargo_bin())
         .args([
             "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
         ])
+        .args(features)
         .current_dir(workspace_root())
         .output()
         .map_err(|e| format!("cannot run cargo tree: {e}"))?;
@@ -79,10 +118,16 @@ fn forbid_deps(krate: &str, banned: &[&str]) -> Result<(), String> {
         .filter(|name| banned.contains(name))
         .collect();
     if found.is_empty() {
-        println!("xtask: {krate} depends on none of {banned:?}");
+        println!(
+            "xtask: {krate} {} depends on none of {banned:?}",
+            features.join(" ")
+        );
         Ok(())
     } else {
-        Err(format!("{krate} must not depend on {found:?}"))
+        Err(format!(
+            "{krate} {} must not depend on {found:?}",
+            features.join(" ")
+        ))
     }
 }
 

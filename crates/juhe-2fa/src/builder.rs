@@ -59,7 +59,7 @@ pub enum CarrierPolicy {
     Refuse,
 }
 
-/// Builds a [`crate::Client`] or [`crate::BlockingClient`].
+/// Builds a `Client` (feature `async`) or a `BlockingClient` (feature `blocking`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -215,6 +215,13 @@ impl ClientBuilder {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(Error::config(
                 "the base URL must start with http:// or https:// and name a host",
+            ));
+        }
+        // The endpoint path is appended to it; a query or credentials would end up in the URL.
+        let has_credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+        if uri.query().is_some() || base_url.contains('#') || has_credentials {
+            return Err(Error::config(
+                "the base URL must be scheme, host, port and path only (no query, fragment or credentials)",
             ));
         }
         let endpoint = self.mode.endpoint();

@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`BlockingClient`] (feature `blocking`) is the same on plain threads, over ureq.
+//! `BlockingClient` (feature `blocking`) is the same on plain threads, over ureq.
 #![forbid(unsafe_code)]
 
 #[cfg(not(any(feature = "async", feature = "blocking")))]

@@ -1,0 +1,136 @@
+//! Unit tests with mockall mocks and closures: no server.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use juhe_2fa::layers::transport::NotSentReason;
+use juhe_2fa::mock::{MockBlockingTransport, MockTransport};
+use juhe_2fa::{ClientBuilder, Error, ErrorCode, RetryPolicy, TransportError, Verdict};
+
+const OK: &str = r#"{"reason":"成功","result":{"res":1,"orderid":"JH7"},"error_code":0}"#;
+
+fn builder() -> ClientBuilder {
+    ClientBuilder::new()
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .retry_policy(RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        })
+}
+
+fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+#[test]
+fn invalid_input_never_reaches_the_transport() {
+    let mut mock = MockBlockingTransport::new();
+    mock.expect_send().times(0);
+    let client = builder().build_blocking_with_transport(mock).unwrap();
+    assert!(matches!(
+        client.verify("1", "13012345678"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        client.verify("110105199003071239", "abc"),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn not_sent_failures_are_retried_then_reported() {
+    let mut mock = MockBlockingTransport::new();
+    mock.expect_send()
+        .times(3)
+        .returning(|_| Err(TransportError::not_sent(NotSentReason::Connect, None)));
+    let client = builder().build_blocking_with_transport(mock).unwrap();
+    let e = client
+        .verify("110105199003071239", "13012345678")
+        .unwrap_err();
+    assert!(matches!(e, Error::Transport(_)));
+    assert!(e.nothing_sent());
+}
+
+#[test]
+fn http_5xx_is_retried_and_success_counts_attempts() {
+    let calls = AtomicU32::new(0);
+    let transport = move |_req: juhe_2fa::HttpRequest| {
+        Ok(if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            response(502, "<html>bad gateway</html>")
+        } else {
+            response(200, OK)
+        })
+    };
+    let v = builder()
+        .build_blocking_with_transport(transport)
+        .unwrap()
+        .verify("110105199003071239", "13012345678")
+        .unwrap();
+    assert_eq!(v.attempts, 2);
+    assert_eq!(v.order_id, "JH7");
+}
+
+#[test]
+fn the_policy_bounds_retries() {
+    let mut mock = MockBlockingTransport::new();
+    mock.expect_send().times(5).returning(|_| {
+        Ok(response(
+            200,
+            r#"{"error_code":232906,"reason":"查询失败","result":null}"#,
+        ))
+    });
+    let client = builder()
+        .retry_policy(RetryPolicy {
+            max_retries: 4,
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        })
+        .build_blocking_with_transport(mock)
+        .unwrap();
+    assert_eq!(
+        client
+            .verify("110105199003071239", "13012345678")
+            .unwrap_err()
+            .error_code(),
+        Some(ErrorCode::QueryFailed)
+    );
+}
+
+#[tokio::test]
+async fn async_client_with_mock() {
+    let mut mock = MockTransport::new();
+    mock.expect_send().times(1).returning(|req| {
+        assert_eq!(req.uri().path(), "/telecom2Cucc/query");
+        Ok(response(200, OK))
+    });
+    let client = builder().build_with_transport(mock).unwrap();
+    assert_eq!(
+        client
+            .verify("110105199003071239", "13012345678")
+            .await
+            .unwrap()
+            .verdict,
+        Verdict::Match
+    );
+}
+
+#[tokio::test]
+async fn async_closure_transport() {
+    let transport = |_req: juhe_2fa::HttpRequest| async {
+        Ok::<_, TransportError>(response(
+            200,
+            r#"{"error_code":0,"result":{"res":"2","orderid":"JH9"}}"#,
+        ))
+    };
+    let client = builder().build_with_transport(transport).unwrap();
+    let v = client
+        .verify("110105199003071239", "13012345678")
+        .await
+        .unwrap();
+    assert_eq!(v.verdict, Verdict::Mismatch);
+    assert!(v.is_billable());
+}
