@@ -1,0 +1,222 @@
+//! The command line, as DESIGN.md §9 fixes it (flags, environment variables).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use juhe_crypto::{AesMode, IvPolicy};
+use juhe_sandbox::DefaultVerdict;
+
+/// Check whether an ID card number owns a China Unicom mobile number (Juhe 二要素核验).
+#[derive(Debug, Parser)]
+#[command(
+    name = "juhe-2fa",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every command. Flags win over environment variables.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// API base URL [default: https://apis.juhe.cn]
+    #[arg(long, env = "JUHE_BASE_URL", global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// API key (for `sandbox`: a key to accept; repeatable)
+    #[arg(long, env = "JUHE_KEY", hide_env_values = true, global = true, value_name = "KEY", action = ArgAction::Append)]
+    pub key: Vec<String>,
+
+    /// Endpoint: plain text, AES- or RSA-encrypted fields
+    #[arg(long, env = "JUHE_MODE", global = true, value_enum, default_value_t = ModeArg::Plain)]
+    pub mode: ModeArg,
+
+    /// AES key: 16/24/32 UTF-8 bytes, or hex:… / base64:…
+    #[arg(
+        long,
+        env = "JUHE_AES_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "K"
+    )]
+    pub aes_key: Option<String>,
+
+    /// AES block mode
+    #[arg(long, env = "JUHE_AES_MODE", global = true, value_name = "cbc|ecb", value_parser = parse_aes_mode)]
+    pub aes_mode: Option<AesMode>,
+
+    /// AES IV policy: same-as-key, zero, prefix, fixed:<32 hex>
+    #[arg(long, env = "JUHE_AES_IV", global = true, value_name = "IV", value_parser = parse_iv)]
+    pub aes_iv: Option<IvPolicy>,
+
+    /// The vendor's RSA public key: a file, or the key text (PEM or base64 DER)
+    #[arg(
+        long,
+        env = "JUHE_RSA_PUBLIC_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "FILE|B64"
+    )]
+    pub rsa_public_key: Option<String>,
+
+    /// HTTP method (GET puts the key in the URL)
+    #[arg(long, global = true, value_enum, default_value_t = MethodArg::Post)]
+    pub method: MethodArg,
+
+    /// Timeout for one request, in seconds
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 15.0)]
+    pub timeout: f64,
+
+    /// Retries of outcomes that cannot have been billed
+    #[arg(long, global = true, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Client implementation
+    #[arg(long, global = true, value_enum, default_value_t = TransportArg::Async)]
+    pub transport: TransportArg,
+
+    /// Machine-readable JSON output
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG works too
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn parse_aes_mode(s: &str) -> Result<AesMode, String> {
+    s.parse()
+        .map_err(|e: juhe_crypto::CryptoError| e.to_string())
+}
+
+fn parse_iv(s: &str) -> Result<IvPolicy, String> {
+    s.parse()
+        .map_err(|e: juhe_crypto::CryptoError| e.to_string())
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// /telecom2Cucc/query
+    Plain,
+    /// /telecom2Cucc/queryEncry
+    Aes,
+    /// /telecom2Cucc/queryRV2
+    Rsa,
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Form POST (default)
+    Post,
+    /// GET with the parameters in the URL
+    Get,
+}
+
+/// `--transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// Client on tokio + reqwest
+    Async,
+    /// BlockingClient on ureq
+    Blocking,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check one pair with the API (costs one call)
+    Verify {
+        /// ID card number (18 characters)
+        #[arg(long, value_name = "ID")]
+        idcard: String,
+        /// Mobile number
+        #[arg(long, value_name = "M")]
+        mobile: String,
+    },
+    /// Validate locally only; never sends anything
+    Check {
+        /// ID card number
+        #[arg(long, value_name = "ID", requires = "mobile", conflicts_with = "input")]
+        idcard: Option<String>,
+        /// Mobile number
+        #[arg(long, value_name = "M", requires = "idcard", conflicts_with = "input")]
+        mobile: Option<String>,
+        /// CSV (header with idcard, mobile) or JSONL (*.jsonl) file
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["idcard", "mobile"])]
+        input: Option<PathBuf>,
+    },
+    /// Check every row of a file; resumable with a journal
+    Batch(BatchArgs),
+    /// Print what the configured mode would send for a value
+    Encrypt {
+        /// The plain value
+        #[arg(long, value_name = "V")]
+        value: String,
+    },
+    /// Run the local emulator of the API in the foreground
+    Sandbox(SandboxArgs),
+    /// Run plain, AES and RSA checks against an in-process sandbox
+    Demo,
+}
+
+/// `batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// CSV (header with idcard, mobile; other columns pass through) or JSONL (*.jsonl)
+    #[arg(long, value_name = "FILE", required_unless_present = "report")]
+    pub input: Option<PathBuf>,
+    /// Where to write the results (same format as the input)
+    #[arg(long, value_name = "FILE", required_unless_present = "report")]
+    pub output: Option<PathBuf>,
+    /// SQLite journal for resuming [default: <output>.journal]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Checks in flight at once
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// At most this many requests per second
+    #[arg(long, value_name = "Q")]
+    pub qps: Option<f64>,
+    /// Re-send rows that may already have been billed (left `sent` by an interrupted run)
+    #[arg(long)]
+    pub retry_ambiguous: bool,
+    /// Print the order ids and outcomes recorded in a journal, and exit
+    #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["input", "output", "journal"])]
+    pub report: Option<PathBuf>,
+}
+
+/// `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// RSA private key (PEM or base64 DER) for the RSA endpoint [default: the demo key]
+    #[arg(long, value_name = "FILE")]
+    pub rsa_private_key: Option<PathBuf>,
+    /// Fixtures: CSV (idcard,mobile,outcome[,fault]) or JSON (*.json)
+    #[arg(long, value_name = "FILE")]
+    pub fixtures: Option<PathBuf>,
+    /// Answer for valid Unicom pairs not in the fixtures
+    #[arg(long, value_name = "V", default_value = "no-record", value_parser = parse_default_verdict)]
+    pub default_verdict: DefaultVerdict,
+    /// Per-key requests per second before answering 10012
+    #[arg(long, value_name = "N")]
+    pub qps_limit: Option<u32>,
+    /// Fault plan: JSON {"sequence": [...]}
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+}
+
+fn parse_default_verdict(s: &str) -> Result<DefaultVerdict, String> {
+    s.parse()
+}

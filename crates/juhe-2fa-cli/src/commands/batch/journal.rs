@@ -1,0 +1,350 @@
+//! The SQLite journal: each row's state (`sent` → `done`, or `retry`) with its outcome and
+//! order id, so a rerun after any crash finishes the job without sending a done row again.
+//!
+//! One thread owns the connection and commits whatever is queued in one transaction (group
+//! commit); callers wait until their write is committed before they send.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::error::CliError;
+
+/// Where a row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Handed to the client: may have been billed. Not sent again without `--retry-ambiguous`.
+    Sent,
+    /// Final outcome recorded.
+    Done,
+    /// Not final, surely not billed: sent again by the next run.
+    Retry,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Sent => "sent",
+            State::Done => "done",
+            State::Retry => "retry",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "done" => State::Done,
+            "retry" => State::Retry,
+            _ => State::Sent,
+        }
+    }
+}
+
+/// The `status` column of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Match,
+    Mismatch,
+    Rejected,
+    ApiError,
+    Failed,
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Match,
+        Status::Mismatch,
+        Status::Rejected,
+        Status::ApiError,
+        Status::Failed,
+        Status::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Match => "match",
+            Status::Mismatch => "mismatch",
+            Status::Rejected => "rejected",
+            Status::ApiError => "api_error",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .unwrap_or(Status::Unknown)
+    }
+
+    /// Final statuses need no further run.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Failed | Status::Unknown)
+    }
+
+    /// Answers the vendor charges for.
+    pub fn is_billed(self) -> bool {
+        matches!(self, Status::Match | Status::Mismatch)
+    }
+}
+
+/// A row's result: the columns added to the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub res: Option<u8>,
+    pub order_id: Option<String>,
+    pub error_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    pub fn status(status: Status, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            res: None,
+            order_id: None,
+            error_code: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// A journal row.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub pair: i64,
+    pub state: State,
+    pub outcome: Outcome,
+}
+
+enum Msg {
+    Lookup {
+        row: u64,
+        reply: oneshot::Sender<Option<Entry>>,
+    },
+    Write {
+        row: u64,
+        pair: i64,
+        state: State,
+        outcome: Outcome,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+pub struct Journal {
+    path: PathBuf,
+    tx: Option<mpsc::Sender<Msg>>,
+    thread: Option<JoinHandle<Result<(), rusqlite::Error>>>,
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS rows (
+        row INTEGER PRIMARY KEY,
+        pair INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('sent', 'done', 'retry')),
+        status TEXT,
+        res INTEGER,
+        order_id TEXT,
+        error_code INTEGER,
+        reason TEXT,
+        updated_ms INTEGER NOT NULL
+    );
+";
+
+fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
+    CliError::failure(format!("journal {}: {e}", path.display()))
+}
+
+fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    // WAL + NORMAL: a committed row survives a killed process (not necessarily a power cut).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn entry_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let state: String = row.get(1)?;
+    let status: Option<String> = row.get(2)?;
+    Ok(Entry {
+        pair: row.get(0)?,
+        state: State::parse(&state),
+        outcome: Outcome {
+            status: status.as_deref().map_or(Status::Unknown, Status::parse),
+            res: row.get(3)?,
+            order_id: row.get(4)?,
+            error_code: row.get(5)?,
+            reason: row.get(6)?,
+        },
+    })
+}
+
+fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::Error> {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(msg) => batch.push(msg),
+                Err(_) => break,
+            }
+        }
+        let tx = conn.transaction()?;
+        let mut lookups = Vec::new();
+        let mut writes = Vec::new();
+        {
+            let mut select = tx.prepare_cached(
+                "SELECT pair, state, status, res, order_id, error_code, reason FROM rows WHERE row = ?1",
+            )?;
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO rows (row, pair, state, status, res, order_id, error_code, reason, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(row) DO UPDATE SET pair = ?2, state = ?3, status = ?4, res = ?5,
+                     order_id = ?6, error_code = ?7, reason = ?8, updated_ms = ?9",
+            )?;
+            for msg in batch {
+                match msg {
+                    Msg::Lookup { row, reply } => {
+                        let entry = select
+                            .query_row(params![row as i64], entry_from)
+                            .optional()?;
+                        lookups.push((reply, entry));
+                    }
+                    Msg::Write {
+                        row,
+                        pair,
+                        state,
+                        outcome,
+                        reply,
+                    } => {
+                        let status = outcome.status.as_str();
+                        upsert.execute(params![
+                            row as i64,
+                            pair,
+                            state.as_str(),
+                            status,
+                            outcome.res,
+                            outcome.order_id,
+                            outcome.error_code,
+                            outcome.reason,
+                            now_ms()
+                        ])?;
+                        writes.push(reply);
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        for (reply, entry) in lookups {
+            let _ = reply.send(entry);
+        }
+        for reply in writes {
+            let _ = reply.send(());
+        }
+    }
+    Ok(())
+}
+
+impl Journal {
+    pub fn open(path: &Path, input: &Path) -> Result<Journal, CliError> {
+        let conn = open_connection(path).map_err(|e| sql_error(path, &e))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('input', ?1)",
+            params![input.to_string_lossy()],
+        )
+        .map_err(|e| sql_error(path, &e))?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("juhe-journal".into())
+            .spawn(move || serve(conn, rx))
+            .map_err(|e| CliError::failure(format!("cannot start the journal thread: {e}")))?;
+        Ok(Journal {
+            path: path.to_owned(),
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), CliError> {
+        self.tx
+            .as_ref()
+            .and_then(|tx| tx.send(msg).ok())
+            .ok_or_else(|| self.failed())
+    }
+
+    fn failed(&self) -> CliError {
+        CliError::failure(format!(
+            "the journal {} stopped (disk full or not writable?)",
+            self.path.display()
+        ))
+    }
+
+    pub async fn lookup(&self, row: u64) -> Result<Option<Entry>, CliError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Msg::Lookup { row, reply })?;
+        rx.await.map_err(|_| self.failed())
+    }
+
+    /// Records a row's state and returns once it is committed.
+    pub async fn write(
+        &self,
+        row: u64,
+        pair: i64,
+        state: State,
+        outcome: Outcome,
+    ) -> Result<(), CliError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Msg::Write {
+            row,
+            pair,
+            state,
+            outcome,
+            reply,
+        })?;
+        rx.await.map_err(|_| self.failed())
+    }
+
+    /// Stops the journal thread and reports any SQLite error it hit.
+    pub fn close(mut self) -> Result<(), CliError> {
+        drop(self.tx.take());
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(sql_error(&self.path, &e)),
+            Some(Err(_)) => Err(self.failed()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Every row of a journal, in order (for `batch --report`).
+pub fn read_all(path: &Path, mut each: impl FnMut(u64, &Entry)) -> Result<(), CliError> {
+    if !path.is_file() {
+        return Err(CliError::usage(format!("no journal at {}", path.display())));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| sql_error(path, &e))?;
+    let mut stmt = conn
+        .prepare("SELECT pair, state, status, res, order_id, error_code, reason, row FROM rows ORDER BY row")
+        .map_err(|e| sql_error(path, &e))?;
+    let mut rows = stmt.query([]).map_err(|e| sql_error(path, &e))?;
+    while let Some(row) = rows.next().map_err(|e| sql_error(path, &e))? {
+        let entry = entry_from(row).map_err(|e| sql_error(path, &e))?;
+        let number: i64 = row.get(7).map_err(|e| sql_error(path, &e))?;
+        each(number as u64, &entry);
+    }
+    Ok(())
+}

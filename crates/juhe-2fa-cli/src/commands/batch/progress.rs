@@ -1,0 +1,111 @@
+//! Progress: an indicatif bar on a terminal, plain periodic lines otherwise; the summary.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::journal::Status;
+
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    counts: [u64; 6],
+    done: u64,
+    total: u64,
+    sent_billed: u64,
+    started: Instant,
+    last_line: Instant,
+    quiet: bool,
+}
+
+/// Counts at the end of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub rows: u64,
+    pub by_status: std::collections::BTreeMap<&'static str, u64>,
+    /// Rows answered `match`/`mismatch` in the whole job (billed by the vendor).
+    pub billable: u64,
+    /// Of those, answered during this run.
+    pub billable_this_run: u64,
+    pub elapsed_s: f64,
+    pub rows_per_s: f64,
+}
+
+impl Progress {
+    pub fn new(total: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let now = Instant::now();
+        Progress {
+            bar,
+            counts: [0; 6],
+            done: 0,
+            total,
+            sent_billed: 0,
+            started: now,
+            last_line: now,
+            quiet,
+        }
+    }
+
+    fn counts_text(&self) -> String {
+        Status::ALL
+            .iter()
+            .zip(self.counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{} {n}", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn update(&mut self, status: Status, sent_now: bool) {
+        self.done += 1;
+        self.counts[Status::ALL.iter().position(|s| *s == status).unwrap_or(5)] += 1;
+        if sent_now && status.is_billed() {
+            self.sent_billed += 1;
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            if self.done % 64 == 0 || self.done == self.total {
+                bar.set_message(self.counts_text());
+            }
+        } else if !self.quiet && self.last_line.elapsed() >= PLAIN_EVERY {
+            self.last_line = Instant::now();
+            let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "batch: {}/{} rows, {rate:.0} rows/s, {}",
+                self.done,
+                self.total,
+                self.counts_text()
+            );
+        }
+    }
+
+    pub fn finish(self) -> Summary {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        Summary {
+            rows: self.done,
+            by_status: Status::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .zip(self.counts)
+                .collect(),
+            billable: self.counts[0] + self.counts[1],
+            billable_this_run: self.sent_billed,
+            elapsed_s: elapsed,
+            rows_per_s: self.done as f64 / elapsed.max(1e-9),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `demo`: plain, AES and RSA checks through both clients against an in-process sandbox.
+
+use std::time::Instant;
+
+use juhe_2fa::{AesConfig, ClientBuilder, Mode};
+use juhe_sandbox::{Sandbox, demo};
+
+use crate::error::{CliError, Exit, chain};
+
+pub fn run(json: bool) -> Result<Exit, CliError> {
+    let runtime = crate::runtime()?;
+    let sandbox = runtime
+        .block_on(Sandbox::builder().spawn())
+        .map_err(|e| CliError::failure(chain(&e)))?;
+    let modes = [
+        ("plain", Mode::Plain),
+        (
+            "aes",
+            Mode::Aes(AesConfig::new(demo::AES_KEY).map_err(|e| CliError::failure(chain(&e)))?),
+        ),
+        ("rsa", Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned())),
+    ];
+    let mut rows = Vec::new();
+    let mut all_ok = true;
+    for (name, mode) in modes {
+        let builder = ClientBuilder::new()
+            .api_key(demo::API_KEY)
+            .base_url(sandbox.base_url())
+            .mode(mode);
+        for (client, pair) in [("async", demo::MATCH), ("blocking", demo::MISMATCH)] {
+            let started = Instant::now();
+            let result = if client == "async" {
+                runtime.block_on(async { builder.clone().build()?.verify(pair.0, pair.1).await })
+            } else {
+                builder
+                    .clone()
+                    .build_blocking()
+                    .and_then(|c| c.verify(pair.0, pair.1))
+            };
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (verdict, order_id) = match result {
+                Ok(v) => (v.verdict.to_string(), v.order_id),
+                Err(e) => {
+                    all_ok = false;
+                    (format!("error: {}", chain(&e)), String::new())
+                }
+            };
+            rows.push((name, client, verdict, order_id, ms));
+        }
+    }
+    let stats = sandbox.stats();
+    runtime.block_on(sandbox.shutdown());
+    if json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(m, c, v, o, ms)| serde_json::json!({"mode": m, "client": c, "verdict": v, "order_id": o, "latency_ms": ms}))
+            .collect();
+        crate::print_line(&serde_json::Value::Array(items).to_string());
+    } else {
+        crate::print_line(
+            "juhe-2fa demo: an in-process sandbox, its demo key, keys and fixtures (no network)",
+        );
+        crate::print_line("");
+        crate::print_line(&format!(
+            "{:<6} {:<9} {:<9} {:<24} {:>10}",
+            "mode", "client", "verdict", "order id", "latency"
+        ));
+        for (mode, client, verdict, order_id, ms) in &rows {
+            crate::print_line(&format!(
+                "{mode:<6} {client:<9} {verdict:<9} {order_id:<24} {ms:>7.1} ms"
+            ));
+        }
+        crate::print_line("");
+        crate::print_line(&format!(
+            "{} requests, {} billed by the sandbox. The first request of each client includes connection setup.",
+            stats.requests, stats.billed
+        ));
+        crate::print_line(&format!(
+            "Next: `juhe-2fa sandbox`, then `juhe-2fa --base-url http://127.0.0.1:8080 --key {} verify --idcard {} --mobile {}`",
+            demo::API_KEY,
+            demo::MATCH.0,
+            demo::MATCH.1
+        ));
+    }
+    Ok(if all_ok { Exit::Ok } else { Exit::Failure })
+}

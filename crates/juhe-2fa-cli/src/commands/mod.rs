@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub mod batch;
+pub mod check;
+pub mod demo;
+pub mod encrypt;
+pub mod sandbox;
+pub mod verify;

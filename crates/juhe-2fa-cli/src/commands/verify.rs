@@ -1,0 +1,84 @@
+//! `verify`: one check with the API.
+
+use std::time::Instant;
+
+use juhe_2fa::{Error, Verification};
+use serde_json::json;
+
+use crate::cli::{Global, TransportArg};
+use crate::config::{client_builder, config_error};
+use crate::error::{CliError, Exit, chain, exit_for, hint_for};
+
+pub fn run(global: &Global, idcard: &str, mobile: &str) -> Result<Exit, CliError> {
+    let builder = client_builder(global)?;
+    let started = Instant::now();
+    let result = match global.transport {
+        TransportArg::Blocking => builder
+            .build_blocking()
+            .map_err(|e| config_error(&e))?
+            .verify(idcard, mobile),
+        TransportArg::Async => {
+            let runtime = crate::runtime()?;
+            let client = runtime
+                .block_on(async { builder.build() })
+                .map_err(|e| config_error(&e))?;
+            runtime.block_on(client.verify(idcard, mobile))
+        }
+    };
+    report(
+        global.json,
+        &result,
+        started.elapsed().as_secs_f64() * 1000.0,
+    )
+}
+
+/// The JSON error object of DESIGN.md §9.
+pub fn error_json(e: &Error) -> serde_json::Value {
+    let reason = match e {
+        Error::Api { reason, .. } => reason.clone(),
+        other => chain(other),
+    };
+    json!({ "error": {
+        "kind": e.kind_name(),
+        "code": e.error_code().map(|c| c.code()),
+        "reason": reason,
+        "retryable": e.is_retryable(),
+    }})
+}
+
+fn report(
+    json: bool,
+    result: &Result<Verification, Error>,
+    latency_ms: f64,
+) -> Result<Exit, CliError> {
+    match result {
+        Ok(v) => {
+            if json {
+                let out = json!({ "verdict": v.verdict, "res": v.res(), "order_id": v.order_id, "mode": v.mode });
+                crate::print_line(&out.to_string());
+            } else {
+                crate::print_line(&format!(
+                    "{} (res {}), order {}, via {} in {latency_ms:.0} ms, {} attempt(s)",
+                    v.verdict,
+                    v.res(),
+                    v.order_id,
+                    v.mode,
+                    v.attempts
+                ));
+            }
+            Ok(if v.is_match() {
+                Exit::Ok
+            } else {
+                Exit::Mismatch
+            })
+        }
+        Err(e) => {
+            if json {
+                crate::print_line(&error_json(e).to_string());
+            } else {
+                crate::print_error(&chain(e), hint_for(e));
+            }
+            Ok(exit_for(e))
+        }
+    }
+}

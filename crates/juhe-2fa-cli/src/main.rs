@@ -1,0 +1,94 @@
+//! `juhe-2fa`: check whether an ID card number owns a China Unicom mobile number, from the
+//! command line. See `docs/cli.md`.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod input;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, Exit};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap: help and version exit 0, usage errors 2.
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Verify { idcard, mobile } => commands::verify::run(g, idcard, mobile),
+        Command::Check {
+            idcard: Some(i),
+            mobile: Some(m),
+            ..
+        } => commands::check::one(i, m, g.json),
+        Command::Check {
+            input: Some(path), ..
+        } => commands::check::file(path, g.json),
+        Command::Check { .. } => Err(CliError::usage(
+            "check needs --idcard and --mobile, or --input FILE",
+        )),
+        Command::Batch(args) => commands::batch::run(g, args),
+        Command::Encrypt { value } => commands::encrypt::run(g, value),
+        Command::Sandbox(args) => commands::sandbox::run(g, args),
+        Command::Demo => commands::demo::run(g.json),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            print_error(&e.message, e.hint.as_deref());
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A multi-thread runtime for the async parts of a command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}")))
+}
+
+/// One line to stdout; a closed pipe ends quietly.
+pub(crate) fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// `juhe-2fa: error: …` and an optional hint, on stderr.
+pub(crate) fn print_error(message: &str, hint: Option<&str>) {
+    eprintln!("juhe-2fa: error: {message}");
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+}
