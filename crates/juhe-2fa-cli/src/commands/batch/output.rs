@@ -16,7 +16,7 @@ const EXTRA: [&str; 5] = ["status", "res", "order_id", "error_code", "reason"];
 
 enum Sink {
     Csv {
-        writer: csv::Writer<BufWriter<File>>,
+        writer: Box<csv::Writer<BufWriter<File>>>,
         width: usize,
     },
     Jsonl(BufWriter<File>),
@@ -56,7 +56,7 @@ impl OutputWriter {
                     .write_byte_record(&header)
                     .map_err(|e| write_error(&partial, e))?;
                 Sink::Csv {
-                    writer,
+                    writer: Box::new(writer),
                     width: headers.len(),
                 }
             }
