@@ -109,7 +109,7 @@ impl Core {
                     ControlFlow::Continue(delay)
                 }
                 None => {
-                    span.in_scope(|| tracing::warn!(%error, attempt, ambiguous = error.is_ambiguous(), "check failed"));
+                    span.in_scope(|| tracing::debug!(%error, attempt, ambiguous = error.is_ambiguous(), "check failed"));
                     ControlFlow::Break(Err(error))
                 }
             },

@@ -59,25 +59,23 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
         format!("{} configured key(s)", global.key.len())
     };
     if global.json {
-        crate::print_line(
-            &serde_json::json!({
-                "base_url": url,
-                "demo_key": global.key.is_empty().then_some(demo::API_KEY),
-                "demo_keys_dir": demo_dir,
-            })
-            .to_string(),
-        );
+        say(&serde_json::json!({
+            "base_url": url,
+            "demo_key": global.key.is_empty().then_some(demo::API_KEY),
+            "demo_keys_dir": demo_dir,
+        })
+        .to_string());
     } else {
-        crate::print_line(&format!("juhe-2fa sandbox listening on {url}"));
-        crate::print_line(&format!("  API key:      {key_note}"));
-        crate::print_line(&format!("  demo keys:    {}", demo_dir.display()));
+        say(&format!("juhe-2fa sandbox listening on {url}"));
+        say(&format!("  API key:      {key_note}"));
+        say(&format!("  demo keys:    {}", demo_dir.display()));
         if demo_aes {
-            crate::print_line("  AES endpoint: demo key aes_key.txt, CBC, IV same as key, base64");
+            say("  AES endpoint: demo key aes_key.txt, CBC, IV same as key, base64");
         }
         if args.rsa_private_key.is_none() {
-            crate::print_line("  RSA endpoint: demo key pair rsa_public.pem / rsa_private.pem");
+            say("  RSA endpoint: demo key pair rsa_public.pem / rsa_private.pem");
         }
-        crate::print_line(&format!(
+        say(&format!(
             "  try:          juhe-2fa --base-url {url} --key {} verify --idcard {} --mobile {}",
             if global.key.is_empty() {
                 demo::API_KEY
@@ -87,10 +85,16 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
             demo::MATCH.0,
             demo::MATCH.1
         ));
-        crate::print_line("Press Ctrl-C to stop.");
+        say("Press Ctrl-C to stop.");
     }
     runtime.block_on(handle.run_until(shutdown_signal()));
     Ok(Exit::Ok)
+}
+
+/// Prints a line; a closed stdout must not stop the server.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 async fn shutdown_signal() {
