@@ -1,7 +1,14 @@
 //! `juhe-2fa`: check whether an ID card number owns a China Unicom mobile number, from the
 //! command line. See `docs/cli.md`.
 #![forbid(unsafe_code)]
-#![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+// a command line prints
+// Doc comments in `cli` are clap help text for a terminal, not rustdoc markdown.
+#![allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
 
 mod cli;
 mod commands;
