@@ -132,6 +132,17 @@ fn all_key_forms_parse_to_the_same_key() {
 }
 
 #[test]
+fn pkcs1_private_keys_parse_too() {
+    // `-----BEGIN RSA PRIVATE KEY-----`, converted with `openssl pkey -traditional`.
+    let pkcs1 = include_str!("data/rsa1024/priv_pkcs1.pem");
+    assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let dec = RsaOaepDecryptor::from_private_key(pkcs1).unwrap();
+    for row in rows().into_iter().filter(|r| r.key == "rsa1024") {
+        assert_eq!(dec.decrypt(&row.ciphertext).unwrap(), row.plaintext);
+    }
+}
+
+#[test]
 fn random_prefix_round_trips_and_differs_each_time() {
     let config = AesConfig::new("1234567890abcdef")
         .unwrap()

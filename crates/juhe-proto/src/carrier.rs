@@ -6,6 +6,14 @@ use std::fmt;
 ///
 /// Numbers can be ported between carriers (携号转网), so this is advice: only the API's
 /// `232903` is authoritative about whether a number is supported.
+///
+/// ```
+/// use juhe_proto::Carrier;
+/// assert_eq!(Carrier::of_number("17041234567"), Carrier::Unicom); // 1704: longest prefix wins
+/// assert_eq!(Carrier::of_number("17031234567"), Carrier::Mobile);
+/// assert!(!Carrier::Telecom.is_supported());
+/// assert_eq!(Carrier::Broadnet.to_string(), "broadnet");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Carrier {

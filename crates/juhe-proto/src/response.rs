@@ -7,6 +7,13 @@ use serde::Deserialize;
 use crate::{DecodeProblem, Error, ErrorCode};
 
 /// The answer of a successful check (`res`).
+///
+/// ```
+/// use juhe_proto::Verdict;
+/// assert_eq!(Verdict::from_res(1), Some(Verdict::Match));
+/// assert_eq!(Verdict::Mismatch.res(), 2);
+/// assert_eq!(Verdict::from_res(3), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
