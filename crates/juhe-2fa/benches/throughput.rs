@@ -1,8 +1,10 @@
 //! Throughput of the async and the blocking client against the sandbox over loopback, and
 //! client CPU per request. `cargo bench -p juhe-2fa --bench throughput -- [seconds]`.
 //!
-//! The sandbox runs in this process, on its own runtime, sharing the machine's cores with the
-//! clients: the figures are for the whole loop, client and server. Bounded in time; loopback only.
+//! By default the sandbox runs in this process, so the CPU figure covers client and server.
+//! With `JUHE_BENCH_BASE_URL` set to a sandbox started separately (`juhe-2fa sandbox
+//! --default-verdict hash`), only the client is measured, as `benches/python_client.py` does.
+//! Bounded in time; loopback only.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -38,10 +40,18 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
-    let sandbox = Sandbox::builder()
-        .default_verdict(DefaultVerdict::Hash)
-        .spawn_blocking()
-        .unwrap();
+    let external = std::env::var("JUHE_BENCH_BASE_URL").ok();
+    let sandbox = match &external {
+        Some(_) => None,
+        None => Some(
+            Sandbox::builder()
+                .default_verdict(DefaultVerdict::Hash)
+                .spawn_blocking()
+                .unwrap(),
+        ),
+    };
+    let base_url =
+        external.unwrap_or_else(|| sandbox.as_ref().map(|s| s.base_url()).unwrap_or_default());
     let modes = [
         ("plain", Mode::Plain),
         ("aes", Mode::Aes(AesConfig::new(demo::AES_KEY).unwrap())),
@@ -54,7 +64,7 @@ fn main() {
     for (name, mode) in modes {
         let builder = ClientBuilder::new()
             .api_key(demo::API_KEY)
-            .base_url(sandbox.base_url())
+            .base_url(base_url.clone())
             .mode(mode)
             .retry_policy(RetryPolicy::none());
 
