@@ -241,18 +241,18 @@ fn json_row(number: u64, text: &str) -> Row {
                 passthrough: Passthrough::Json(map),
             }
         }
-        Ok(_) => Row {
+        parsed => Row {
             number,
             idcard: None,
             mobile: None,
-            malformed: Some("the line is not a JSON object".into()),
-            passthrough: Passthrough::RawLine(text.to_owned()),
-        },
-        Err(_) => Row {
-            number,
-            idcard: None,
-            mobile: None,
-            malformed: Some("the line is not valid JSON".into()),
+            malformed: Some(
+                if parsed.is_ok() {
+                    "the line is not a JSON object"
+                } else {
+                    "the line is not valid JSON"
+                }
+                .into(),
+            ),
             passthrough: Passthrough::RawLine(text.to_owned()),
         },
     }
