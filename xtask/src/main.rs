@@ -2,6 +2,7 @@
 //!
 //! - `ci`: everything CI checks (format, lints, tests, docs, dependency rules).
 //! - `bench`: the criterion benchmarks and the sandbox load benchmark (long; never in `ci`).
+//! - `release`: `ci`, then the release binary copied to `target/dist/`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::env;
@@ -17,8 +18,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci(),
         "bench" => bench(),
+        "release" => release(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench>");
+            eprintln!("usage: cargo xtask <ci|bench|release>");
             return ExitCode::from(2);
         }
     };
@@ -95,6 +97,34 @@ fn bench() -> Result<(), String> {
         ],
         &[],
     )
+}
+
+fn release() -> Result<(), String> {
+    ci()?;
+    cargo(
+        &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
+        &[],
+    )?;
+    let target = workspace_root().join("target");
+    let dist = target.join("dist");
+    std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
+    let name = format!(
+        "juhe-2fa-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    );
+    let from = target
+        .join("release")
+        .join(format!("juhe-2fa{}", std::env::consts::EXE_SUFFIX));
+    let to = dist.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let bytes =
+        std::fs::copy(&from, &to).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+    println!(
+        "xtask release: {} ({:.1} MiB)",
+        to.display(),
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
 }
 
 /// Fails if `krate`'s normal (non-dev, non-build) dependency tree, with `features`, contains

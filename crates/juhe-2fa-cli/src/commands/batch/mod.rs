@@ -187,6 +187,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
             "batch needs --input FILE and --output FILE (or --report JOURNAL)",
         ));
     };
+    if input == output {
+        return Err(CliError::usage("--output must not be the input file"));
+    }
     if args.concurrency == 0 {
         return Err(CliError::usage("--concurrency must be at least 1"));
     }
