@@ -16,7 +16,7 @@ use crate::{ClientBuilder, Error, Verification};
 /// ```no_run
 /// let client = juhe_2fa::ClientBuilder::new().api_key("key").build_blocking()?;
 /// let v = client.verify("110105199003071239", "13012345678")?;
-/// println!("{} (order {})", v.verdict, v.order_id);
+/// assert!(v.order_id.starts_with("JH"));
 /// # Ok::<(), juhe_2fa::Error>(())
 /// ```
 #[derive(Clone)]

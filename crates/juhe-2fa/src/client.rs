@@ -19,9 +19,9 @@ use crate::{ClientBuilder, Error, Verification};
 /// # #[tokio::main] async fn main() -> Result<(), juhe_2fa::Error> {
 /// let client = juhe_2fa::Client::builder().api_key("key").build()?;
 /// match client.verify("110105199003071239", "13012345678").await {
-///     Ok(v) => println!("{} (order {})", v.verdict, v.order_id),
-///     Err(e) if e.is_ambiguous() => println!("may have been billed: check before resending"),
-///     Err(e) => println!("failed: {e}"),
+///     Ok(v) => tracing::info!(verdict = %v.verdict, order = %v.order_id, "checked"),
+///     Err(e) if e.is_ambiguous() => tracing::warn!("may have been billed: check before resending"),
+///     Err(e) => tracing::warn!(%e, "check failed"),
 /// }
 /// # Ok(()) }
 /// ```

@@ -17,7 +17,7 @@
 //!     .build()?;
 //! let v = client.verify("110105199003071239", "13012345678").await?;
 //! if v.verdict == Verdict::Match {
-//!     println!("match, order {}", v.order_id);
+//!     // Keep v.order_id: it is the billing reference.
 //! }
 //! # Ok(()) }
 //! ```
