@@ -157,8 +157,7 @@ fn redirects_are_not_followed() {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(2) {
             let mut stream = stream.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
+            read_request(&mut stream);
             let _ = stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
@@ -238,4 +237,96 @@ fn config_debug_hides_the_proxy() {
             ..
         })
     ));
+}
+
+#[test]
+fn requests_go_through_a_configured_proxy() {
+    // A loopback "proxy" that answers itself: the target port is closed, so an answer proves
+    // the request went to the proxy (in absolute form, as HTTP proxies receive it).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            let mut request = read_request(&mut stream);
+            let head = request.lines().next().unwrap_or_default().to_owned();
+            if head.starts_with("CONNECT ") {
+                // ureq tunnels through HTTP proxies: accept, then read the tunnelled request.
+                let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                request = read_request(&mut stream);
+            }
+            log.lock().unwrap().push(head);
+            assert!(request.contains("/telecom2Cucc/query"), "{request}");
+            let body = r#"{"error_code":0,"reason":"ok","result":{"res":1,"orderid":"JH1"}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{closed}");
+    let cfg = TransportConfig {
+        proxy: Some(proxy),
+        ..config()
+    };
+    let ureq = UreqTransport::new(&cfg).unwrap();
+    assert_eq!(
+        ureq.send(check_request(&target, false)).unwrap().status(),
+        200
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reqwest = rt.block_on(async { ReqwestTransport::new(&cfg) }).unwrap();
+    assert_eq!(
+        rt.block_on(Transport::send(&reqwest, check_request(&target, false)))
+            .unwrap()
+            .status(),
+        200
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for line in seen.iter() {
+        assert!(
+            line.starts_with(&format!("POST {target}/telecom2Cucc/query"))
+                || line.starts_with(&format!("CONNECT 127.0.0.1:{closed}")),
+            "{line}"
+        );
+    }
+}
+
+/// Reads one whole HTTP/1.1 request (headers and a Content-Length body), so that closing the
+/// socket afterwards does not reset the connection under the client.
+fn read_request(stream: &mut std::net::TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&data).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0usize);
+            if data.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
 }
