@@ -39,7 +39,7 @@ impl Progress {
             let bar =
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
             bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}")
+                ProgressStyle::with_template("{bar:30} {pos}/{len} ETA {eta} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
@@ -76,7 +76,8 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             if self.done % 64 == 0 || self.done == self.total {
-                bar.set_message(self.counts_text());
+                let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("{rate:.0} rows/s, {}", self.counts_text()));
             }
         } else if !self.quiet && self.last_line.elapsed() >= PLAIN_EVERY {
             self.last_line = Instant::now();
