@@ -81,11 +81,10 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
             ));
         }
     };
-    if !(global.timeout.is_finite() && global.timeout > 0.0) {
-        return Err(CliError::usage(
-            "--timeout must be a positive number of seconds",
-        ));
-    }
+    let timeout = Duration::try_from_secs_f64(global.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| CliError::usage("--timeout must be a positive number of seconds"))?;
     let mut builder = ClientBuilder::new()
         .api_key(key)
         .mode(mode(global)?)
@@ -93,8 +92,8 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
             MethodArg::Post => Method::Post,
             MethodArg::Get => Method::Get,
         })
-        .timeout(Duration::from_secs_f64(global.timeout))
-        .connect_timeout(Duration::from_secs_f64(global.timeout.min(5.0)))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
         .retry_policy(RetryPolicy {
             max_retries: global.retries,
             ..RetryPolicy::default()

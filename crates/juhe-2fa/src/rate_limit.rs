@@ -18,7 +18,8 @@ impl RateLimit {
                 "the rate limit must be a positive number of requests per second",
             ));
         }
-        let period = Duration::from_secs_f64(1.0 / qps);
+        let period = Duration::try_from_secs_f64(1.0 / qps)
+            .map_err(|_| Error::config("the rate limit is too low"))?;
         let quota = Quota::with_period(period)
             .ok_or_else(|| Error::config("the rate limit is too high"))?
             .allow_burst(NonZeroU32::new(burst.max(1)).expect("at least 1"));

@@ -71,7 +71,7 @@ impl RetryPolicy {
             self.base_delay
         };
         let exp = base
-            .saturating_mul(1u32 << (retry - 1).min(16))
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
             .min(self.max_delay.max(base));
         // "Equal jitter": half fixed, half random, so clients spread out but never retry at once.
         let half = exp / 2;
