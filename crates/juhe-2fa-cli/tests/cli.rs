@@ -218,6 +218,51 @@ fn transport_failure_and_usage_errors() {
 }
 
 #[test]
+fn extreme_numbers_are_usage_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.csv");
+    for timeout in ["1e300", "0", "nan", "inf"] {
+        let r = run(bin().args([
+            "--key",
+            "k",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--timeout",
+            timeout,
+            "verify",
+            "--idcard",
+            demo::MATCH.0,
+            "--mobile",
+            demo::MATCH.1,
+        ]));
+        assert_eq!(r.code, 2, "--timeout {timeout}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("--timeout must be a positive number"),
+            "{}",
+            r.stderr
+        );
+    }
+    for qps in ["1e-300", "1e300", "0", "nan"] {
+        let r = run(bin().args([
+            "--key",
+            "k",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "batch",
+            "--input",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/customers.csv"),
+            "--output",
+            out.to_str().unwrap(),
+            "--qps",
+            qps,
+        ]));
+        assert_eq!(r.code, 2, "--qps {qps}: {}", r.stderr);
+        assert!(r.stderr.contains("rate limit"), "{}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+    }
+}
+
+#[test]
 fn environment_and_precedence() {
     let sb = Sandbox::builder().spawn_blocking().unwrap();
     let env_only = run(bin()
