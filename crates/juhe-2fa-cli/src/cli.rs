@@ -212,7 +212,7 @@ pub struct SandboxArgs {
     /// Per-key requests per second before answering 10012
     #[arg(long, value_name = "N")]
     pub qps_limit: Option<u32>,
-    /// Fault plan: JSON {"sequence": [...]}
+    /// Fault plan: JSON {"sequence": [...]}, or TOML (*.toml) sequence = [...]
     #[arg(long, value_name = "FILE")]
     pub faults: Option<PathBuf>,
 }

@@ -891,8 +891,7 @@ fn sandbox_command_serves_until_sigterm() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(wait_at_most(&mut child, 20).code(), Some(0));
 }
 
 #[test]
@@ -907,8 +906,8 @@ fn sandbox_command_with_files() {
             demo::MATCH.1
         ),
     );
-    let faults = dir.path().join("faults.json");
-    write(&faults, r#"{"sequence": [{"error_code": 10020}]}"#);
+    let faults = dir.path().join("faults.toml");
+    write(&faults, "sequence = [{ error_code = 10020 }]\n");
     let mut child = bin()
         .args([
             "sandbox",
@@ -961,14 +960,35 @@ fn sandbox_command_with_files() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let bad = run(bin().args([
-        "sandbox",
-        "--addr",
-        "127.0.0.1:0",
-        "--fixtures",
-        faults.to_str().unwrap(),
-    ]));
-    assert_eq!(bad.code, 2);
+    // A file that is not a fixture table must stop the sandbox at once, not start it empty.
+    let mut bad = bin()
+        .args([
+            "sandbox",
+            "--addr",
+            "127.0.0.1:0",
+            "--fixtures",
+            faults.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_at_most(&mut bad, 20).code(), Some(2));
+}
+
+/// Waits for a child, killing it (and failing) after `seconds`: a regression must not hang CI.
+fn wait_at_most(child: &mut std::process::Child, seconds: u64) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(seconds) {
+            child.kill().unwrap();
+            panic!("the process did not exit within {seconds} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -48,6 +48,8 @@ impl Fault {
 /// let plan = FaultPlan::new().then(Fault::Http500).then(Fault::ErrorCode(232905));
 /// let same: FaultPlan = FaultPlan::from_json(r#"{"sequence": ["http500", {"error_code": 232905}]}"#)?;
 /// assert_eq!(plan, same);
+/// let toml = FaultPlan::from_toml(r#"sequence = ["http500", { error_code = 232905 }]"#)?;
+/// assert_eq!(plan, toml);
 /// # Ok::<(), juhe_sandbox::SandboxError>(())
 /// ```
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -100,13 +102,29 @@ impl FaultPlan {
         })
     }
 
-    /// Reads a JSON fault plan file.
+    /// Parses TOML: `sequence = ["http500", { delay_ms = 200 }, { error_code = 232905 }]`.
+    pub fn from_toml(text: &str) -> Result<FaultPlan, SandboxError> {
+        toml::from_str(text).map_err(|e| SandboxError::InvalidFile {
+            what: "fault plan".into(),
+            problem: "expected sequence = [fault, ...]".into(),
+            source: Some(Box::new(e)),
+        })
+    }
+
+    /// Reads a fault plan file: TOML when the name ends in `.toml`, JSON otherwise.
     pub fn load(path: &Path) -> Result<FaultPlan, SandboxError> {
         let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadFile {
             path: path.to_owned(),
             source,
         })?;
-        FaultPlan::from_json(&text)
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        {
+            FaultPlan::from_toml(&text)
+        } else {
+            FaultPlan::from_json(&text)
+        }
     }
 
     /// The fault for the next request (each call advances the plan).

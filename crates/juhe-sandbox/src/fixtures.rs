@@ -162,6 +162,26 @@ impl Fixtures {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
+        // An empty or foreign file must not pass as "no fixtures".
+        let headers = reader.headers().map_err(|e| SandboxError::InvalidFile {
+            what: "fixtures header".into(),
+            problem: "expected a CSV header naming idcard, mobile, outcome[, fault]".into(),
+            source: Some(Box::new(e)),
+        })?;
+        let missing: Vec<&str> = ["idcard", "mobile", "outcome"]
+            .into_iter()
+            .filter(|name| !headers.iter().any(|h| h == *name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(SandboxError::InvalidFile {
+                what: "fixtures header".into(),
+                problem: format!(
+                    "missing column(s) {}; expected idcard, mobile, outcome[, fault]",
+                    missing.join(", ")
+                ),
+                source: None,
+            });
+        }
         for (i, row) in reader.deserialize::<Row>().enumerate() {
             let line = i + 2;
             let row = row.map_err(|e| SandboxError::InvalidFile {
@@ -266,6 +286,19 @@ mod tests {
 
     #[test]
     fn bad_rows_name_their_line() {
+        let e = Fixtures::from_csv("sequence = [1]\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "fixtures header: missing column(s) idcard, mobile, outcome; expected idcard, mobile, outcome[, fault]"
+        );
+        assert!(
+            Fixtures::from_csv("").is_err(),
+            "an empty file is not a fixture table"
+        );
+        assert_eq!(
+            Fixtures::from_csv("idcard,mobile,outcome\n").unwrap().len(),
+            0
+        );
         let e = Fixtures::from_csv("idcard,mobile,outcome\n110105199003071239,13012345678,maybe\n")
             .unwrap_err();
         assert!(e.to_string().starts_with("fixtures line 2"), "{e}");
