@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use juhe_2fa::FieldEncryptor;
 use juhe_2fa::{AesConfig, ClientBuilder, Method, Mode, RetryPolicy};
-use juhe_crypto::{AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor};
 
 use crate::cli::{Global, MethodArg, ModeArg};
 use crate::error::{CliError, chain};
@@ -56,14 +56,9 @@ pub fn mode(global: &Global) -> Result<Mode, CliError> {
 
 /// The encryptor for `encrypt --value`.
 pub fn encryptor(global: &Global) -> Result<Box<dyn FieldEncryptor>, CliError> {
-    Ok(match mode(global)? {
-        Mode::Plain => Box::new(PlainEncoder),
-        Mode::Aes(config) => Box::new(AesEncryptor::new(config)),
-        Mode::Rsa(key) => Box::new(
-            RsaOaepEncryptor::from_public_key(&key)
-                .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))?,
-        ),
-    })
+    mode(global)?
+        .encryptor()
+        .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))
 }
 
 /// The client builder for the commands that call the API.

@@ -16,6 +16,7 @@ pub const DEFAULT_BASE_URL: &str = "https://apis.juhe.cn";
 
 /// Which endpoint to use, with its key material.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Mode {
     /// `/telecom2Cucc/query`: fields in plain text (TLS protects them on the wire).
     #[default]
@@ -28,6 +29,31 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The field encryptor for this mode, its key parsed and checked (what `build` uses; also
+    /// handy to see what would be sent, as the CLI's `encrypt` does).
+    ///
+    /// ```
+    /// use juhe_2fa::{AesConfig, FieldEncryptor, Mode};
+    /// let aes = Mode::Aes(AesConfig::new("1234567890abcdef")?).encryptor()?;
+    /// assert_eq!(aes.encrypt("13800138000")?, "ed94IFh2niaJJjw1QLO6vw==");
+    /// assert!(Mode::Rsa("not a key".into()).encryptor().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encryptor(&self) -> Result<Box<dyn FieldEncryptor>, Error> {
+        Ok(match self {
+            Mode::Plain => Box::new(PlainEncoder),
+            Mode::Aes(config) => Box::new(AesEncryptor::new(config.clone())),
+            Mode::Rsa(key) => {
+                Box::new(
+                    RsaOaepEncryptor::from_public_key(key).map_err(|e| Error::Config {
+                        problem: "the RSA public key cannot be used".into(),
+                        source: Some(Box::new(e)),
+                    })?,
+                )
+            }
+        })
+    }
+
     /// The endpoint this mode calls.
     pub fn endpoint(&self) -> Endpoint {
         match self {
@@ -51,6 +77,7 @@ impl fmt::Debug for Mode {
 /// What to do with a mobile number outside China Unicom's segments (the API answers 232903
 /// for those, but numbers can be ported, so the segment is only advice).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CarrierPolicy {
     /// Log a warning and send anyway (default).
     #[default]
@@ -225,18 +252,7 @@ impl ClientBuilder {
             ));
         }
         let endpoint = self.mode.endpoint();
-        let encryptor: Box<dyn FieldEncryptor> = match self.mode {
-            Mode::Plain => Box::new(PlainEncoder),
-            Mode::Aes(config) => Box::new(AesEncryptor::new(config)),
-            Mode::Rsa(key) => {
-                Box::new(
-                    RsaOaepEncryptor::from_public_key(&key).map_err(|e| Error::Config {
-                        problem: "the RSA public key cannot be used".into(),
-                        source: Some(Box::new(e)),
-                    })?,
-                )
-            }
-        };
+        let encryptor = self.mode.encryptor()?;
         let rate_limit = self
             .rate_limit
             .map(|(qps, burst)| RateLimit::new(qps, burst))

@@ -52,7 +52,7 @@ pub use error::Error;
 pub use retry::RetryPolicy;
 pub use verification::Verification;
 
-pub use juhe_crypto::{AesConfig, AesMode, CryptoError, IvPolicy, OutputEncoding};
+pub use juhe_crypto::{AesConfig, AesMode, CryptoError, FieldEncryptor, IvPolicy, OutputEncoding};
 pub use juhe_proto::{Carrier, Endpoint, ErrorCode, ErrorKind, IdCard, Method, Mobile, Verdict};
 pub use juhe_transport::{
     BlockingTransport, HttpRequest, HttpResponse, Transport, TransportConfig, TransportError,
