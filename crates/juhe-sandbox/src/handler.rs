@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use juhe_crypto::{AesDecryptor, FieldDecryptor, RsaOaepDecryptor};
 use juhe_proto::{Carrier, Endpoint, ErrorCode, IdCard, Mobile, Verdict};
 use serde_json::json;
-use sha1::{Digest, Sha1};
 use tokio::sync::Notify;
 
 use crate::rate_limit::QpsLimiter;
@@ -324,12 +323,7 @@ async fn decide(
 
 /// A verdict that depends only on the pair, so reruns agree.
 fn hash_verdict(idcard: &IdCard, mobile: &Mobile) -> Outcome {
-    let digest = Sha1::new()
-        .chain_update(idcard.as_unmasked_str().as_bytes())
-        .chain_update(b"|")
-        .chain_update(mobile.as_unmasked_str().as_bytes())
-        .finalize();
-    if digest[0] & 1 == 0 {
+    if crate::recorder::pair_key(idcard, mobile)[0] & 1 == 0 {
         Outcome::Match
     } else {
         Outcome::Mismatch

@@ -83,12 +83,13 @@ pub(crate) struct Observation {
 }
 
 /// Pairs are keyed by a digest so the table holds no numbers in clear.
-fn pair_key(idcard: &str, mobile: &str) -> [u8; 20] {
-    let mut h = Sha1::new();
-    h.update(idcard.as_bytes());
-    h.update(b"|");
-    h.update(mobile.as_bytes());
-    h.finalize().into()
+pub(crate) fn pair_key(idcard: &IdCard, mobile: &Mobile) -> [u8; 20] {
+    Sha1::new()
+        .chain_update(idcard.as_unmasked_str().as_bytes())
+        .chain_update(b"|")
+        .chain_update(mobile.as_unmasked_str().as_bytes())
+        .finalize()
+        .into()
 }
 
 impl Recorder {
@@ -109,10 +110,7 @@ impl Recorder {
             inner.stats.faults += 1;
         }
         if let Some((idcard, mobile)) = &obs.pair {
-            let count = inner
-                .pairs
-                .entry(pair_key(idcard.as_unmasked_str(), mobile.as_unmasked_str()))
-                .or_default();
+            let count = inner.pairs.entry(pair_key(idcard, mobile)).or_default();
             count.requests += 1;
             if billed {
                 count.billed += 1;
@@ -158,7 +156,7 @@ impl Recorder {
         let (Ok(idcard), Ok(mobile)) = (IdCard::parse(idcard), Mobile::parse(mobile)) else {
             return PairCount::default();
         };
-        let key = pair_key(idcard.as_unmasked_str(), mobile.as_unmasked_str());
+        let key = pair_key(&idcard, &mobile);
         self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
