@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use juhe_crypto::{AesMode, IvPolicy};
+use juhe_2fa::{AesMode, IvPolicy};
 use juhe_sandbox::DefaultVerdict;
 
 /// Check whether an ID card number owns a China Unicom mobile number (Juhe 二要素核验).
@@ -93,12 +93,12 @@ pub struct Global {
 
 fn parse_aes_mode(s: &str) -> Result<AesMode, String> {
     s.parse()
-        .map_err(|e: juhe_crypto::CryptoError| e.to_string())
+        .map_err(|e: juhe_2fa::CryptoError| e.to_string())
 }
 
 fn parse_iv(s: &str) -> Result<IvPolicy, String> {
     s.parse()
-        .map_err(|e: juhe_crypto::CryptoError| e.to_string())
+        .map_err(|e: juhe_2fa::CryptoError| e.to_string())
 }
 
 /// `--mode`.

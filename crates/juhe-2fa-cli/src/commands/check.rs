@@ -3,7 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use juhe_proto::{Carrier, IdCard, Mobile};
+use juhe_2fa::{Carrier, IdCard, Mobile};
 
 use crate::error::{CliError, Exit};
 use crate::input::RowReader;
