@@ -92,13 +92,11 @@ pub struct Global {
 }
 
 fn parse_aes_mode(s: &str) -> Result<AesMode, String> {
-    s.parse()
-        .map_err(|e: juhe_2fa::CryptoError| e.to_string())
+    s.parse().map_err(|e: juhe_2fa::CryptoError| e.to_string())
 }
 
 fn parse_iv(s: &str) -> Result<IvPolicy, String> {
-    s.parse()
-        .map_err(|e: juhe_2fa::CryptoError| e.to_string())
+    s.parse().map_err(|e: juhe_2fa::CryptoError| e.to_string())
 }
 
 /// `--mode`.
