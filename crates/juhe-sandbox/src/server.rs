@@ -133,7 +133,12 @@ mod tests {
             }
             let request = builder.body(Body::from(body)).unwrap();
             let response = rt.block_on(call(router, request));
-            prop_assert!(response.status().as_u16() >= 200);
+            let status = response.status().as_u16();
+            prop_assert!([200, 404, 405, 413, 415].contains(&status), "status {}", status);
+            // Every answer is the vendor's JSON shape, with an error_code.
+            let body = rt.block_on(axum::body::to_bytes(response.into_body(), 1 << 20)).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            prop_assert!(json["error_code"].is_i64(), "{}", json);
         }
     }
 }
