@@ -42,3 +42,19 @@ pub enum SandboxError {
     #[error("cannot start the sandbox runtime")]
     Runtime(#[source] std::io::Error),
 }
+
+/// Reads a configuration file, and tells whether its name ends in `.ext` (any case): the
+/// fixtures and fault-plan loaders choose their format by extension.
+pub(crate) fn read_config_file(
+    path: &std::path::Path,
+    ext: &str,
+) -> Result<(String, bool), SandboxError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let has_ext = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext));
+    Ok((text, has_ext))
+}

@@ -113,14 +113,8 @@ impl FaultPlan {
 
     /// Reads a fault plan file: TOML when the name ends in `.toml`, JSON otherwise.
     pub fn load(path: &Path) -> Result<FaultPlan, SandboxError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
-        {
+        let (text, is_toml) = crate::error::read_config_file(path, "toml")?;
+        if is_toml {
             FaultPlan::from_toml(&text)
         } else {
             FaultPlan::from_json(&text)

@@ -232,14 +232,8 @@ impl Fixtures {
 
     /// Reads a fixtures file: JSON when the name ends in `.json`, CSV otherwise.
     pub fn load(path: &Path) -> Result<Fixtures, SandboxError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
+        let (text, is_json) = crate::error::read_config_file(path, "json")?;
+        if is_json {
             Fixtures::from_json(&text)
         } else {
             Fixtures::from_csv(&text)
