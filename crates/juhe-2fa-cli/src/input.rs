@@ -258,13 +258,35 @@ fn json_row(number: u64, text: &str) -> Row {
     }
 }
 
-/// Counts the records of a file (for the progress bar's total).
+/// Counts the records of a file (for the progress bar's total) without decoding them: CSV
+/// records, or non-blank JSONL lines.
 pub fn count_rows(path: &Path) -> Result<u64, CliError> {
-    let mut reader = RowReader::open(path)?;
+    let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
+    let buffered = BufReader::with_capacity(256 * 1024, file);
+    let read_error =
+        |e: &dyn std::fmt::Display| CliError::failure(format!("cannot read the input: {e}"));
     let mut n = 0;
-    while let Some(row) = reader.next_row() {
-        row?;
-        n += 1;
+    match Format::of(path) {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .has_headers(true)
+                .from_reader(buffered);
+            let mut record = csv::ByteRecord::new();
+            while reader
+                .read_byte_record(&mut record)
+                .map_err(|e| read_error(&e))?
+            {
+                n += 1;
+            }
+        }
+        Format::Jsonl => {
+            for line in buffered.split(b'\n') {
+                if !line.map_err(|e| read_error(&e))?.trim_ascii().is_empty() {
+                    n += 1;
+                }
+            }
+        }
     }
     Ok(n)
 }
