@@ -10,6 +10,15 @@ use juhe_crypto::{AesConfig, AesDecryptor, FieldDecryptor, RsaOaepDecryptor};
 use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
 
+/// `verify` of the demo pair that the sandbox answers `match`.
+const VERIFY_MATCH: [&str; 5] = [
+    "verify",
+    "--idcard",
+    demo::MATCH.0,
+    "--mobile",
+    demo::MATCH.1,
+];
+
 fn bin() -> Command {
     let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
     for var in [
@@ -66,14 +75,7 @@ fn keys(v: &Value) -> Vec<&str> {
 #[test]
 fn verify_exit_codes_and_json_shapes() {
     let sb = Sandbox::builder().spawn_blocking().unwrap();
-    let m = run(client(&sb).args([
-        "--json",
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let m = run(client(&sb).args(["--json"]).args(VERIFY_MATCH));
     assert_eq!(m.code, 0, "{}", m.stderr);
     let v = json(&m.stdout);
     assert_eq!(keys(&v), ["verdict", "res", "order_id", "mode"]);
@@ -155,28 +157,19 @@ fn transport_failure_and_usage_errors() {
         .local_addr()
         .unwrap()
         .port();
-    let down = run(bin().args([
-        "--base-url",
-        &format!("http://127.0.0.1:{port}"),
-        "--key",
-        "k",
-        "--json",
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let down = run(bin()
+        .args([
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--key",
+            "k",
+            "--json",
+        ])
+        .args(VERIFY_MATCH));
     assert_eq!(down.code, 5, "{}", down.stderr);
     assert_eq!(json(&down.stdout)["error"]["kind"], "transport");
 
-    let no_key = run(bin().args([
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let no_key = run(bin().args(VERIFY_MATCH));
     assert_eq!(no_key.code, 2);
     assert!(
         no_key.stderr.contains("no API key") && no_key.stderr.contains("JUHE_KEY"),
@@ -188,30 +181,14 @@ fn transport_failure_and_usage_errors() {
     assert_eq!(bad_flag.code, 2);
     let bad_mode = run(bin().args(["--mode", "sm4", "encrypt", "--value", "x"]));
     assert_eq!(bad_mode.code, 2);
-    let no_aes = run(bin().args([
-        "--mode",
-        "aes",
-        "--key",
-        "k",
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let no_aes = run(bin()
+        .args(["--mode", "aes", "--key", "k"])
+        .args(VERIFY_MATCH));
     assert_eq!(no_aes.code, 2);
     assert!(no_aes.stderr.contains("--aes-key"), "{}", no_aes.stderr);
-    let bad_url = run(bin().args([
-        "--base-url",
-        "ftp://x",
-        "--key",
-        "k",
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let bad_url = run(bin()
+        .args(["--base-url", "ftp://x", "--key", "k"])
+        .args(VERIFY_MATCH));
     assert_eq!(bad_url.code, 2);
     let bad_iv = run(bin().args(["--aes-iv", "fixed:12", "encrypt", "--value", "x"]));
     assert_eq!(bad_iv.code, 2);
@@ -222,19 +199,16 @@ fn extreme_numbers_are_usage_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.csv");
     for timeout in ["1e300", "0", "nan", "inf"] {
-        let r = run(bin().args([
-            "--key",
-            "k",
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--timeout",
-            timeout,
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]));
+        let r = run(bin()
+            .args([
+                "--key",
+                "k",
+                "--base-url",
+                "http://127.0.0.1:9",
+                "--timeout",
+                timeout,
+            ])
+            .args(VERIFY_MATCH));
         assert_eq!(r.code, 2, "--timeout {timeout}: {}", r.stderr);
         assert!(
             r.stderr.contains("--timeout must be a positive number"),
@@ -268,13 +242,7 @@ fn environment_and_precedence() {
     let env_only = run(bin()
         .env("JUHE_KEY", demo::API_KEY)
         .env("JUHE_BASE_URL", sb.base_url())
-        .args([
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]));
+        .args(VERIFY_MATCH));
     assert_eq!(env_only.code, 0, "{}", env_only.stderr);
     assert!(
         env_only.stdout.starts_with("match (res 1)"),
@@ -284,26 +252,13 @@ fn environment_and_precedence() {
     let flag_wins = run(bin()
         .env("JUHE_KEY", "wrong-key")
         .env("JUHE_BASE_URL", sb.base_url())
-        .args([
-            "--key",
-            demo::API_KEY,
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]));
+        .args(["--key", demo::API_KEY])
+        .args(VERIFY_MATCH));
     assert_eq!(flag_wins.code, 0, "{}", flag_wins.stderr);
     let env_wrong = run(bin()
         .env("JUHE_KEY", "wrong-key")
         .env("JUHE_BASE_URL", sb.base_url())
-        .args([
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]));
+        .args(VERIFY_MATCH));
     assert_eq!(env_wrong.code, 4);
     assert!(
         !env_wrong.stderr.contains("wrong-key"),
@@ -355,14 +310,8 @@ fn every_mode_through_both_transports() {
     let env_mode = run(client(&sb)
         .env("JUHE_MODE", "aes")
         .env("JUHE_AES_KEY", demo::AES_KEY)
-        .args([
-            "--json",
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]));
+        .args(["--json"])
+        .args(VERIFY_MATCH));
     assert_eq!(json(&env_mode.stdout)["mode"], "aes");
 }
 
@@ -871,21 +820,18 @@ fn sandbox_command_serves_until_sigterm() {
     assert!(url.starts_with("http://127.0.0.1:"), "{first}");
     let rest: Vec<String> = lines.by_ref().take(5).map(Result::unwrap).collect();
     assert!(rest[0].contains(demo::API_KEY), "{rest:?}");
-    let r = run(bin().args([
-        "--base-url",
-        &url,
-        "--key",
-        demo::API_KEY,
-        "--mode",
-        "aes",
-        "--aes-key",
-        demo::AES_KEY,
-        "verify",
-        "--idcard",
-        demo::MATCH.0,
-        "--mobile",
-        demo::MATCH.1,
-    ]));
+    let r = run(bin()
+        .args([
+            "--base-url",
+            &url,
+            "--key",
+            demo::API_KEY,
+            "--mode",
+            "aes",
+            "--aes-key",
+            demo::AES_KEY,
+        ])
+        .args(VERIFY_MATCH));
     assert_eq!(r.code, 0, "{}", r.stderr);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -931,20 +877,9 @@ fn sandbox_command_with_files() {
         .unwrap();
     let url = first.rsplit(' ').next().unwrap().to_owned();
     let verify = |key: &str| {
-        run(bin().args([
-            "--base-url",
-            &url,
-            "--key",
-            key,
-            "--retries",
-            "0",
-            "--json",
-            "verify",
-            "--idcard",
-            demo::MATCH.0,
-            "--mobile",
-            demo::MATCH.1,
-        ]))
+        run(bin()
+            .args(["--base-url", &url, "--key", key, "--retries", "0", "--json"])
+            .args(VERIFY_MATCH))
     };
     assert_eq!(
         json(&verify("k1").stdout)["error"]["code"],
