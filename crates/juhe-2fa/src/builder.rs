@@ -21,7 +21,8 @@ pub enum Mode {
     /// `/telecom2Cucc/query`: fields in plain text (TLS protects them on the wire).
     #[default]
     Plain,
-    /// `/telecom2Cucc/queryEncry`: fields AES-encrypted with these settings.
+    /// `/telecom2Cucc/queryEncry`: fields AES-encrypted with these settings. The vendor's
+    /// scheme is [`Mode::aes_openid`]; a config from [`AesConfig::new`] covers other set-ups.
     Aes(AesConfig),
     /// `/telecom2Cucc/queryRV2`: fields RSA-OAEP(SHA-1) encrypted with the vendor's public key
     /// (PEM, or base64 DER as the vendor console shows it). Parsed at build.
@@ -29,12 +30,33 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The vendor's AES scheme for the account with this OpenID (shown in the Juhe console):
+    /// key = first 16 characters of the lowercase hex MD5 of the OpenID, AES-128-ECB, PKCS#5,
+    /// base64. An empty OpenID is an error.
+    ///
+    /// ```
+    /// use juhe_2fa::{FieldEncryptor, Mode};
+    /// let mode = Mode::aes_openid("JH0123456789abcdef0123456789abcd")?;
+    /// assert_eq!(mode.encryptor()?.encrypt("13800000000")?, "4OrXBktLnN8vEvItmH/ZFQ==");
+    /// assert!(Mode::aes_openid("").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn aes_openid(openid: &str) -> Result<Mode, Error> {
+        AesConfig::from_openid(openid)
+            .map(Mode::Aes)
+            .map_err(|e| Error::Config {
+                problem: "the OpenID cannot be used as an AES key source".into(),
+                source: Some(Box::new(e)),
+            })
+    }
+
     /// The field encryptor for this mode, its key parsed and checked (what `build` uses; also
     /// handy to see what would be sent, as the CLI's `encrypt` does).
     ///
     /// ```
-    /// use juhe_2fa::{AesConfig, FieldEncryptor, Mode};
-    /// let aes = Mode::Aes(AesConfig::new("1234567890abcdef")?).encryptor()?;
+    /// use juhe_2fa::{AesConfig, AesMode, FieldEncryptor, Mode};
+    /// let config = AesConfig::new("1234567890abcdef")?.with_mode(AesMode::Cbc);
+    /// let aes = Mode::Aes(config).encryptor()?;
     /// assert_eq!(aes.encrypt("13800138000")?, "ed94IFh2niaJJjw1QLO6vw==");
     /// assert!(Mode::Rsa("not a key".into()).encryptor().is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -12,7 +12,7 @@ use juhe_sandbox::{BlockingSandbox, Fault, FaultPlan, KeyStatus, Sandbox, demo};
 fn mode(endpoint: Endpoint) -> Mode {
     match endpoint {
         Endpoint::Plain => Mode::Plain,
-        Endpoint::Aes => Mode::Aes(AesConfig::new(demo::AES_KEY).unwrap()),
+        Endpoint::Aes => Mode::aes_openid(demo::OPENID).unwrap(),
         Endpoint::Rsa => Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned()),
     }
 }
@@ -56,6 +56,44 @@ impl Both {
             self.blocking.verify(pair.0, pair.1),
             self.rt.block_on(self.async_client.verify(pair.0, pair.1)),
         ]
+    }
+}
+
+#[test]
+fn aes_with_an_openid_and_with_an_explicit_older_scheme() {
+    let openid = "JHf3a9c1d27b8e4605a1c9d3e7b2f4a6c8";
+    let cbc = AesConfig::new(demo::AES_KEY)
+        .unwrap()
+        .with_mode(juhe_2fa::AesMode::Cbc)
+        .with_iv(juhe_2fa::IvPolicy::SameAsKey);
+    let cases = [
+        (
+            Sandbox::builder().openid(openid).unwrap(),
+            Mode::aes_openid(openid).unwrap(),
+        ),
+        (Sandbox::builder().aes(Some(cbc.clone())), Mode::Aes(cbc)),
+    ];
+    for (sandbox, mode) in cases {
+        let sb = sandbox.spawn_blocking().unwrap();
+        for method in [Method::Post, Method::Get] {
+            let both = Both::new(builder(&sb, Endpoint::Aes).mode(mode.clone()).method(method));
+            for result in both.verify(demo::MATCH) {
+                let v = result.unwrap_or_else(|e| panic!("{mode:?} {method:?}: {e}"));
+                assert_eq!((v.verdict, v.mode), (Verdict::Match, Endpoint::Aes));
+            }
+            for result in both.verify(demo::MISMATCH) {
+                assert_eq!(result.unwrap().verdict, Verdict::Mismatch);
+            }
+        }
+        // The wrong OpenID: the vendor cannot decrypt the mobile number (232901), unbilled.
+        let wrong = Both::new(
+            builder(&sb, Endpoint::Aes).mode(Mode::aes_openid("JHsomeone-else").unwrap()),
+        );
+        for result in wrong.verify(demo::MATCH) {
+            let e = result.unwrap_err();
+            assert_eq!(e.error_code(), Some(ErrorCode::InvalidMobile), "{e:?}");
+        }
+        assert_eq!(sb.stats().billed, 8);
     }
 }
 

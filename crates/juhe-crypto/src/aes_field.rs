@@ -1,4 +1,6 @@
-//! AES field encryption (`queryEncry`): configurable, since the vendor document says only "AES".
+//! AES field encryption (`queryEncry`). The default is the vendor's scheme (AES-128-ECB with a
+//! key derived from the account's OpenID); every other mode and IV policy stays configurable,
+//! since the API document itself says only "AES".
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,11 +18,12 @@ const BLOCK: usize = 16;
 /// AES block mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum AesMode {
-    /// CBC (default): Java `AES/CBC/PKCS5Padding`.
+    /// ECB (default, what the vendor's own sample code uses): Java `AES/ECB/PKCS5Padding` (and
+    /// Java's bare `"AES"`). The IV policy is ignored.
     #[default]
-    Cbc,
-    /// ECB: Java `AES/ECB/PKCS5Padding` (and Java's bare `"AES"`). The IV policy is ignored.
     Ecb,
+    /// CBC: Java `AES/CBC/PKCS5Padding`, with the IV from [`IvPolicy`].
+    Cbc,
 }
 
 impl FromStr for AesMode {
@@ -38,10 +41,10 @@ impl FromStr for AesMode {
     }
 }
 
-/// Where the CBC initialisation vector comes from.
+/// Where the CBC initialisation vector comes from (ignored in ECB mode).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum IvPolicy {
-    /// IV = the first 16 key bytes (default; the common vendor convention).
+    /// IV = the first 16 key bytes (default for CBC; a common convention in Java snippets).
     #[default]
     SameAsKey,
     /// 16 zero bytes.
@@ -92,6 +95,21 @@ impl FromStr for IvPolicy {
 /// An AES key with its mode, IV policy and output encoding. Key bytes are zeroized on drop and
 /// never printed.
 ///
+/// The vendor's scheme is [`AesConfig::from_openid`]: AES-128-ECB, PKCS#5, base64, with the
+/// key derived from the account's OpenID.
+///
+/// ```
+/// use juhe_crypto::{AesConfig, AesEncryptor, AesMode, FieldEncryptor};
+///
+/// let vendor = AesConfig::from_openid("JH0123456789abcdef0123456789abcd")?;
+/// assert_eq!(vendor.mode(), AesMode::Ecb);
+/// assert_eq!(AesEncryptor::new(vendor).encrypt("13800000000")?, "4OrXBktLnN8vEvItmH/ZFQ==");
+/// assert!(AesConfig::from_openid("  ").is_err());
+/// # Ok::<(), juhe_crypto::CryptoError>(())
+/// ```
+///
+/// Other schemes, for accounts set up differently:
+///
 /// ```
 /// use juhe_crypto::{AesConfig, AesMode, IvPolicy};
 ///
@@ -106,15 +124,40 @@ impl FromStr for IvPolicy {
 #[derive(Clone)]
 pub struct AesConfig {
     key: Zeroizing<Vec<u8>>,
+    from_openid: bool,
     mode: AesMode,
     iv: IvPolicy,
     output: OutputEncoding,
 }
 
 impl AesConfig {
+    /// The vendor's scheme for its encrypted (加密版) endpoints: the key is the first 16
+    /// characters of the lowercase hex MD5 of the account's OpenID, used as 16 text bytes (not
+    /// hex-decoded); AES-128-ECB, PKCS#5 padding, standard base64. In Java:
+    /// `new SecretKeySpec(md5Hex(openid).substring(0, 16).getBytes(UTF_8), "AES")` with
+    /// `Cipher.getInstance("AES/ECB/PKCS5Padding")`.
+    ///
+    /// Surrounding whitespace (a pasted newline) is ignored; an empty OpenID is an error. The
+    /// OpenID and the derived key are zeroized after use and never printed.
+    pub fn from_openid(openid: &str) -> Result<AesConfig, CryptoError> {
+        use md5::{Digest, Md5};
+
+        let openid = openid.trim();
+        if openid.is_empty() {
+            return Err(CryptoError::EmptyOpenId);
+        }
+        let mut digest = Md5::digest(openid.as_bytes());
+        let hex_digest = Zeroizing::new(hex::encode(digest.as_slice()));
+        zeroize::Zeroize::zeroize(digest.as_mut_slice());
+        let mut config = AesConfig::from_bytes(&hex_digest.as_bytes()[..16])?;
+        config.from_openid = true;
+        Ok(config)
+    }
+
     /// A key from text: `hex:<hex digits>`, `base64:<base64>`, or else the UTF-8 bytes of the
     /// string itself (what Java's `key.getBytes(UTF_8)` gives). Must be 16, 24 or 32 bytes.
-    /// Defaults: CBC, IV same as key, base64 output.
+    /// Defaults: ECB (the vendor's mode), base64 output; with [`AesMode::Cbc`] the IV defaults
+    /// to [`IvPolicy::SameAsKey`].
     pub fn new(key: &str) -> Result<AesConfig, CryptoError> {
         let bytes = if let Some(h) = key.strip_prefix("hex:") {
             Zeroizing::new(
@@ -139,6 +182,7 @@ impl AesConfig {
         }
         Ok(AesConfig {
             key: Zeroizing::new(key.to_vec()),
+            from_openid: false,
             mode: AesMode::default(),
             iv: IvPolicy::default(),
             output: OutputEncoding::default(),
@@ -178,6 +222,11 @@ impl AesConfig {
         self.output
     }
 
+    /// Whether the key was derived from an OpenID ([`AesConfig::from_openid`]).
+    pub fn is_openid_derived(&self) -> bool {
+        self.from_openid
+    }
+
     /// 128, 192 or 256.
     pub fn key_bits(&self) -> usize {
         self.key.len() * 8
@@ -211,7 +260,14 @@ impl AesConfig {
 impl fmt::Debug for AesConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AesConfig")
-            .field("key", &format_args!("[redacted {} bits]", self.key_bits()))
+            .field(
+                "key",
+                &format_args!(
+                    "[redacted {} bits{}]",
+                    self.key_bits(),
+                    if self.from_openid { ", from OpenID" } else { "" }
+                ),
+            )
             .field("mode", &self.mode)
             .field("iv", &self.iv)
             .field("output", &self.output)

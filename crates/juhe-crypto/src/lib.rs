@@ -7,10 +7,14 @@
 //! ```
 //! use juhe_crypto::{AesConfig, AesEncryptor, AesMode, FieldEncryptor, IvPolicy};
 //!
+//! // The vendor's scheme: key from the account's OpenID, AES-128-ECB, base64. Byte for byte
+//! // what Java's Cipher.getInstance("AES/ECB/PKCS5Padding") produces:
+//! let aes = AesEncryptor::new(AesConfig::from_openid("JH0123456789abcdef0123456789abcd")?);
+//! assert_eq!(aes.encrypt("13800000000")?, "4OrXBktLnN8vEvItmH/ZFQ==");
+//!
+//! // Any other scheme an account may use, e.g. CBC with the IV equal to the key:
 //! let config = AesConfig::new("1234567890abcdef")?.with_mode(AesMode::Cbc).with_iv(IvPolicy::SameAsKey);
-//! let aes = AesEncryptor::new(config);
-//! // Byte for byte what Java's Cipher.getInstance("AES/CBC/PKCS5Padding") produces:
-//! assert_eq!(aes.encrypt("13800138000")?, "ed94IFh2niaJJjw1QLO6vw==");
+//! assert_eq!(AesEncryptor::new(config).encrypt("13800138000")?, "ed94IFh2niaJJjw1QLO6vw==");
 //! # Ok::<(), juhe_crypto::CryptoError>(())
 //! ```
 //!

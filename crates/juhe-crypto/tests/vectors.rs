@@ -72,8 +72,10 @@ fn same_as_key_equals_the_java_row_with_iv_equal_to_key() {
         .into_iter()
         .find(|r| r.kind == "aes" && r.mode_iv == format!("cbc:{}", r.key))
         .unwrap();
-    let default = AesEncryptor::new(AesConfig::new(&row.key).unwrap());
-    assert_eq!(default.encrypt(&row.plaintext).unwrap(), row.ciphertext);
+    let cbc = AesConfig::new(&row.key).unwrap().with_mode(AesMode::Cbc);
+    assert_eq!(cbc.iv_policy(), IvPolicy::SameAsKey, "CBC's default IV");
+    let same_as_key = AesEncryptor::new(cbc);
+    assert_eq!(same_as_key.encrypt(&row.plaintext).unwrap(), row.ciphertext);
 }
 
 #[test]
@@ -82,7 +84,12 @@ fn zero_policy_equals_the_java_all_zero_iv_row() {
         .into_iter()
         .filter(|r| r.mode_iv == "cbc:hex:00000000000000000000000000000000")
     {
-        let zero = AesEncryptor::new(AesConfig::new(&row.key).unwrap().with_iv(IvPolicy::Zero));
+        let zero = AesEncryptor::new(
+            AesConfig::new(&row.key)
+                .unwrap()
+                .with_mode(AesMode::Cbc)
+                .with_iv(IvPolicy::Zero),
+        );
         assert_eq!(zero.encrypt(&row.plaintext).unwrap(), row.ciphertext);
     }
 }
@@ -146,6 +153,7 @@ fn pkcs1_private_keys_parse_too() {
 fn random_prefix_round_trips_and_differs_each_time() {
     let config = AesConfig::new("1234567890abcdef")
         .unwrap()
+        .with_mode(AesMode::Cbc)
         .with_iv(IvPolicy::RandomPrefix);
     let enc = AesEncryptor::new(config.clone());
     let dec = AesDecryptor::new(config.clone());
@@ -158,10 +166,67 @@ fn random_prefix_round_trips_and_differs_each_time() {
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &a).unwrap();
     let fixed = AesConfig::new("1234567890abcdef")
         .unwrap()
+        .with_mode(AesMode::Cbc)
         .with_iv(IvPolicy::Fixed(bytes[..16].try_into().unwrap()));
     let rest = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes[16..]);
     assert_eq!(
         AesDecryptor::new(fixed).decrypt(&rest).unwrap(),
         "110101199003077777"
     );
+}
+
+/// `openid, derived_key, plaintext, ciphertext_b64`: the vendor's scheme, made with Java JCE.
+fn openid_rows() -> Vec<[String; 4]> {
+    include_str!("data/openid.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<String> = l.split('\t').map(str::to_owned).collect();
+            f.try_into().expect("four fields")
+        })
+        .collect()
+}
+
+#[test]
+fn every_openid_row_is_reproduced_byte_for_byte() {
+    let rows = openid_rows();
+    assert_eq!(rows.len(), 20);
+    for [openid, derived_key, plaintext, ciphertext] in &rows {
+        let config = AesConfig::from_openid(openid).unwrap();
+        assert_eq!(config.mode(), AesMode::Ecb);
+        assert!(config.is_openid_derived());
+        assert_eq!(config.key_bits(), 128);
+        let ours = AesEncryptor::new(config.clone()).encrypt(plaintext).unwrap();
+        assert_eq!(&ours, ciphertext, "{openid} {plaintext}");
+        // The derived key is the 16 hex characters as text, in the default (ECB) mode.
+        let by_key = AesEncryptor::new(AesConfig::new(derived_key).unwrap());
+        assert_eq!(&by_key.encrypt(plaintext).unwrap(), ciphertext);
+        assert_eq!(&AesDecryptor::new(config).decrypt(ciphertext).unwrap(), plaintext);
+    }
+}
+
+#[test]
+fn openid_is_trimmed_and_never_printed() {
+    let [openid, _, plaintext, ciphertext] = openid_rows().remove(0);
+    let padded = AesConfig::from_openid(&format!("  {openid}\n")).unwrap();
+    assert_eq!(&AesEncryptor::new(padded.clone()).encrypt(&plaintext).unwrap(), &ciphertext);
+    let debug = format!("{padded:?}");
+    assert!(debug.contains("from OpenID"), "{debug}");
+    assert!(!debug.contains(&openid[..8]), "{debug}");
+    for empty in ["", "   ", "\t\n"] {
+        let e = AesConfig::from_openid(empty).unwrap_err();
+        assert!(matches!(e, juhe_crypto::CryptoError::EmptyOpenId), "{e:?}");
+    }
+}
+
+#[test]
+fn the_default_mode_is_the_vendors_ecb() {
+    let config = AesConfig::new("1234567890abcdef").unwrap();
+    assert_eq!(config.mode(), AesMode::Ecb);
+    let row = rows()
+        .into_iter()
+        .find(|r| r.kind == "aes" && r.mode_iv == "ecb:-")
+        .unwrap();
+    let default = AesEncryptor::new(AesConfig::new(&row.key).unwrap());
+    assert_eq!(default.encrypt(&row.plaintext).unwrap(), row.ciphertext);
 }

@@ -64,13 +64,14 @@ pub struct Sandbox;
 
 impl Sandbox {
     /// A builder preset for the demo: the demo API key (unless [`SandboxBuilder::key`] adds
-    /// others), the demo AES and RSA keys, the demo fixtures, unknown pairs answered 232904,
+    /// others), the AES endpoint on the vendor's scheme with the demo OpenID
+    /// ([`demo::OPENID`]), the demo RSA key, the demo fixtures, unknown pairs answered 232904,
     /// listening on `127.0.0.1:0` (a free port).
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             keys: HashMap::new(),
-            aes: Some(AesConfig::new(demo::AES_KEY).expect("demo AES key is valid")),
+            aes: Some(AesConfig::from_openid(demo::OPENID).expect("demo OpenID is valid")),
             rsa_private_key: Some(demo::RSA_PRIVATE_KEY_PEM.to_owned()),
             fixtures: demo::fixtures(),
             default_verdict: DefaultVerdict::NoRecord,
@@ -124,9 +125,17 @@ impl SandboxBuilder {
     }
 
     /// The AES settings of the `queryEncry` endpoint (`None`: the endpoint answers 10002).
+    /// Any mode and IV policy, to emulate an account set up differently from the vendor's
+    /// scheme.
     pub fn aes(mut self, config: Option<AesConfig>) -> Self {
         self.aes = config;
         self
+    }
+
+    /// The account's OpenID: the `queryEncry` endpoint uses the vendor's scheme with it
+    /// ([`AesConfig::from_openid`]: MD5-derived key, AES-128-ECB). An empty OpenID is an error.
+    pub fn openid(self, openid: &str) -> Result<Self, SandboxError> {
+        Ok(self.aes(Some(AesConfig::from_openid(openid)?)))
     }
 
     /// The RSA private key of the `queryRV2` endpoint, as PEM or base64 DER (`None`: the

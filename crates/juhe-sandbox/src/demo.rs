@@ -6,8 +6,12 @@ use crate::{Fixtures, Outcome};
 /// The API key a sandbox accepts when none is configured.
 pub const API_KEY: &str = "sandbox-demo-key";
 
-/// The demo AES-128 key (UTF-8, 16 bytes); the demo AES endpoint uses the default settings
-/// (CBC, IV same as key, PKCS#7, base64).
+/// The demo account's OpenID. The demo AES endpoint uses the vendor's scheme with it: key =
+/// first 16 characters of the lowercase hex MD5 of the OpenID, AES-128-ECB, PKCS#5, base64.
+pub const OPENID: &str = "JHdemo0penid5andb0x0000000000001";
+
+/// A literal AES-128 key (UTF-8, 16 bytes) for sandboxes configured with
+/// [`SandboxBuilder::aes`](crate::SandboxBuilder::aes) instead of an OpenID.
 pub const AES_KEY: &str = include_str!("../demo/aes_key.txt");
 
 /// The demo RSA-2048 public key, PEM.

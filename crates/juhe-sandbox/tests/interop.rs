@@ -57,6 +57,23 @@ fn ask(sb: &BlockingSandbox, endpoint: Endpoint, idcard: &str, mobile: &str) -> 
 }
 
 #[test]
+fn openssl_vendor_scheme_from_the_openid() {
+    // The key as the vendor derives it, computed by OpenSSL: MD5 hex of the OpenID, first 16
+    // characters, used as text.
+    let Some(md5) = openssl(&["dgst", "-md5", "-hex", "-r"], demo::OPENID.as_bytes()) else {
+        return;
+    };
+    let md5 = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, md5).unwrap();
+    let derived = &String::from_utf8(md5).unwrap()[..16];
+    let key_hex = hex(derived.as_bytes());
+    let ecb = ["enc", "-e", "-aes-128-ecb", "-K", &key_hex];
+    let id = openssl(&ecb, demo::MATCH.0.as_bytes()).unwrap();
+    let mobile = openssl(&ecb, demo::MATCH.1.as_bytes()).unwrap();
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    assert_eq!(ask(&sb, Endpoint::Aes, &id, &mobile)["result"]["res"], 1);
+}
+
+#[test]
 fn openssl_aes_cbc_and_ecb() {
     let key_hex = hex(demo::AES_KEY.as_bytes());
     let cbc = ["enc", "-e", "-aes-128-cbc", "-K", &key_hex, "-iv", &key_hex];
@@ -64,7 +81,13 @@ fn openssl_aes_cbc_and_ecb() {
         return;
     };
     let mobile = openssl(&cbc, demo::MATCH.1.as_bytes()).unwrap();
-    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let config = AesConfig::new(demo::AES_KEY)
+        .unwrap()
+        .with_mode(AesMode::Cbc);
+    let sb = Sandbox::builder()
+        .aes(Some(config))
+        .spawn_blocking()
+        .unwrap();
     assert_eq!(ask(&sb, Endpoint::Aes, &id, &mobile)["result"]["res"], 1);
 
     let ecb = ["enc", "-e", "-aes-128-ecb", "-K", &key_hex];

@@ -63,7 +63,7 @@ fn code_of(text: &str) -> i64 {
 fn encrypt(endpoint: Endpoint, value: &str) -> String {
     match endpoint {
         Endpoint::Plain => value.to_owned(),
-        Endpoint::Aes => AesEncryptor::new(AesConfig::new(demo::AES_KEY).unwrap())
+        Endpoint::Aes => AesEncryptor::new(AesConfig::from_openid(demo::OPENID).unwrap())
             .encrypt(value)
             .unwrap(),
         Endpoint::Rsa => RsaOaepEncryptor::from_public_key(demo::RSA_PUBLIC_KEY_B64)
@@ -496,10 +496,10 @@ fn endpoints_without_keys_answer_no_permission() {
 }
 
 #[test]
-fn ecb_sandbox_accepts_ecb_ciphertexts() {
+fn cbc_sandbox_accepts_cbc_ciphertexts() {
     let config = AesConfig::new(demo::AES_KEY)
         .unwrap()
-        .with_mode(AesMode::Ecb);
+        .with_mode(AesMode::Cbc);
     let sb = Sandbox::builder()
         .aes(Some(config.clone()))
         .spawn_blocking()
