@@ -38,7 +38,18 @@ pub struct Global {
     #[arg(long, env = "JUHE_MODE", global = true, value_enum, default_value_t = ModeArg::Plain)]
     pub mode: ModeArg,
 
-    /// AES key: 16/24/32 UTF-8 bytes, or hex:… / base64:…
+    /// The account's OpenID (Juhe console, 个人中心): the key source of the vendor's AES scheme
+    /// (MD5-derived key, AES-128-ECB). A secret: never printed
+    #[arg(
+        long,
+        env = "JUHE_OPENID",
+        hide_env_values = true,
+        global = true,
+        value_name = "OPENID"
+    )]
+    pub openid: Option<String>,
+
+    /// A literal AES key instead of --openid: 16/24/32 UTF-8 bytes, or hex:… / base64:…
     #[arg(
         long,
         env = "JUHE_AES_KEY",
@@ -48,11 +59,11 @@ pub struct Global {
     )]
     pub aes_key: Option<String>,
 
-    /// AES block mode
-    #[arg(long, env = "JUHE_AES_MODE", global = true, value_name = "cbc|ecb", value_parser = parse_aes_mode)]
+    /// AES block mode [default: ecb, the vendor's]
+    #[arg(long, env = "JUHE_AES_MODE", global = true, value_name = "ecb|cbc", value_parser = parse_aes_mode)]
     pub aes_mode: Option<AesMode>,
 
-    /// AES IV policy: same-as-key, zero, prefix, fixed:<32 hex>
+    /// AES IV policy (implies --aes-mode cbc): same-as-key, zero, prefix, fixed:<32 hex>
     #[arg(long, env = "JUHE_AES_IV", global = true, value_name = "IV", value_parser = parse_iv)]
     pub aes_iv: Option<IvPolicy>,
 
@@ -62,7 +73,8 @@ pub struct Global {
         env = "JUHE_RSA_PUBLIC_KEY",
         hide_env_values = true,
         global = true,
-        value_name = "FILE|B64"
+        allow_hyphen_values = true,
+        value_name = "FILE|PEM|B64"
     )]
     pub rsa_public_key: Option<String>,
 
@@ -160,6 +172,8 @@ pub enum Command {
         #[arg(long, value_name = "V")]
         value: String,
     },
+    /// Find which scheme the account accepts, with your real key (a few calls, at most one billed)
+    Doctor(DoctorArgs),
     /// Run the local emulator of the API in the foreground
     Sandbox(SandboxArgs),
     /// Run plain, AES and RSA checks against an in-process sandbox
@@ -192,6 +206,20 @@ pub struct BatchArgs {
     pub report: Option<PathBuf>,
 }
 
+/// `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A real ID card number to test with (18 characters)
+    #[arg(long, value_name = "ID")]
+    pub idcard: String,
+    /// A China Unicom mobile number to test with
+    #[arg(long, value_name = "M")]
+    pub mobile: String,
+    /// Do not ask before sending (needed without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
 /// `sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -213,6 +241,10 @@ pub struct SandboxArgs {
     /// Fault plan: JSON {"sequence": [...]}, or TOML (*.toml) sequence = [...]
     #[arg(long, value_name = "FILE")]
     pub faults: Option<PathBuf>,
+    /// Write the demo keys (RSA key pair, OpenID, AES key) into DIR, created 0700; refuses a
+    /// symlink or existing files
+    #[arg(long, value_name = "DIR")]
+    pub export_demo_keys: Option<PathBuf>,
 }
 
 fn parse_default_verdict(s: &str) -> Result<DefaultVerdict, String> {

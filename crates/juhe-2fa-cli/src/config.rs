@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use juhe_2fa::FieldEncryptor;
-use juhe_2fa::{AesConfig, ClientBuilder, Method, Mode, RetryPolicy};
+use juhe_2fa::{AesConfig, AesMode, ClientBuilder, Method, Mode, RetryPolicy};
 
 use crate::cli::{Global, MethodArg, ModeArg};
 use crate::error::{CliError, chain};
@@ -19,31 +19,70 @@ pub fn read_key_arg(value: &str) -> Result<String, CliError> {
     Ok(value.to_owned())
 }
 
-/// The AES settings from `--aes-key/--aes-mode/--aes-iv`, if a key is given.
-pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
-    let Some(key) = &global.aes_key else {
-        return Ok(None);
-    };
-    let mut config = AesConfig::new(key).map_err(|e| {
+/// The AES key from `--openid` (the vendor's scheme).
+pub fn openid_key(openid: &str) -> Result<AesConfig, CliError> {
+    AesConfig::from_openid(openid).map_err(|e| CliError::usage(format!("--openid: {}", chain(&e))))
+}
+
+/// The AES key from `--aes-key`.
+pub fn literal_aes_key(key: &str) -> Result<AesConfig, CliError> {
+    AesConfig::new(key).map_err(|e| {
         CliError::usage(format!("--aes-key: {}", chain(&e)))
             .with_hint("give 16, 24 or 32 bytes, or hex:… / base64:…")
-    })?;
-    if let Some(mode) = global.aes_mode {
-        config = config.with_mode(mode);
+    })
+}
+
+/// `--aes-mode` and `--aes-iv` applied to a key. An IV means CBC; with ECB it is refused
+/// rather than silently ignored.
+pub fn with_aes_flags(global: &Global, mut config: AesConfig) -> Result<AesConfig, CliError> {
+    match (global.aes_mode, global.aes_iv) {
+        (Some(AesMode::Ecb), Some(_)) => {
+            return Err(
+                CliError::usage("--aes-iv applies to CBC only, but --aes-mode is ecb")
+                    .with_hint("drop --aes-iv (ECB has no IV), or pass --aes-mode cbc"),
+            );
+        }
+        (mode, iv) => {
+            if let Some(iv) = iv {
+                config = config.with_mode(AesMode::Cbc).with_iv(iv);
+            }
+            if let Some(mode) = mode {
+                config = config.with_mode(mode);
+            }
+        }
     }
-    if let Some(iv) = global.aes_iv {
-        config = config.with_iv(iv);
-    }
-    Ok(Some(config))
+    Ok(config)
+}
+
+/// The AES settings from `--openid` or `--aes-key`, with `--aes-mode/--aes-iv`; `None` when
+/// neither is given.
+pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
+    let key = match (&global.openid, &global.aes_key) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::usage(
+                "--openid and --aes-key were both given (flags or JUHE_OPENID/JUHE_AES_KEY); an account uses one",
+            )
+            .with_hint("the vendor's scheme derives the key from --openid; drop --aes-key"));
+        }
+        (Some(openid), None) => openid_key(openid)?,
+        (None, Some(key)) => literal_aes_key(key)?,
+        (None, None) => return Ok(None),
+    };
+    with_aes_flags(global, key).map(Some)
+}
+
+/// The usage error for `--mode aes` without a key source.
+pub fn missing_aes_key() -> CliError {
+    CliError::usage("--mode aes needs --openid or --aes-key").with_hint(
+        "pass --openid OPENID (or set JUHE_OPENID) with the OpenID from the Juhe console; \
+         --aes-key K only for an account set up with a literal AES key",
+    )
 }
 
 pub fn mode(global: &Global) -> Result<Mode, CliError> {
     Ok(match global.mode {
         ModeArg::Plain => Mode::Plain,
-        ModeArg::Aes => Mode::Aes(aes_config(global)?.ok_or_else(|| {
-            CliError::usage("--mode aes needs an AES key")
-                .with_hint("pass --aes-key or set JUHE_AES_KEY")
-        })?),
+        ModeArg::Aes => Mode::Aes(aes_config(global)?.ok_or_else(missing_aes_key)?),
         ModeArg::Rsa => {
             let key = global.rsa_public_key.as_deref().ok_or_else(|| {
                 CliError::usage("--mode rsa needs the vendor's RSA public key")
@@ -63,6 +102,11 @@ pub fn encryptor(global: &Global) -> Result<Box<dyn FieldEncryptor>, CliError> {
 
 /// The client builder for the commands that call the API.
 pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
+    Ok(client_builder_without_mode(global)?.mode(mode(global)?))
+}
+
+/// [`client_builder`] before the mode is set (`doctor` tries several).
+pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, CliError> {
     let key = match global.key.as_slice() {
         [] => {
             return Err(CliError::usage("no API key").with_hint(
@@ -76,13 +120,9 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
             ));
         }
     };
-    let timeout = Duration::try_from_secs_f64(global.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| CliError::usage("--timeout must be a positive number of seconds"))?;
+    let timeout = timeout(global)?;
     let mut builder = ClientBuilder::new()
         .api_key(key)
-        .mode(mode(global)?)
         .method(match global.method {
             MethodArg::Post => Method::Post,
             MethodArg::Get => Method::Get,
@@ -97,6 +137,14 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
         builder = builder.base_url(url.clone());
     }
     Ok(builder)
+}
+
+/// `--timeout` as a duration.
+pub fn timeout(global: &Global) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(global.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| CliError::usage("--timeout must be a positive number of seconds"))
 }
 
 /// A configuration error from the SDK, as a usage error.

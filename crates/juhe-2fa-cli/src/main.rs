@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         )),
         Command::Batch(args) => commands::batch::run(g, args),
         Command::Encrypt { value } => commands::encrypt::run(g, value),
+        Command::Doctor(args) => commands::doctor::run(g, args),
         Command::Sandbox(args) => commands::sandbox::run(g, args),
         Command::Demo => commands::demo::run(g.json),
     };

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
-use juhe_crypto::{AesConfig, AesDecryptor, FieldDecryptor, RsaOaepDecryptor};
+use juhe_crypto::{AesConfig, AesDecryptor, AesMode, FieldDecryptor, IvPolicy, RsaOaepDecryptor};
 use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
 
@@ -26,6 +26,7 @@ fn bin() -> Command {
         "JUHE_BASE_URL",
         "JUHE_MODE",
         "JUHE_AES_KEY",
+        "JUHE_OPENID",
         "JUHE_AES_MODE",
         "JUHE_AES_IV",
         "JUHE_RSA_PUBLIC_KEY",
@@ -185,7 +186,44 @@ fn transport_failure_and_usage_errors() {
         .args(["--mode", "aes", "--key", "k"])
         .args(VERIFY_MATCH));
     assert_eq!(no_aes.code, 2);
-    assert!(no_aes.stderr.contains("--aes-key"), "{}", no_aes.stderr);
+    assert!(
+        no_aes.stderr.contains("--aes-key") && no_aes.stderr.contains("--openid"),
+        "{}",
+        no_aes.stderr
+    );
+    let both = run(bin()
+        .args([
+            "--mode",
+            "aes",
+            "--openid",
+            "JHx",
+            "--aes-key",
+            "1234567890abcdef",
+        ])
+        .args(["encrypt", "--value", "1"]));
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    let empty_openid =
+        run(bin().args(["--mode", "aes", "--openid", " ", "encrypt", "--value", "1"]));
+    assert_eq!(empty_openid.code, 2);
+    assert!(
+        empty_openid.stderr.contains("--openid"),
+        "{}",
+        empty_openid.stderr
+    );
+    let iv_with_ecb = run(bin().args([
+        "--mode",
+        "aes",
+        "--openid",
+        "JHx",
+        "--aes-mode",
+        "ecb",
+        "--aes-iv",
+        "zero",
+        "encrypt",
+        "--value",
+        "1",
+    ]));
+    assert_eq!(iv_with_ecb.code, 2, "{}", iv_with_ecb.stderr);
     let bad_url = run(bin()
         .args(["--base-url", "ftp://x", "--key", "k"])
         .args(VERIFY_MATCH));
@@ -274,7 +312,7 @@ fn every_mode_through_both_transports() {
     std::fs::write(&key_file, demo::RSA_PUBLIC_KEY_PEM).unwrap();
     let modes: [Vec<&str>; 4] = [
         vec!["--mode", "plain"],
-        vec!["--mode", "aes", "--aes-key", demo::AES_KEY],
+        vec!["--mode", "aes", "--openid", demo::OPENID],
         vec![
             "--mode",
             "rsa",
@@ -309,15 +347,88 @@ fn every_mode_through_both_transports() {
     }
     let env_mode = run(client(&sb)
         .env("JUHE_MODE", "aes")
-        .env("JUHE_AES_KEY", demo::AES_KEY)
+        .env("JUHE_OPENID", demo::OPENID)
         .args(["--json"])
         .args(VERIFY_MATCH));
     assert_eq!(json(&env_mode.stdout)["mode"], "aes");
+
+    // The scheme this tool used to default to still works when asked for explicitly.
+    let cbc = AesConfig::new(demo::AES_KEY)
+        .unwrap()
+        .with_mode(AesMode::Cbc)
+        .with_iv(IvPolicy::SameAsKey);
+    let old = Sandbox::builder().aes(Some(cbc)).spawn_blocking().unwrap();
+    for transport in ["async", "blocking"] {
+        let r = run(client(&old)
+            .args(["--mode", "aes", "--aes-key", demo::AES_KEY])
+            .args([
+                "--aes-mode",
+                "cbc",
+                "--aes-iv",
+                "same-as-key",
+                "--transport",
+                transport,
+            ])
+            .args(VERIFY_MATCH));
+        assert_eq!(r.code, 0, "{transport}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn rsa_public_key_as_pem_text_argument() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    for key in [
+        demo::RSA_PUBLIC_KEY_PEM,
+        demo::RSA_PUBLIC_KEY_PEM.trim_end(),
+    ] {
+        let r = run(client(&sb)
+            .args(["--mode", "rsa", "--rsa-public-key", key, "--json"])
+            .args(VERIFY_MATCH));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(json(&r.stdout)["mode"], "rsa");
+        // `=` form too.
+        let r = run(bin()
+            .args(["--mode", "rsa", &format!("--rsa-public-key={key}")])
+            .args(["encrypt", "--value", "13012345678"]));
+        let dec = RsaOaepDecryptor::from_private_key(demo::RSA_PRIVATE_KEY_PEM).unwrap();
+        assert_eq!(dec.decrypt(r.stdout.trim()).unwrap(), "13012345678");
+    }
 }
 
 #[test]
 fn encrypt_prints_what_would_be_sent() {
+    // The vendor's scheme: a Java JCE vector (AES/ECB/PKCS5Padding, key from MD5 of the OpenID).
+    let openid = run(bin().args([
+        "--mode",
+        "aes",
+        "--openid",
+        "JH0123456789abcdef0123456789abcd",
+        "encrypt",
+        "--value",
+        "13800000000",
+    ]));
+    assert_eq!(
+        (openid.code, openid.stdout.trim()),
+        (0, "4OrXBktLnN8vEvItmH/ZFQ==")
+    );
     let aes = run(bin().args([
+        "--mode",
+        "aes",
+        "--aes-key",
+        "1234567890abcdef",
+        "--aes-mode",
+        "cbc",
+        "--aes-iv",
+        "same-as-key",
+        "encrypt",
+        "--value",
+        "13800138000",
+    ]));
+    assert_eq!(
+        (aes.code, aes.stdout.trim()),
+        (0, "ed94IFh2niaJJjw1QLO6vw==")
+    );
+    let default_mode = run(bin().args([
         "--mode",
         "aes",
         "--aes-key",
@@ -327,8 +438,9 @@ fn encrypt_prints_what_would_be_sent() {
         "13800138000",
     ]));
     assert_eq!(
-        (aes.code, aes.stdout.trim()),
-        (0, "ed94IFh2niaJJjw1QLO6vw==")
+        default_mode.stdout.trim(),
+        "SWIv9s4D+TR4V5NKBdALRg==",
+        "ECB by default"
     );
     let ecb = run(bin().args([
         "--mode",
@@ -358,6 +470,7 @@ fn encrypt_prints_what_would_be_sent() {
     ]));
     let config = AesConfig::new(demo::AES_KEY)
         .unwrap()
+        .with_mode(AesMode::Cbc)
         .with_iv("prefix".parse().unwrap());
     assert_eq!(
         AesDecryptor::new(config)
@@ -828,8 +941,8 @@ fn sandbox_command_serves_until_sigterm() {
             demo::API_KEY,
             "--mode",
             "aes",
-            "--aes-key",
-            demo::AES_KEY,
+            "--openid",
+            demo::OPENID,
         ])
         .args(VERIFY_MATCH));
     assert_eq!(r.code, 0, "{}", r.stderr);

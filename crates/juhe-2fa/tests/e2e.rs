@@ -76,7 +76,11 @@ fn aes_with_an_openid_and_with_an_explicit_older_scheme() {
     for (sandbox, mode) in cases {
         let sb = sandbox.spawn_blocking().unwrap();
         for method in [Method::Post, Method::Get] {
-            let both = Both::new(builder(&sb, Endpoint::Aes).mode(mode.clone()).method(method));
+            let both = Both::new(
+                builder(&sb, Endpoint::Aes)
+                    .mode(mode.clone())
+                    .method(method),
+            );
             for result in both.verify(demo::MATCH) {
                 let v = result.unwrap_or_else(|e| panic!("{mode:?} {method:?}: {e}"));
                 assert_eq!((v.verdict, v.mode), (Verdict::Match, Endpoint::Aes));

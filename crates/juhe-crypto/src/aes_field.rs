@@ -265,7 +265,11 @@ impl fmt::Debug for AesConfig {
                 &format_args!(
                     "[redacted {} bits{}]",
                     self.key_bits(),
-                    if self.from_openid { ", from OpenID" } else { "" }
+                    if self.from_openid {
+                        ", from OpenID"
+                    } else {
+                        ""
+                    }
                 ),
             )
             .field("mode", &self.mode)

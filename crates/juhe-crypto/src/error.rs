@@ -21,7 +21,9 @@ pub enum CryptoError {
         prefix: &'static str,
     },
     /// An empty or whitespace-only OpenID given to [`AesConfig::from_openid`](crate::AesConfig::from_openid).
-    #[error("the OpenID is empty: copy it from the Juhe console (个人中心), where it is shown beside the account")]
+    #[error(
+        "the OpenID is empty: copy it from the Juhe console (个人中心), where it is shown beside the account"
+    )]
     EmptyOpenId,
     /// A `fixed:` IV that is not 32 hex digits.
     #[error("a fixed IV must be written as `fixed:` followed by 32 hex digits (16 bytes)")]

@@ -196,12 +196,17 @@ fn every_openid_row_is_reproduced_byte_for_byte() {
         assert_eq!(config.mode(), AesMode::Ecb);
         assert!(config.is_openid_derived());
         assert_eq!(config.key_bits(), 128);
-        let ours = AesEncryptor::new(config.clone()).encrypt(plaintext).unwrap();
+        let ours = AesEncryptor::new(config.clone())
+            .encrypt(plaintext)
+            .unwrap();
         assert_eq!(&ours, ciphertext, "{openid} {plaintext}");
         // The derived key is the 16 hex characters as text, in the default (ECB) mode.
         let by_key = AesEncryptor::new(AesConfig::new(derived_key).unwrap());
         assert_eq!(&by_key.encrypt(plaintext).unwrap(), ciphertext);
-        assert_eq!(&AesDecryptor::new(config).decrypt(ciphertext).unwrap(), plaintext);
+        assert_eq!(
+            &AesDecryptor::new(config).decrypt(ciphertext).unwrap(),
+            plaintext
+        );
     }
 }
 
@@ -209,7 +214,12 @@ fn every_openid_row_is_reproduced_byte_for_byte() {
 fn openid_is_trimmed_and_never_printed() {
     let [openid, _, plaintext, ciphertext] = openid_rows().remove(0);
     let padded = AesConfig::from_openid(&format!("  {openid}\n")).unwrap();
-    assert_eq!(&AesEncryptor::new(padded.clone()).encrypt(&plaintext).unwrap(), &ciphertext);
+    assert_eq!(
+        &AesEncryptor::new(padded.clone())
+            .encrypt(&plaintext)
+            .unwrap(),
+        &ciphertext
+    );
     let debug = format!("{padded:?}");
     assert!(debug.contains("from OpenID"), "{debug}");
     assert!(!debug.contains(&openid[..8]), "{debug}");

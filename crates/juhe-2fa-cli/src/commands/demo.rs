@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use juhe_2fa::{AesConfig, ClientBuilder, Mode};
+use juhe_2fa::{ClientBuilder, Mode};
 use juhe_sandbox::{Sandbox, demo};
 
 use crate::error::{CliError, Exit, chain};
@@ -16,7 +16,7 @@ pub fn run(json: bool) -> Result<Exit, CliError> {
         ("plain", Mode::Plain),
         (
             "aes",
-            Mode::Aes(AesConfig::new(demo::AES_KEY).map_err(|e| CliError::failure(chain(&e)))?),
+            Mode::aes_openid(demo::OPENID).map_err(|e| CliError::failure(chain(&e)))?,
         ),
         ("rsa", Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned())),
     ];

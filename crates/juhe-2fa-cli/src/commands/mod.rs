@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod check;
 pub mod demo;
+pub mod doctor;
 pub mod encrypt;
 pub mod sandbox;
 pub mod verify;

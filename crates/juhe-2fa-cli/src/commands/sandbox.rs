@@ -1,6 +1,6 @@
 //! `sandbox`: the emulator in the foreground until SIGINT/SIGTERM.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use juhe_sandbox::{FaultPlan, Fixtures, Sandbox, demo};
 
@@ -8,20 +8,48 @@ use crate::cli::{Global, SandboxArgs};
 use crate::config::{aes_config, read_key_arg};
 use crate::error::{CliError, Exit, chain};
 
-/// Writes the demo keys to a folder so other tools (and `--rsa-public-key`) can use them.
-fn write_demo_keys() -> Result<PathBuf, CliError> {
-    let dir = std::env::temp_dir().join("juhe-2fa-sandbox-demo");
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::io("create", &dir, &e))?;
+/// Writes the demo keys into `dir` for other tools (and `--rsa-public-key`), only when asked.
+/// The folder is created 0700 if missing; a symlink or an existing file is refused, so another
+/// local user cannot make the sandbox overwrite something through a planted link.
+fn export_demo_keys(dir: &Path) -> Result<(), CliError> {
+    use std::io::Write;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
+            return Err(CliError::usage(format!(
+                "--export-demo-keys: {} is a symlink or not a directory",
+                dir.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
+                .map_err(|e| CliError::io("create", dir, &e))?;
+        }
+    }
     for (name, text) in [
         ("rsa_public.pem", demo::RSA_PUBLIC_KEY_PEM),
         ("rsa_public.b64", demo::RSA_PUBLIC_KEY_B64),
         ("rsa_private.pem", demo::RSA_PRIVATE_KEY_PEM),
+        ("openid.txt", demo::OPENID),
         ("aes_key.txt", demo::AES_KEY),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| CliError::io("write", &path, &e))?;
+        let mut options = std::fs::OpenOptions::new();
+        // create_new: never follows a symlink and never overwrites.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&path)
+            .map_err(|e| CliError::io("create", &path, &e))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| CliError::io("write", &path, &e))?;
     }
-    Ok(dir)
+    Ok(())
 }
 
 pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
@@ -33,7 +61,14 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
         builder = builder.key(key.clone());
     }
     let custom_aes = aes_config(global)?;
-    let demo_aes = custom_aes.is_none();
+    let aes_note = match (&custom_aes, &global.openid) {
+        (None, _) => format!(
+            "vendor scheme (MD5 of the OpenID, AES-128-ECB), demo OpenID {}",
+            demo::OPENID
+        ),
+        (Some(_), Some(_)) => "vendor scheme with your OpenID (not shown)".to_owned(),
+        (Some(c), None) => format!("your --aes-key, {:?}, IV {:?}", c.mode(), c.iv_policy()),
+    };
     if let Some(config) = custom_aes {
         builder = builder.aes(Some(config));
     }
@@ -47,7 +82,9 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
     if let Some(path) = &args.faults {
         builder = builder.faults(FaultPlan::load(path).map_err(|e| CliError::usage(chain(&e)))?);
     }
-    let demo_dir = write_demo_keys()?;
+    if let Some(dir) = &args.export_demo_keys {
+        export_demo_keys(dir)?;
+    }
     let runtime = crate::runtime()?;
     let handle = runtime
         .block_on(builder.spawn())
@@ -62,18 +99,21 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
         say(&serde_json::json!({
             "base_url": url,
             "demo_key": global.key.is_empty().then_some(demo::API_KEY),
-            "demo_keys_dir": demo_dir,
+            "demo_openid": (global.openid.is_none() && global.aes_key.is_none()).then_some(demo::OPENID),
+            "demo_keys_dir": args.export_demo_keys,
         })
         .to_string());
     } else {
         say(&format!("juhe-2fa sandbox listening on {url}"));
         say(&format!("  API key:      {key_note}"));
-        say(&format!("  demo keys:    {}", demo_dir.display()));
-        if demo_aes {
-            say("  AES endpoint: demo key aes_key.txt, CBC, IV same as key, base64");
-        }
+        say(&format!("  AES endpoint: {aes_note}"));
         if args.rsa_private_key.is_none() {
-            say("  RSA endpoint: demo key pair rsa_public.pem / rsa_private.pem");
+            say(
+                "  RSA endpoint: the demo key pair (built in; --export-demo-keys DIR writes it out)",
+            );
+        }
+        if let Some(dir) = &args.export_demo_keys {
+            say(&format!("  demo keys:    written to {}", dir.display()));
         }
         say(&format!(
             "  try:          juhe-2fa --base-url {url} --key {} verify --idcard {} --mobile {}",

@@ -1,0 +1,425 @@
+//! `doctor`: with the user's real key, finds which encryption scheme the account accepts, in as
+//! few calls as possible and with at most one billed (the vendor bills only `error_code` 0).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use juhe_2fa::layers::transport::{TransportConfig, UreqTransport};
+use juhe_2fa::{
+    AesConfig, AesMode, BlockingTransport, DEFAULT_BASE_URL, Error, ErrorCode, ErrorKind,
+    HttpRequest, HttpResponse, IdCard, IvPolicy, Mobile, Mode, RetryPolicy, TransportError,
+};
+use serde_json::json;
+
+use crate::cli::{DoctorArgs, Global, ModeArg};
+use crate::config::{
+    client_builder_without_mode, literal_aes_key, missing_aes_key, openid_key, read_key_arg,
+    timeout,
+};
+use crate::error::{CliError, Exit, chain};
+
+/// One scheme to try, and the flags that select it.
+struct Candidate {
+    name: String,
+    mode: Mode,
+    flags: String,
+}
+
+/// The AES schemes tried for each key source, vendor's first.
+const AES_SCHEMES: [(&str, AesMode, IvPolicy, &str); 3] = [
+    ("ecb", AesMode::Ecb, IvPolicy::SameAsKey, ""),
+    (
+        "cbc-same-as-key",
+        AesMode::Cbc,
+        IvPolicy::SameAsKey,
+        " --aes-mode cbc --aes-iv same-as-key",
+    ),
+    (
+        "cbc-zero",
+        AesMode::Cbc,
+        IvPolicy::Zero,
+        " --aes-mode cbc --aes-iv zero",
+    ),
+];
+
+fn candidates(global: &Global) -> Result<(Vec<Candidate>, Option<usize>), CliError> {
+    match global.mode {
+        ModeArg::Plain => Ok((vec![candidate("plain", Mode::Plain, "--mode plain")], None)),
+        ModeArg::Rsa => {
+            let key = global.rsa_public_key.as_deref().ok_or_else(|| {
+                CliError::usage("--mode rsa needs the vendor's RSA public key")
+                    .with_hint("pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY")
+            })?;
+            let text = read_key_arg(key)?;
+            let bits = juhe_2fa::layers::crypto::RsaOaepEncryptor::from_public_key(&text)
+                .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))?
+                .key_bits();
+            let flags = "--mode rsa --rsa-public-key <the key>";
+            Ok((vec![candidate("rsa", Mode::Rsa(text), flags)], Some(bits)))
+        }
+        ModeArg::Aes => {
+            let mut sources: Vec<(&str, AesConfig, &str)> = Vec::new();
+            if let Some(openid) = &global.openid {
+                sources.push(("openid", openid_key(openid)?, "--openid <your OpenID>"));
+            }
+            if let Some(key) = &global.aes_key {
+                sources.push(("aes-key", literal_aes_key(key)?, "--aes-key <your key>"));
+            }
+            if sources.is_empty() {
+                return Err(missing_aes_key());
+            }
+            let list = sources
+                .iter()
+                .flat_map(|(source, key, key_flag)| {
+                    AES_SCHEMES.iter().map(move |(scheme, mode, iv, extra)| {
+                        let config = key.clone().with_mode(*mode).with_iv(*iv);
+                        candidate(
+                            &format!("{source}/{scheme}"),
+                            Mode::Aes(config),
+                            &format!("--mode aes {key_flag}{extra}"),
+                        )
+                    })
+                })
+                .collect();
+            Ok((list, None))
+        }
+    }
+}
+
+fn candidate(name: &str, mode: Mode, flags: &str) -> Candidate {
+    Candidate {
+        name: name.to_owned(),
+        mode,
+        flags: flags.to_owned(),
+    }
+}
+
+/// The blocking backend, counting what it sends and keeping the server's `Date` header.
+#[derive(Clone)]
+struct Recording {
+    inner: Arc<UreqTransport>,
+    sent: Arc<AtomicU32>,
+    date: Arc<Mutex<Option<String>>>,
+}
+
+impl BlockingTransport for Recording {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        let response = self.inner.send(request)?;
+        if let Some(date) = response.headers().get("date").and_then(|v| v.to_str().ok()) {
+            *self.date.lock().unwrap_or_else(|e| e.into_inner()) = Some(date.to_owned());
+        }
+        Ok(response)
+    }
+}
+
+/// How one answer moves the search on.
+enum Step {
+    /// The vendor could not decrypt (232901/232902/10004): try the next scheme.
+    Next,
+    /// The vendor read the fields: this scheme is accepted.
+    Accepted,
+    /// Nothing more to learn from trying other schemes.
+    Stop(Exit, String),
+}
+
+fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
+    let e = match result {
+        Ok(_) => return Step::Accepted,
+        Err(e) => e,
+    };
+    let Some(code) = e.error_code() else {
+        return Step::Stop(
+            Exit::Failure,
+            format!(
+                "no answer from the API ({}); nothing more was sent",
+                chain(e)
+            ),
+        );
+    };
+    match (code, code.kind()) {
+        (ErrorCode::InvalidMobile | ErrorCode::InvalidIdCard | ErrorCode::InvalidOpenId, _) => {
+            Step::Next
+        }
+        (_, ErrorKind::Credential | ErrorKind::Disabled) => Step::Stop(
+            Exit::Api,
+            format!(
+                "the account was refused: {code}; fix the key (--key / JUHE_KEY) or the account \
+                 in the Juhe console first"
+            ),
+        ),
+        (_, ErrorKind::RateLimited) | (ErrorCode::InternalError | ErrorCode::Maintenance, _) => {
+            Step::Stop(Exit::Api, format!("inconclusive: {code}; try again later"))
+        }
+        // A service answer about the pair (no record, carrier, a passing failure upstream)
+        // means the vendor decrypted both fields.
+        _ => Step::Accepted,
+    }
+}
+
+/// Resolves the base URL's host and connects once (no request is sent).
+fn reach(base_url: &str, limit: Duration) -> Result<(String, f64), String> {
+    let uri: http::Uri = base_url
+        .parse()
+        .map_err(|_| format!("{base_url} is not a URL"))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("{base_url} names no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))?;
+    let started = Instant::now();
+    TcpStream::connect_timeout(&addr, limit)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    Ok((addr.to_string(), started.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// The plan on stderr, then a yes from the terminal (or `--yes`).
+fn confirm(plan: &str, yes: bool) -> Result<(), CliError> {
+    eprintln!("{plan}");
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "doctor sends paid requests and asks first, but there is no terminal to ask",
+        )
+        .with_hint("pass --yes to confirm in advance"));
+    }
+    eprint!("Send them? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::usage("cancelled; nothing was sent"))
+    }
+}
+
+/// Seconds the local clock is ahead of the server (negative: behind).
+fn clock_skew(date: Option<&str>) -> Option<i64> {
+    let server = httpdate::parse_http_date(date?).ok()?;
+    let now = SystemTime::now();
+    Some(match now.duration_since(server) {
+        Ok(ahead) => ahead.as_secs() as i64,
+        Err(behind) => -(behind.duration().as_secs() as i64),
+    })
+}
+
+pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
+    let (idcard, mobile) = match (IdCard::parse(&args.idcard), Mobile::parse(&args.mobile)) {
+        (Ok(i), Ok(m)) => (i, m),
+        (Err(e), _) | (_, Err(e)) => {
+            crate::print_error(&format!("{e}; nothing was sent"), None);
+            return Ok(Exit::Rejected);
+        }
+    };
+    let (candidates, rsa_bits) = candidates(global)?;
+    let builder = client_builder_without_mode(global)?;
+    let base_url = global.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+    let limit = timeout(global)?;
+    let plan = format!(
+        "doctor will send at most {n} check(s) of {idcard} / {mobile} to {base_url}, one scheme \
+         each ({names}), and stop at the first answer that is not 232901/232902/10004. Only an \
+         answer with error_code 0 is billed, so at most one call is billed.",
+        n = candidates.len(),
+        names = candidates
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    confirm(&plan, args.yes)?;
+    let network = reach(base_url, limit.min(Duration::from_secs(5)));
+    if let Err(problem) = &network {
+        return report(global.json, &Report::unreachable(&candidates, problem));
+    }
+    let config = TransportConfig {
+        timeout: limit,
+        connect_timeout: limit.min(Duration::from_secs(5)),
+        ..TransportConfig::default()
+    };
+    let recording = Recording {
+        inner: Arc::new(UreqTransport::new(&config).map_err(|e| CliError::usage(chain(&e)))?),
+        sent: Arc::default(),
+        date: Arc::default(),
+    };
+    let mut report_data = Report::new(&candidates, rsa_bits, network.ok());
+    for c in &candidates {
+        let client = builder
+            .clone()
+            .mode(c.mode.clone())
+            .retry_policy(RetryPolicy::none())
+            .build_blocking_with_transport(recording.clone())
+            .map_err(|e| CliError::usage(chain(&e)))?;
+        let result = client.verify_parsed(&idcard, &mobile);
+        let step = step(&result);
+        report_data.record(c, &result, &step);
+        if !matches!(step, Step::Next) {
+            break;
+        }
+    }
+    report_data.calls = recording.sent.load(Ordering::SeqCst);
+    let date = recording
+        .date
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    report_data.clock_skew_s = clock_skew(date.as_deref());
+    report(global.json, &report_data)
+}
+
+/// What doctor found, for text or JSON output.
+struct Report {
+    max_calls: usize,
+    calls: u32,
+    network: Option<(String, f64)>,
+    network_problem: Option<String>,
+    rsa_bits: Option<usize>,
+    clock_skew_s: Option<i64>,
+    attempts: Vec<serde_json::Value>,
+    accepted: Option<(String, String)>,
+    billed: bool,
+    stop: Option<(Exit, String)>,
+}
+
+impl Report {
+    fn new(candidates: &[Candidate], rsa_bits: Option<usize>, net: Option<(String, f64)>) -> Self {
+        Report {
+            max_calls: candidates.len(),
+            calls: 0,
+            network: net,
+            network_problem: None,
+            rsa_bits,
+            clock_skew_s: None,
+            attempts: Vec::new(),
+            accepted: None,
+            billed: false,
+            stop: None,
+        }
+    }
+
+    fn unreachable(candidates: &[Candidate], problem: &str) -> Self {
+        let mut r = Report::new(candidates, None, None);
+        r.network_problem = Some(problem.to_owned());
+        r.stop = Some((
+            Exit::Failure,
+            format!("network: {problem}; nothing was sent"),
+        ));
+        r
+    }
+
+    fn record(&mut self, c: &Candidate, result: &Result<juhe_2fa::Verification, Error>, s: &Step) {
+        let (code, verdict, order_id) = match result {
+            Ok(v) => (
+                Some(0),
+                Some(v.verdict.to_string()),
+                Some(v.order_id.clone()),
+            ),
+            Err(e) => (e.error_code().map(|c| c.code()), None, None),
+        };
+        self.billed |= result.is_ok();
+        self.attempts.push(json!({
+            "scheme": c.name, "error_code": code, "verdict": verdict, "order_id": order_id,
+            "error": result.as_ref().err().map(|e| chain(e)),
+        }));
+        match s {
+            Step::Accepted => self.accepted = Some((c.name.clone(), c.flags.clone())),
+            Step::Stop(exit, why) => self.stop = Some((*exit, why.clone())),
+            Step::Next => {}
+        }
+    }
+
+    fn exit(&self) -> Exit {
+        match (&self.accepted, &self.stop) {
+            (Some(_), _) => Exit::Ok,
+            (None, Some((exit, _))) => *exit,
+            (None, None) => Exit::Api,
+        }
+    }
+
+    fn conclusion(&self) -> String {
+        match (&self.accepted, &self.stop) {
+            (Some((name, flags)), _) => format!("the account accepts {name}: use {flags}"),
+            (None, Some((_, why))) => why.clone(),
+            (None, None) => "no supported scheme was accepted (every answer was 232901/232902/\
+                             10004): check the OpenID or key in the Juhe console"
+                .to_owned(),
+        }
+    }
+}
+
+fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
+    if json {
+        let out = json!({
+            "max_calls": r.max_calls,
+            "calls": r.calls,
+            "billed": r.billed,
+            "network": r.network.as_ref().map(|(addr, ms)| json!({"address": addr, "connect_ms": ms}))
+                .unwrap_or_else(|| json!({"error": r.network_problem})),
+            "clock_skew_s": r.clock_skew_s,
+            "rsa_key_bits": r.rsa_bits,
+            "attempts": r.attempts,
+            "scheme": r.accepted.as_ref().map(|(name, _)| name),
+            "flags": r.accepted.as_ref().map(|(_, flags)| flags),
+            "conclusion": r.conclusion(),
+        });
+        crate::print_line(&out.to_string());
+        return Ok(r.exit());
+    }
+    match (&r.network, &r.network_problem) {
+        (Some((addr, ms)), _) => crate::print_line(&format!(
+            "network:  {addr} reachable ({ms:.0} ms to connect)"
+        )),
+        (None, Some(problem)) => crate::print_line(&format!("network:  {problem}")),
+        (None, None) => {}
+    }
+    if let Some(bits) = r.rsa_bits {
+        crate::print_line(&format!("RSA key:  parses, {bits} bits"));
+    }
+    if let Some(skew) = r.clock_skew_s {
+        let note = if skew.abs() > 300 {
+            " — set the clock right"
+        } else {
+            ""
+        };
+        crate::print_line(&format!("clock:    {skew:+} s against the server{note}"));
+    }
+    for a in &r.attempts {
+        let answer = match (&a["error_code"], &a["error"]) {
+            (serde_json::Value::Number(n), _) if n.as_i64() == Some(0) => {
+                format!(
+                    "{} (billed, order {})",
+                    a["verdict"].as_str().unwrap_or(""),
+                    a["order_id"].as_str().unwrap_or("")
+                )
+            }
+            (_, serde_json::Value::String(e)) => e.clone(),
+            _ => String::new(),
+        };
+        crate::print_line(&format!(
+            "try {:<22} {answer}",
+            a["scheme"].as_str().unwrap_or("")
+        ));
+    }
+    crate::print_line(&format!(
+        "{} of at most {} call(s) sent.",
+        r.calls, r.max_calls
+    ));
+    crate::print_line(&r.conclusion());
+    Ok(r.exit())
+}

@@ -1,0 +1,339 @@
+//! `doctor` against sandboxes set up with each AES scheme, and the OpenID as a secret.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use juhe_crypto::{AesConfig, AesDecryptor, AesMode, FieldDecryptor, IvPolicy};
+use juhe_sandbox::{BlockingSandbox, Sandbox, SandboxBuilder, demo};
+use serde_json::Value;
+
+const OPENID: &str = "JH7c0ffee5a1d9b3e2f40112358132134";
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
+    for var in [
+        "JUHE_KEY",
+        "JUHE_BASE_URL",
+        "JUHE_MODE",
+        "JUHE_AES_KEY",
+        "JUHE_OPENID",
+        "JUHE_AES_MODE",
+        "JUHE_AES_IV",
+        "JUHE_RSA_PUBLIC_KEY",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn doctor(sb: &BlockingSandbox, flags: &[&str], pair: (&str, &str)) -> (i32, Value, String) {
+    let out = bin()
+        .args([
+            "--base-url",
+            &sb.base_url(),
+            "--key",
+            demo::API_KEY,
+            "--json",
+        ])
+        .args(flags)
+        .args(["doctor", "--idcard", pair.0, "--mobile", pair.1, "--yes"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let json = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout} / {stderr}"));
+    (out.status.code().unwrap(), json, stderr)
+}
+
+fn aes(key: AesConfig, mode: AesMode, iv: IvPolicy) -> SandboxBuilder {
+    Sandbox::builder().aes(Some(key.with_mode(mode).with_iv(iv)))
+}
+
+#[test]
+fn finds_each_scheme_in_announced_calls_with_one_billed() {
+    let openid_key = || AesConfig::from_openid(OPENID).unwrap();
+    let literal = || AesConfig::new(demo::AES_KEY).unwrap();
+    let openid_flags: &[&str] = &["--mode", "aes", "--openid", OPENID];
+    let literal_flags: &[&str] = &["--mode", "aes", "--aes-key", demo::AES_KEY];
+    let cases = [
+        (
+            Sandbox::builder().openid(OPENID).unwrap(),
+            openid_flags,
+            "openid/ecb",
+            1,
+        ),
+        (
+            aes(openid_key(), AesMode::Cbc, IvPolicy::SameAsKey),
+            openid_flags,
+            "openid/cbc-same-as-key",
+            2,
+        ),
+        (
+            aes(openid_key(), AesMode::Cbc, IvPolicy::Zero),
+            openid_flags,
+            "openid/cbc-zero",
+            3,
+        ),
+        (
+            aes(literal(), AesMode::Cbc, IvPolicy::SameAsKey),
+            literal_flags,
+            "aes-key/cbc-same-as-key",
+            2,
+        ),
+    ];
+    for (builder, flags, scheme, calls) in cases {
+        let sb = builder.spawn_blocking().unwrap();
+        let (code, out, stderr) = doctor(&sb, flags, demo::MATCH);
+        assert_eq!(code, 0, "{scheme}: {out} {stderr}");
+        assert_eq!(out["scheme"], scheme, "{out}");
+        assert_eq!(out["calls"], calls, "{out}");
+        assert_eq!(out["max_calls"], 3);
+        assert!(stderr.contains("at most 3 check(s)"), "{stderr}");
+        assert_eq!(
+            sb.stats().requests,
+            calls,
+            "the sandbox saw exactly the calls reported"
+        );
+        assert_eq!(sb.stats().billed, 1, "stops at the first billed answer");
+        assert_eq!(out["billed"], true);
+        assert!(
+            !out.to_string().contains(OPENID),
+            "the OpenID is never printed"
+        );
+        assert!(
+            !out.to_string().contains(demo::MATCH.0),
+            "numbers are masked"
+        );
+    }
+}
+
+#[test]
+fn both_key_sources_are_tried_and_an_unbilled_answer_also_settles_it() {
+    // The sandbox uses the literal key; doctor tries the OpenID's three schemes first.
+    let sb = aes(
+        AesConfig::new(demo::AES_KEY).unwrap(),
+        AesMode::Ecb,
+        IvPolicy::Zero,
+    )
+    .spawn_blocking()
+    .unwrap();
+    let flags = [
+        "--mode",
+        "aes",
+        "--openid",
+        OPENID,
+        "--aes-key",
+        demo::AES_KEY,
+    ];
+    let (code, out, _) = doctor(&sb, &flags, demo::NO_RECORD);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["max_calls"], 6);
+    assert_eq!(
+        (out["scheme"].as_str(), out["calls"].as_u64()),
+        (Some("aes-key/ecb"), Some(4))
+    );
+    assert_eq!(
+        out["billed"], false,
+        "232904 is not billed but proves decryption worked"
+    );
+    assert_eq!(sb.stats().billed, 0);
+}
+
+#[test]
+fn no_scheme_wrong_key_rsa_and_plain() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let (code, out, _) = doctor(
+        &sb,
+        &["--mode", "aes", "--openid", "JHnot-this-one"],
+        demo::MATCH,
+    );
+    assert_eq!(
+        (code, out["calls"].as_u64(), out["scheme"].is_null()),
+        (4, Some(3), true),
+        "{out}"
+    );
+    assert_eq!(sb.stats().billed, 0);
+
+    let out = bin()
+        .args([
+            "--base-url",
+            &sb.base_url(),
+            "--key",
+            "wrong",
+            "--mode",
+            "aes",
+        ])
+        .args(["--openid", demo::OPENID, "doctor", "--yes"])
+        .args(["--idcard", demo::MATCH.0, "--mobile", demo::MATCH.1])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains("refused") && text.contains("10001"), "{text}");
+    assert!(text.contains("1 of at most 3"), "stops at once: {text}");
+
+    let (code, out, _) = doctor(
+        &sb,
+        &[
+            "--mode",
+            "rsa",
+            "--rsa-public-key",
+            demo::RSA_PUBLIC_KEY_PEM,
+        ],
+        demo::MISMATCH,
+    );
+    assert_eq!(
+        (code, out["rsa_key_bits"].as_u64()),
+        (0, Some(2048)),
+        "{out}"
+    );
+    assert_eq!(out["scheme"], "rsa");
+    let (code, out, _) = doctor(&sb, &[], demo::MATCH);
+    assert_eq!(
+        (code, out["scheme"].as_str(), out["calls"].as_u64()),
+        (0, Some("plain"), Some(1))
+    );
+    assert!(out["clock_skew_s"].as_i64().unwrap().abs() < 5, "{out}");
+}
+
+#[test]
+fn refuses_without_a_terminal_unless_yes_and_sends_nothing() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let out = bin()
+        .args(["--base-url", &sb.base_url(), "--key", demo::API_KEY])
+        .args(["--mode", "aes", "--openid", demo::OPENID, "doctor"])
+        .args(["--idcard", demo::MATCH.0, "--mobile", demo::MATCH.1])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--yes") && stderr.contains("at most 3"),
+        "{stderr}"
+    );
+    assert_eq!(sb.stats().requests, 0);
+
+    let bad = bin()
+        .args([
+            "--base-url",
+            &sb.base_url(),
+            "--key",
+            demo::API_KEY,
+            "doctor",
+            "--yes",
+        ])
+        .args(["--idcard", "110105199003071238", "--mobile", demo::MATCH.1])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(3), "rejected locally");
+    assert_eq!(sb.stats().requests, 0);
+}
+
+#[test]
+fn the_openid_never_appears_in_any_output() {
+    let sb = Sandbox::builder()
+        .openid(OPENID)
+        .unwrap()
+        .spawn_blocking()
+        .unwrap();
+    let base = [
+        "--base-url".to_owned(),
+        sb.base_url(),
+        "--key".into(),
+        demo::API_KEY.into(),
+    ];
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["-vv", "--transport", "async", "verify"],
+        vec![
+            "-vv",
+            "--transport",
+            "blocking",
+            "--method",
+            "get",
+            "verify",
+        ],
+        vec!["-vv", "--json", "verify"],
+        vec!["-vv", "doctor", "--yes"],
+        vec!["-vv", "--json", "doctor", "--yes"],
+    ];
+    for args in &runs {
+        for env_openid in [false, true] {
+            let mut cmd = bin();
+            cmd.args(&base)
+                .args(["--mode", "aes"])
+                .env("RUST_LOG", "trace");
+            if env_openid {
+                cmd.env("JUHE_OPENID", OPENID);
+            } else {
+                cmd.args(["--openid", OPENID]);
+            }
+            let out = cmd
+                .args(args)
+                .args(["--idcard", demo::MATCH.0, "--mobile", demo::MATCH.1])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{args:?}");
+            for stream in [&out.stdout, &out.stderr] {
+                let text = String::from_utf8_lossy(stream);
+                assert!(
+                    !text.contains(OPENID),
+                    "{args:?} printed the OpenID: {text}"
+                );
+                assert!(!text.contains(&OPENID[2..14]), "{args:?}: {text}");
+            }
+        }
+    }
+    let help = bin()
+        .env("JUHE_OPENID", OPENID)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--openid") && !help.contains(OPENID),
+        "{help}"
+    );
+
+    // The sandbox started with a user's OpenID says so without showing it.
+    let mut child = bin()
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--openid", OPENID])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(4)
+        .map(Result::unwrap)
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = lines.join("\n");
+    assert!(
+        text.contains("your OpenID") && !text.contains(OPENID),
+        "{text}"
+    );
+}
+
+#[test]
+fn what_the_cli_sends_decrypts_with_the_openid_key() {
+    let out = bin()
+        .args([
+            "--mode",
+            "aes",
+            "--openid",
+            OPENID,
+            "encrypt",
+            "--value",
+            "110105199003071239",
+        ])
+        .output()
+        .unwrap();
+    let sent = String::from_utf8(out.stdout).unwrap();
+    let dec = AesDecryptor::new(AesConfig::from_openid(OPENID).unwrap());
+    assert_eq!(dec.decrypt(sent.trim()).unwrap(), "110105199003071239");
+}
