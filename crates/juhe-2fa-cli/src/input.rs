@@ -2,7 +2,7 @@
 //! columns pass through), or JSONL when the name ends in `.jsonl`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -46,15 +46,18 @@ pub struct Row {
     pub passthrough: Passthrough,
 }
 
+/// Any byte source: a file, a pipe, or bytes in memory.
+type Input = BufReader<Box<dyn Read>>;
+
 enum Source {
     Csv {
-        reader: csv::Reader<BufReader<File>>,
+        reader: csv::Reader<Input>,
         idcard: usize,
         mobile: usize,
         width: usize,
     },
     Jsonl {
-        lines: std::io::Split<BufReader<File>>,
+        lines: std::io::Split<Input>,
     },
 }
 
@@ -75,8 +78,17 @@ fn header_name(field: &[u8]) -> String {
 impl RowReader {
     pub fn open(path: &Path) -> Result<RowReader, CliError> {
         let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
-        let buffered = BufReader::with_capacity(256 * 1024, file);
-        match Format::of(path) {
+        RowReader::from_reader(Box::new(file), Format::of(path), path)
+    }
+
+    /// Rows from any byte source; `path` only names it in messages.
+    pub fn from_reader(
+        input: Box<dyn Read>,
+        format: Format,
+        path: &Path,
+    ) -> Result<RowReader, CliError> {
+        let buffered = BufReader::with_capacity(256 * 1024, input);
+        match format {
             Format::Jsonl => Ok(RowReader {
                 source: Source::Jsonl {
                     lines: buffered.split(b'\n'),

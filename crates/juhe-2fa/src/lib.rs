@@ -24,6 +24,7 @@
 //!
 //! `BlockingClient` (feature `blocking`) is the same on plain threads, over ureq.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(any(feature = "async", feature = "blocking")))]
 compile_error!(
@@ -44,9 +45,11 @@ mod verification;
 
 pub use api_key::ApiKey;
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub use blocking::BlockingClient;
 pub use builder::{CarrierPolicy, ClientBuilder, DEFAULT_BASE_URL, Mode};
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use client::Client;
 pub use error::Error;
 pub use retry::RetryPolicy;
@@ -67,4 +70,5 @@ pub mod layers {
 
 /// mockall mocks of the transport traits (feature `mock`).
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use juhe_transport::mock;

@@ -386,6 +386,7 @@ mod decrypt {
     }
 
     /// Decrypts what an [`AesEncryptor`] with the same [`AesConfig`] (or Java) produced.
+    #[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
     #[derive(Clone, Debug)]
     pub struct AesDecryptor {
         config: AesConfig,
@@ -438,4 +439,5 @@ mod decrypt {
 }
 
 #[cfg(feature = "decrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
 pub use decrypt::AesDecryptor;

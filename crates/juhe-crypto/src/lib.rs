@@ -21,6 +21,7 @@
 //! Key material is zeroized on drop and never printed: `Debug` shows `[redacted]`.
 //! Decryptors (what a server does) are behind the `decrypt` feature.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aes_field;
 mod encoding;
@@ -36,8 +37,10 @@ pub use plain::PlainEncoder;
 pub use rsa_oaep::RsaOaepEncryptor;
 
 #[cfg(feature = "decrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
 pub use aes_field::AesDecryptor;
 #[cfg(feature = "decrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
 pub use rsa_oaep::RsaOaepDecryptor;
 
 /// Turns one plain field value (an ID card number, a mobile number) into what the endpoint
@@ -52,6 +55,7 @@ pub trait FieldEncryptor: Send + Sync {
 
 /// The inverse of [`FieldEncryptor`], for servers such as the sandbox.
 #[cfg(feature = "decrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
 pub trait FieldDecryptor: Send + Sync {
     /// Decrypts one field value back to its UTF-8 plaintext.
     fn decrypt(&self, ciphertext: &str) -> Result<String, CryptoError>;

@@ -91,6 +91,7 @@ impl fmt::Debug for RsaOaepEncryptor {
 }
 
 #[cfg(feature = "decrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
 pub use decrypt::RsaOaepDecryptor;
 
 #[cfg(feature = "decrypt")]
@@ -102,6 +103,7 @@ mod decrypt {
     ///
     /// Uses blinding against timing attacks on the private-key operation; see
     /// `docs/security.md` on RUSTSEC-2023-0071. The key zeroizes itself on drop.
+    #[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
     pub struct RsaOaepDecryptor {
         key: rsa::PrivateKey,
         output: OutputEncoding,

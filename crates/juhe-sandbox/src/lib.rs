@@ -28,6 +28,7 @@ mod error;
 mod faults;
 mod fixtures;
 mod handler;
+mod in_process;
 mod order_id;
 mod rate_limit;
 mod recorder;
@@ -39,4 +40,5 @@ pub use builder::{
 pub use error::SandboxError;
 pub use faults::{Fault, FaultPlan};
 pub use fixtures::{Fixture, Fixtures, Outcome};
+pub use in_process::InProcessSandbox;
 pub use recorder::{PairCount, RequestRecord, Stats};

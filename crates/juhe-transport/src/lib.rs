@@ -22,10 +22,12 @@
 //!
 //! With no feature this crate is just the traits and the error type.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod error;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 #[cfg(feature = "reqwest")]
 mod reqwest_backend;
@@ -38,8 +40,10 @@ use std::sync::Arc;
 pub use config::TransportConfig;
 pub use error::{BoxError, MaybeSentReason, NotSentReason, TransportError};
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_backend::ReqwestTransport;
 #[cfg(feature = "ureq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 pub use ureq_backend::UreqTransport;
 
 /// A request as every backend takes it.

@@ -1,0 +1,30 @@
+//! The CLI's CSV and JSONL row reader on arbitrary files: every record becomes a row or a typed
+//! error, never a panic, and a row is either a pair or says why not.
+#![no_main]
+#![allow(dead_code)]
+
+#[path = "../../crates/juhe-2fa-cli/src/error.rs"]
+mod error;
+#[path = "../../crates/juhe-2fa-cli/src/input.rs"]
+mod input;
+
+use std::path::Path;
+
+use input::{Format, RowReader};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    for format in [Format::Csv, Format::Jsonl] {
+        let bytes: Box<dyn std::io::Read> = Box::new(std::io::Cursor::new(data.to_vec()));
+        let Ok(mut reader) = RowReader::from_reader(bytes, format, Path::new("fuzz")) else {
+            continue;
+        };
+        let mut count = 0u64;
+        while let Some(row) = reader.next_row() {
+            let Ok(row) = row else { break };
+            count += 1;
+            assert_eq!(row.number, count);
+            assert!(row.malformed.is_some() || (row.idcard.is_some() && row.mobile.is_some()));
+        }
+    }
+});

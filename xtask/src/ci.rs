@@ -1,0 +1,115 @@
+//! `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to see.
+
+use std::process::Command;
+
+use crate::util::{cargo, cargo_bin, have_nightly, nightly_cargo, run, workspace_root};
+
+/// Crates that must never be in a pure crate's normal dependency tree.
+const NETWORK_AND_RUNTIME: &[&str] = &["reqwest", "ureq", "hyper", "tokio", "axum"];
+const CRYPTO: &[&str] = &["rsa", "aes"];
+
+pub fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(&["test", "--workspace", "--locked"], &[])?;
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    layering()?;
+    crate::deny::run()?;
+    if have_nightly() {
+        docs_rs()?;
+        crate::fuzz::build()?;
+    } else {
+        println!("xtask ci: SKIPPED docs.rs build and fuzz build: no nightly toolchain");
+    }
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// The layering of docs/architecture.md, enforced.
+fn layering() -> Result<(), String> {
+    forbid_deps("juhe-proto", &[], &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
+    forbid_deps("juhe-crypto", &[], NETWORK_AND_RUNTIME)?;
+    forbid_deps(
+        "juhe-transport",
+        &["--no-default-features"],
+        NETWORK_AND_RUNTIME,
+    )?;
+
+    // Each client alone builds, and pulls in only its own backend.
+    let blocking_only = ["--no-default-features", "--features", "blocking"];
+    let async_only = ["--no-default-features", "--features", "async"];
+    cargo(
+        &[&["check", "--locked", "-p", "juhe-2fa"][..], &blocking_only].concat(),
+        &[],
+    )?;
+    forbid_deps("juhe-2fa", &blocking_only, &["tokio", "reqwest", "hyper"])?;
+    cargo(
+        &[&["check", "--locked", "-p", "juhe-2fa"][..], &async_only].concat(),
+        &[],
+    )?;
+    forbid_deps("juhe-2fa", &async_only, &["ureq"])
+}
+
+/// The docs as docs.rs builds them: every feature, `--cfg docsrs` (feature labels), nightly.
+fn docs_rs() -> Result<(), String> {
+    let mut command = nightly_cargo(&[
+        "doc",
+        "--workspace",
+        "--no-deps",
+        "--all-features",
+        "--locked",
+    ]);
+    command.env("RUSTDOCFLAGS", "--cfg docsrs -D warnings");
+    run(
+        command,
+        "RUSTDOCFLAGS='--cfg docsrs -D warnings' cargo +nightly doc --all-features",
+    )
+}
+
+/// Fails if `krate`'s normal (non-dev, non-build) dependency tree, with `features`, contains
+/// any of `banned`.
+pub fn forbid_deps(krate: &str, features: &[&str], banned: &[&str]) -> Result<(), String> {
+    let output = Command::new(cargo_bin())
+        .args([
+            "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+        ])
+        .args(features)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo tree -p {krate} failed"));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| banned.contains(name))
+        .collect();
+    if found.is_empty() {
+        println!(
+            "xtask: {krate} {} depends on none of {banned:?}",
+            features.join(" ")
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "{krate} {} must not depend on {found:?}",
+            features.join(" ")
+        ))
+    }
+}
