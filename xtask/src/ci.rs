@@ -10,6 +10,7 @@ const CRYPTO: &[&str] = &["rsa", "aes"];
 
 pub fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    crate::tidy::run()?;
     cargo(
         &[
             "clippy",
@@ -49,19 +50,23 @@ fn layering() -> Result<(), String> {
         NETWORK_AND_RUNTIME,
     )?;
 
-    // Each client alone builds, and pulls in only its own backend.
-    let blocking_only = ["--no-default-features", "--features", "blocking"];
-    let async_only = ["--no-default-features", "--features", "async"];
-    cargo(
-        &[&["check", "--locked", "-p", "juhe-2fa"][..], &blocking_only].concat(),
-        &[],
-    )?;
-    forbid_deps("juhe-2fa", &blocking_only, &["tokio", "reqwest", "hyper"])?;
-    cargo(
-        &[&["check", "--locked", "-p", "juhe-2fa"][..], &async_only].concat(),
-        &[],
-    )?;
-    forbid_deps("juhe-2fa", &async_only, &["ureq"])
+    // Each backend alone builds, and pulls in only itself; with none, both clients still build.
+    let none = ["--no-default-features"];
+    let ureq_only = ["--no-default-features", "--features", "ureq"];
+    let reqwest_only = ["--no-default-features", "--features", "reqwest"];
+    for features in [&none[..], &ureq_only, &reqwest_only] {
+        cargo(
+            &[&["check", "--locked", "-p", "juhe-2fa"][..], features].concat(),
+            &[],
+        )?;
+    }
+    forbid_deps("juhe-2fa", &none, &["reqwest", "ureq", "hyper", "tokio"])?;
+    forbid_deps("juhe-2fa", &ureq_only, &["tokio", "reqwest", "hyper"])?;
+    forbid_deps("juhe-2fa", &reqwest_only, &["ureq"])?;
+    // A user crate with `default-features = false` and its own transport, on another runtime.
+    let example = "juhe-2fa-no-backend-example";
+    cargo(&["run", "--locked", "--quiet", "-p", example], &[])?;
+    forbid_deps(example, &[], &["reqwest", "ureq", "hyper", "tokio"])
 }
 
 /// The docs as docs.rs builds them: every feature, `--cfg docsrs` (feature labels), nightly.

@@ -6,6 +6,7 @@
 //! - `release <VERSION> [--dry-run]`: checks, packages, builds the archive; then bumps, commits
 //!   and tags (never publishes or pushes).
 //! - `deny`: licences, bans and sources with cargo-deny.
+//! - `tidy`: no vendor code literals, no over-long functions.
 //! - `fuzz [--seconds N]`: every fuzz target for N seconds.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -14,13 +15,13 @@ mod ci;
 mod deny;
 mod fuzz;
 mod release;
+mod tidy;
 mod util;
 
 use std::env;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <ci | bench | release VERSION [--dry-run] | deny | fuzz [--seconds N]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench | release VERSION [--dry-run] | deny | tidy | fuzz [--seconds N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("release") => release::release(&args[1..]),
         Some("deny") => deny::run(),
+        Some("tidy") => tidy::run(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
             eprintln!("{USAGE}");

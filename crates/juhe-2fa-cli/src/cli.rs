@@ -1,4 +1,4 @@
-//! The command line, as DESIGN.md §9 fixes it (flags, environment variables).
+//! The command line: flags, environment variables, commands (see docs/cli.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,9 +90,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N", default_value_t = 2)]
     pub retries: u32,
 
-    /// Client implementation
-    #[arg(long, global = true, value_enum, default_value_t = TransportArg::Async)]
-    pub transport: TransportArg,
+    /// Which SDK client `verify` uses (`--transport` is an old name). `batch` always runs on
+    /// the async client; `doctor` on the blocking one
+    #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
+    pub client: ClientArg,
 
     /// Machine-readable JSON output
     #[arg(long, global = true)]
@@ -131,9 +132,9 @@ pub enum MethodArg {
     Get,
 }
 
-/// `--transport`.
+/// `--client`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TransportArg {
+pub enum ClientArg {
     /// Client on tokio + reqwest
     Async,
     /// BlockingClient on ureq

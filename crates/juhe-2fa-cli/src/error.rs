@@ -1,6 +1,8 @@
-//! Exit codes (DESIGN.md §9) and the one-line error reports behind them.
+//! Exit codes, the one table that maps failures to them, and the one-line error reports.
 
 use std::fmt;
+
+use juhe_2fa::ErrorClass;
 
 /// The process exit codes scripts rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,8 @@ impl fmt::Display for CliError {
     }
 }
 
+impl std::error::Error for CliError {}
+
 /// An error and its sources on one line: `outer: inner: innermost`.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -75,25 +79,59 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// What the command does with a failed check: the one table behind exit codes (single
+/// checks) and row handling (`batch`), derived from the SDK's [`ErrorClass`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFate {
+    /// Final: refused locally (`rejected`).
+    Rejected,
+    /// Final: the API answered a code about this pair (`api_error`).
+    ApiError,
+    /// Not final, surely not billed: the next run sends it again (`failed`).
+    Failed,
+    /// Maybe billed: resent only with `--retry-ambiguous` (`unknown`).
+    Unknown,
+    /// The code is about the account or service: stop the job, leave the row pending.
+    StopJob,
+    /// A rate limit: back off and send the row again.
+    SlowDown,
+    /// The job itself cannot go on (configuration, the journal).
+    Abort,
+}
+
+/// The table: every class of failure, its exit code and its row fate.
+pub fn handling(class: ErrorClass) -> (Exit, RowFate) {
+    match class {
+        ErrorClass::Rejected => (Exit::Rejected, RowFate::Rejected),
+        ErrorClass::Api(code) if code.is_account_level() => (Exit::Api, RowFate::StopJob),
+        ErrorClass::Api(code) if code.is_rate_limit() => (Exit::Api, RowFate::SlowDown),
+        ErrorClass::Api(code) if code.is_retryable() => (Exit::Api, RowFate::Failed),
+        ErrorClass::Api(_) => (Exit::Api, RowFate::ApiError),
+        ErrorClass::Unbilled => (Exit::Failure, RowFate::Failed),
+        ErrorClass::Ambiguous => (Exit::Failure, RowFate::Unknown),
+        ErrorClass::Config => (Exit::Usage, RowFate::Abort),
+        ErrorClass::Cancelled => (Exit::Failure, RowFate::Abort),
+        // A class added to the SDK: not final, never assumed unbilled.
+        _ => (Exit::Failure, RowFate::Unknown),
+    }
+}
+
 /// The exit code for a failed check.
 pub fn exit_for(error: &juhe_2fa::Error) -> Exit {
-    use juhe_2fa::Error as E;
-    match error {
-        E::InvalidInput(_) | E::UnsupportedCarrier { .. } => Exit::Rejected,
-        E::Api { .. } => Exit::Api,
-        E::Transport(_) | E::Decode(_) => Exit::Failure,
-        _ => Exit::Usage,
-    }
+    handling(error.class()).0
 }
 
 /// A hint for a failed check, when there is something to do about it.
 pub fn hint_for(error: &juhe_2fa::Error) -> Option<&'static str> {
-    use juhe_2fa::{Error as E, ErrorKind as K};
-    match error {
-        E::Api { code, .. } if code.code() == 232901 || code.code() == 232902 => Some(
-            "if the number is right, check the AES/RSA settings: compare with `juhe-2fa encrypt --value …`",
+    use juhe_2fa::{ErrorCode as C, ErrorKind as K};
+    match error.class() {
+        ErrorClass::Api(C::InvalidMobile | C::InvalidIdCard) => Some(
+            "if the number is right, check the AES/RSA settings: `juhe-2fa doctor` finds the scheme your account accepts",
         ),
-        E::Api { code, .. } => match code.kind() {
+        ErrorClass::Api(C::InvalidOpenId) => {
+            Some("check --openid / JUHE_OPENID against the Juhe console")
+        }
+        ErrorClass::Api(code) => match code.kind() {
             K::Credential => {
                 Some("check --key / JUHE_KEY and the key's permissions in the Juhe console")
             }
@@ -101,10 +139,105 @@ pub fn hint_for(error: &juhe_2fa::Error) -> Option<&'static str> {
             K::UnsupportedNumber => Some("this API answers only for China Unicom numbers"),
             _ => None,
         },
-        e if e.is_ambiguous() => {
+        ErrorClass::Ambiguous => {
             Some("the request may have been billed; check the order before sending it again")
         }
-        E::Transport(_) => Some("check the network, --base-url and --timeout"),
+        ErrorClass::Unbilled => Some("check the network, --base-url and --timeout"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use juhe_2fa::{DecodeError, DecodeProblem, Error, ErrorCode, testing::answer};
+
+    fn api(code: ErrorCode) -> Error {
+        Error::Api {
+            code,
+            reason: String::new(),
+        }
+    }
+
+    fn decode(status: u16) -> Error {
+        Error::Decode(DecodeError {
+            status,
+            problem: DecodeProblem::NotJson,
+            body_len: 0,
+            source: None,
+        })
+    }
+
+    /// Every vendor code and every transport and decode failure: class, exit code, batch fate.
+    #[test]
+    fn the_table() {
+        use RowFate as F;
+        for &code in ErrorCode::ALL {
+            let (exit, fate) = handling(api(code).class());
+            assert_eq!(exit, Exit::Api, "{code}");
+            let expected = match code.code() {
+                10001..=10005 | 10007..=10009 | 10013 | 10020 | 10021 => F::StopJob,
+                10011 | 10012 => F::SlowDown,
+                232905 | 232906 | 10014 => F::Failed,
+                232901..=232904 => F::ApiError,
+                other => panic!("unclassified {other}"),
+            };
+            assert_eq!(fate, expected, "{code}");
+        }
+        assert_eq!(
+            handling(api(ErrorCode::Other(999)).class()),
+            (Exit::Api, F::ApiError)
+        );
+        let cases = [
+            (
+                Error::Transport(answer::not_sent()),
+                ErrorClass::Unbilled,
+                Exit::Failure,
+                F::Failed,
+            ),
+            (
+                Error::Transport(answer::maybe_sent()),
+                ErrorClass::Ambiguous,
+                Exit::Failure,
+                F::Unknown,
+            ),
+            (
+                decode(200),
+                ErrorClass::Ambiguous,
+                Exit::Failure,
+                F::Unknown,
+            ),
+            (decode(429), ErrorClass::Unbilled, Exit::Failure, F::Failed),
+            (decode(500), ErrorClass::Unbilled, Exit::Failure, F::Failed),
+            (
+                decode(502),
+                ErrorClass::Ambiguous,
+                Exit::Failure,
+                F::Unknown,
+            ),
+            (decode(503), ErrorClass::Unbilled, Exit::Failure, F::Failed),
+            (
+                decode(504),
+                ErrorClass::Ambiguous,
+                Exit::Failure,
+                F::Unknown,
+            ),
+            (
+                Error::InvalidInput(juhe_2fa::IdCard::parse("1").unwrap_err()),
+                ErrorClass::Rejected,
+                Exit::Rejected,
+                F::Rejected,
+            ),
+            (
+                Error::Cancelled("journal full".into()),
+                ErrorClass::Cancelled,
+                Exit::Failure,
+                F::Abort,
+            ),
+        ];
+        for (error, class, exit, fate) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(handling(class), (exit, fate), "{error:?}");
+        }
     }
 }

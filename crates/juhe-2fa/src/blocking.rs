@@ -1,4 +1,5 @@
-//! `BlockingClient`: truly blocking (ureq), no async runtime.
+//! `BlockingClient`: truly blocking (ureq with feature `ureq`, or any [`BlockingTransport`]),
+//! no async runtime.
 
 use std::fmt;
 use std::ops::ControlFlow;
@@ -6,23 +7,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use juhe_proto::{IdCard, Mobile};
-use juhe_transport::{BlockingTransport, UreqTransport};
+use juhe_transport::{BlockingTransport, BoxError};
 
 use crate::core::{Core, parse_inputs};
-use crate::{ClientBuilder, Error, Verification};
+use crate::{Attempt, ClientBuilder, Error, Verification};
 
 /// The blocking client. Cheap to clone and `Send + Sync`: share it across threads.
 ///
 /// ```no_run
-/// let client = juhe_2fa::ClientBuilder::new().api_key("key").build_blocking()?;
+/// let client = juhe_2fa::BlockingClient::builder().api_key("key").build_blocking()?;
 /// let v = client.verify("110105199003071239", "13012345678")?;
 /// assert!(v.order_id.starts_with("JH"));
 /// # Ok::<(), juhe_2fa::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct BlockingClient {
-    core: Arc<Core>,
-    transport: Arc<dyn BlockingTransport>,
+    pub(crate) core: Arc<Core>,
+    pub(crate) transport: Arc<dyn BlockingTransport>,
 }
 
 impl fmt::Debug for BlockingClient {
@@ -34,34 +35,12 @@ impl fmt::Debug for BlockingClient {
     }
 }
 
-impl ClientBuilder {
-    /// Builds the blocking client over ureq.
-    pub fn build_blocking(self) -> Result<BlockingClient, Error> {
-        let (core, config) = self.into_core()?;
-        let transport = UreqTransport::new(&config).map_err(|e| Error::Config {
-            problem: "the HTTP client could not be set up".into(),
-            source: Some(Box::new(e)),
-        })?;
-        Ok(BlockingClient {
-            core: Arc::new(core),
-            transport: Arc::new(transport),
-        })
-    }
-
-    /// Builds the blocking client over your own [`BlockingTransport`].
-    pub fn build_blocking_with_transport(
-        self,
-        transport: impl BlockingTransport + 'static,
-    ) -> Result<BlockingClient, Error> {
-        let (core, _) = self.into_core()?;
-        Ok(BlockingClient {
-            core: Arc::new(core),
-            transport: Arc::new(transport),
-        })
-    }
-}
-
 impl BlockingClient {
+    /// A builder (same as [`ClientBuilder::new`]).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
     /// Checks one pair; invalid input returns [`Error::InvalidInput`] and sends nothing.
     pub fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {
         let (idcard, mobile) = parse_inputs(idcard, mobile)?;
@@ -70,8 +49,21 @@ impl BlockingClient {
 
     /// Checks one already-validated pair.
     pub fn verify_parsed(&self, idcard: &IdCard, mobile: &Mobile) -> Result<Verification, Error> {
+        self.verify_with(idcard, mobile, |_| Ok(()))
+    }
+
+    /// Checks one pair, calling `on_send` just before each attempt goes out; an `Err` from it
+    /// cancels the attempt ([`Error::Cancelled`], nothing sent). See
+    /// [`Client::verify_with`](crate::Client::verify_with).
+    pub fn verify_with(
+        &self,
+        idcard: &IdCard,
+        mobile: &Mobile,
+        mut on_send: impl FnMut(Attempt) -> Result<(), BoxError>,
+    ) -> Result<Verification, Error> {
         let prepared = self.core.prepare(idcard, mobile)?;
         let _entered = prepared.span.clone().entered();
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -79,11 +71,11 @@ impl BlockingClient {
                 limit.wait_blocking();
             }
             let request = self.core.request(&prepared)?;
-            let started = Instant::now();
+            on_send(Attempt::new(attempt)).map_err(Error::Cancelled)?;
             let outcome = self.transport.send(request);
             match self
                 .core
-                .after_attempt(&prepared, outcome, attempt, started.elapsed())
+                .after_attempt(&prepared, outcome, attempt, started)
             {
                 ControlFlow::Break(result) => return result,
                 ControlFlow::Continue(delay) => std::thread::sleep(delay),

@@ -1,15 +1,17 @@
 //! `ClientBuilder`: one configuration for both clients.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use juhe_crypto::{AesConfig, AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor};
 use juhe_proto::{Endpoint, Method};
-use juhe_transport::TransportConfig;
+use juhe_transport::{BlockingTransport, Transport, TransportConfig};
 
 use crate::core::Core;
 use crate::rate_limit::RateLimit;
-use crate::{ApiKey, Error, RetryPolicy};
+use crate::timer::{DefaultTimer, Timer};
+use crate::{ApiKey, BlockingClient, Client, Error, RetryPolicy};
 
 /// The vendor's production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://apis.juhe.cn";
@@ -108,7 +110,9 @@ pub enum CarrierPolicy {
     Refuse,
 }
 
-/// Builds a `Client` (feature `async`) or a `BlockingClient` (feature `blocking`).
+/// Builds a [`Client`] or a [`BlockingClient`]: over the built-in backends (`build` with
+/// feature `reqwest`, `build_blocking` with feature `ureq`) or over any transport
+/// (`build_with_transport`, `build_blocking_with_transport`, no feature needed).
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,6 +138,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     rate_limit: Option<(f64, u32)>,
     carrier_policy: CarrierPolicy,
+    timer: Option<Arc<dyn Timer>>,
 }
 
 impl Default for ClientBuilder {
@@ -153,6 +158,10 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
             .field("carrier_policy", &self.carrier_policy)
+            .field(
+                "timer",
+                &self.timer.as_ref().map_or("default", |_| "custom"),
+            )
             .finish()
     }
 }
@@ -170,6 +179,7 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             rate_limit: None,
             carrier_policy: CarrierPolicy::Report,
+            timer: None,
         }
     }
 
@@ -239,6 +249,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How the async client sleeps between attempts (default [`DefaultTimer`]: tokio's timer
+    /// inside a tokio runtime, a runtime-free timer thread elsewhere).
+    pub fn timer(mut self, timer: impl Timer) -> Self {
+        self.timer = Some(Arc::new(timer));
+        self
+    }
+
     /// What to do with non-Unicom numbers.
     pub fn carrier_policy(mut self, policy: CarrierPolicy) -> Self {
         self.carrier_policy = policy;
@@ -252,9 +269,7 @@ impl ClientBuilder {
             .api_key
             .filter(|k| !k.expose_secret().trim().is_empty())
             .ok_or_else(|| {
-                Error::config(
-                    "the API key is missing (set it with .api_key(), or JUHE_KEY for the CLI)",
-                )
+                Error::config("the API key is missing (set it with ClientBuilder::api_key)")
             })?;
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
         let uri: http::Uri = base_url.parse().map_err(|e| Error::Config {
@@ -290,5 +305,58 @@ impl ClientBuilder {
             carrier_policy: self.carrier_policy,
         };
         Ok((core, self.transport))
+    }
+
+    /// Builds the async client over reqwest (feature `reqwest`). Fails on a missing key, a bad
+    /// base URL or key material, never later on the first call.
+    #[cfg(feature = "reqwest")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+    pub fn build(self) -> Result<Client, Error> {
+        let config = self.transport.clone();
+        let transport =
+            juhe_transport::ReqwestTransport::new(&config).map_err(|e| Error::Config {
+                problem: "the HTTP client could not be set up".into(),
+                source: Some(Box::new(e)),
+            })?;
+        self.build_with_transport(transport)
+    }
+
+    /// Builds the async client over your own [`Transport`] (a closure, a mock, another HTTP
+    /// stack, another runtime). Timeouts and proxy settings are then the transport's business.
+    pub fn build_with_transport(
+        self,
+        transport: impl Transport + 'static,
+    ) -> Result<Client, Error> {
+        let timer = self.timer.clone().unwrap_or_else(|| Arc::new(DefaultTimer));
+        let (core, _) = self.into_core()?;
+        Ok(Client {
+            core: Arc::new(core),
+            transport: Arc::new(transport),
+            timer,
+        })
+    }
+
+    /// Builds the blocking client over ureq (feature `ureq`).
+    #[cfg(feature = "ureq")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
+    pub fn build_blocking(self) -> Result<BlockingClient, Error> {
+        let transport =
+            juhe_transport::UreqTransport::new(&self.transport).map_err(|e| Error::Config {
+                problem: "the HTTP client could not be set up".into(),
+                source: Some(Box::new(e)),
+            })?;
+        self.build_blocking_with_transport(transport)
+    }
+
+    /// Builds the blocking client over your own [`BlockingTransport`].
+    pub fn build_blocking_with_transport(
+        self,
+        transport: impl BlockingTransport + 'static,
+    ) -> Result<BlockingClient, Error> {
+        let (core, _) = self.into_core()?;
+        Ok(BlockingClient {
+            core: Arc::new(core),
+            transport: Arc::new(transport),
+        })
     }
 }

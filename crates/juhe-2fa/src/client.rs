@@ -1,17 +1,19 @@
-//! `Client`: the async client (reqwest by default, or any [`Transport`]).
+//! `Client`: the async client, over reqwest (feature `reqwest`) or any [`Transport`].
 
 use std::fmt;
+use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::stream::{Stream, StreamExt};
 use juhe_proto::{IdCard, Mobile};
-use juhe_transport::{ReqwestTransport, Transport};
+use juhe_transport::{BoxError, Transport};
 use tracing::Instrument;
 
 use crate::core::{Core, parse_inputs};
-use crate::{ClientBuilder, Error, Verification};
+use crate::timer::Timer;
+use crate::{Attempt, ClientBuilder, Error, Verification};
 
 /// The async client. Cheap to clone (clones share the connection pool and rate limit).
 ///
@@ -27,8 +29,9 @@ use crate::{ClientBuilder, Error, Verification};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    core: Arc<Core>,
-    transport: Arc<dyn Transport>,
+    pub(crate) core: Arc<Core>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) timer: Arc<dyn Timer>,
 }
 
 impl fmt::Debug for Client {
@@ -37,35 +40,6 @@ impl fmt::Debug for Client {
             .field("endpoint", &self.core.endpoint)
             .field("base_url", &self.core.base_url)
             .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    /// Builds the async client over reqwest. Fails on a missing key, a bad base URL or key
-    /// material, never later on the first call.
-    pub fn build(self) -> Result<Client, Error> {
-        let (core, config) = self.into_core()?;
-        let transport = ReqwestTransport::new(&config).map_err(|e| Error::Config {
-            problem: "the HTTP client could not be set up".into(),
-            source: Some(Box::new(e)),
-        })?;
-        Ok(Client {
-            core: Arc::new(core),
-            transport: Arc::new(transport),
-        })
-    }
-
-    /// Builds the async client over your own [`Transport`] (a closure, a mock, another HTTP
-    /// stack). Timeouts and proxy settings are then the transport's business.
-    pub fn build_with_transport(
-        self,
-        transport: impl Transport + 'static,
-    ) -> Result<Client, Error> {
-        let (core, _) = self.into_core()?;
-        Ok(Client {
-            core: Arc::new(core),
-            transport: Arc::new(transport),
-        })
     }
 }
 
@@ -88,8 +62,41 @@ impl Client {
         idcard: &IdCard,
         mobile: &Mobile,
     ) -> Result<Verification, Error> {
+        self.verify_with(idcard, mobile, |_| async { Ok(()) }).await
+    }
+
+    /// Checks one pair, calling `on_send` just before each attempt goes out (after the rate
+    /// limit, so "about to send" is true when it runs). Record there, durably, that the request
+    /// may be billed; an `Err` from it cancels the attempt ([`Error::Cancelled`], nothing sent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), juhe_2fa::Error> {
+    /// use juhe_2fa::{Client, IdCard, Mobile, testing::answer};
+    ///
+    /// let client = Client::builder().api_key("k")
+    ///     .build_with_transport(|_req| async { Ok(answer::matched("JH1")) })?;
+    /// let (id, m) = (IdCard::parse("110105199003071239")?, Mobile::parse("13012345678")?);
+    /// let mut journal = Vec::new();
+    /// let v = client.verify_with(&id, &m, |attempt| {
+    ///     journal.push(attempt.number());
+    ///     async { Ok(()) }
+    /// }).await?;
+    /// assert_eq!((v.order_id.as_str(), journal), ("JH1", vec![1]));
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_with<F, Fut>(
+        &self,
+        idcard: &IdCard,
+        mobile: &Mobile,
+        mut on_send: F,
+    ) -> Result<Verification, Error>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>>,
+    {
         let prepared = self.core.prepare(idcard, mobile)?;
         let span = prepared.span.clone();
+        let started = Instant::now();
         async {
             let mut attempt = 0;
             loop {
@@ -98,14 +105,16 @@ impl Client {
                     limit.wait().await;
                 }
                 let request = self.core.request(&prepared)?;
-                let started = Instant::now();
+                on_send(Attempt::new(attempt))
+                    .await
+                    .map_err(Error::Cancelled)?;
                 let outcome = self.transport.send(request).await;
                 match self
                     .core
-                    .after_attempt(&prepared, outcome, attempt, started.elapsed())
+                    .after_attempt(&prepared, outcome, attempt, started)
                 {
                     ControlFlow::Break(result) => return result,
-                    ControlFlow::Continue(delay) => tokio::time::sleep(delay).await,
+                    ControlFlow::Continue(delay) => self.timer.sleep(delay).await,
                 }
             }
         }
@@ -114,7 +123,7 @@ impl Client {
     }
 
     /// Checks a stream of pairs with at most `concurrency` in flight (and the rate limit).
-    /// Results come as they finish, tagged with their input's index.
+    /// Results come in input order, tagged with their input's index.
     pub fn verify_all<'a, S, I, M>(
         &'a self,
         inputs: S,
@@ -130,6 +139,51 @@ impl Client {
             .map(move |(index, (idcard, mobile))| async move {
                 (index, self.verify(idcard.as_ref(), mobile.as_ref()).await)
             })
+            .buffered(concurrency.max(1))
+    }
+
+    /// [`Client::verify_all`], with results as they finish rather than in input order.
+    pub fn verify_all_unordered<'a, S, I, M>(
+        &'a self,
+        inputs: S,
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<Verification, Error>)> + 'a
+    where
+        S: Stream<Item = (I, M)> + 'a,
+        I: AsRef<str> + 'a,
+        M: AsRef<str> + 'a,
+    {
+        inputs
+            .enumerate()
+            .map(move |(index, (idcard, mobile))| async move {
+                (index, self.verify(idcard.as_ref(), mobile.as_ref()).await)
+            })
             .buffer_unordered(concurrency.max(1))
+    }
+
+    /// [`Client::verify_all`] over validated pairs with a pre-send hook (see
+    /// [`Client::verify_with`]) that also gets the input's index. Results in input order.
+    pub fn verify_all_with<'a, S, F, Fut>(
+        &'a self,
+        inputs: S,
+        concurrency: usize,
+        on_send: F,
+    ) -> impl Stream<Item = (usize, Result<Verification, Error>)> + 'a
+    where
+        S: Stream<Item = (IdCard, Mobile)> + 'a,
+        F: Fn(usize, Attempt) -> Fut + 'a,
+        Fut: Future<Output = Result<(), BoxError>> + 'a,
+    {
+        let on_send = Arc::new(on_send);
+        inputs
+            .enumerate()
+            .map(move |(index, (idcard, mobile))| {
+                let on_send = on_send.clone();
+                async move {
+                    let hook = |attempt| on_send(index, attempt);
+                    (index, self.verify_with(&idcard, &mobile, hook).await)
+                }
+            })
+            .buffered(concurrency.max(1))
     }
 }

@@ -1,19 +1,19 @@
-//! The facade's one error type.
+//! The facade's one error type, and the one place failures are classified.
 
 use juhe_crypto::CryptoError;
-use juhe_proto::{Carrier, ErrorCode};
-use juhe_transport::TransportError;
+use juhe_proto::{Carrier, DecodeError, ErrorCode, RequestError, ResponseError, ValidationError};
+use juhe_transport::{BoxError, TransportError};
 
 /// Everything a check can fail with. Messages never contain the API key or an unmasked number.
 ///
-/// Two questions matter for every failure: may it be retried ([`Error::is_retryable`]), and
-/// may it have been billed ([`Error::is_ambiguous`])?
+/// What to do about a failure follows from its [`Error::class`]: was anything sent, was it
+/// answered, may it have been billed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An input failed local validation; nothing was sent.
     #[error(transparent)]
-    InvalidInput(juhe_proto::Error),
+    InvalidInput(ValidationError),
     /// The mobile number is not China Unicom's and the client refuses those
     /// ([`crate::CarrierPolicy::Refuse`]); nothing was sent.
     #[error(
@@ -25,7 +25,7 @@ pub enum Error {
         /// The masked number.
         mobile: String,
     },
-    /// Field encryption failed; nothing was sent.
+    /// Field encryption failed (the key cannot encrypt this value); nothing was sent.
     #[error(transparent)]
     Crypto(CryptoError),
     /// The request failed in transport. See [`TransportError::may_have_been_sent`].
@@ -41,7 +41,7 @@ pub enum Error {
     },
     /// The answer could not be decoded (HTML, truncated or unknown JSON).
     #[error(transparent)]
-    Decode(juhe_proto::Error),
+    Decode(DecodeError),
     /// The client configuration is invalid (no key, a bad base URL or key file…).
     #[error("invalid configuration: {problem}")]
     Config {
@@ -49,8 +49,86 @@ pub enum Error {
         problem: String,
         /// The underlying error, if any.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<BoxError>,
     },
+    /// The caller's pre-send hook refused (see [`crate::Client::verify_with`]); nothing was
+    /// sent for that attempt.
+    #[error("the pre-send hook stopped the request; nothing was sent")]
+    Cancelled(#[source] BoxError),
+}
+
+/// What a failure means for money and for the next step. Every [`Error`] has exactly one
+/// class; exit codes, batch statuses and retry decisions are derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Refused locally (invalid input, unsupported carrier): nothing was sent, fix the input.
+    Rejected,
+    /// The API answered with this code: not billed. [`ErrorCode::is_account_level`] tells
+    /// codes about the account or service from codes about the pair.
+    Api(ErrorCode),
+    /// Certainly not billed: not sent, or refused before processing (HTTP 429, 500, 503, a
+    /// 4xx). Retryable when [`Error::is_retryable`] says so.
+    Unbilled,
+    /// May have been billed without an answer coming back: a timeout or dropped connection
+    /// after sending, a gateway error (HTTP 502, 504), or a garbled success-status answer.
+    /// Never retried unless the policy opts in.
+    Ambiguous,
+    /// The configuration is wrong (key, base URL, key material); nothing was sent.
+    Config,
+    /// The caller's pre-send hook refused; nothing was sent.
+    Cancelled,
+}
+
+impl ErrorClass {
+    /// A stable lower-case name: `rejected`, `api`, `unbilled`, `ambiguous`, `config`,
+    /// `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Rejected => "rejected",
+            ErrorClass::Api(_) => "api",
+            ErrorClass::Unbilled => "unbilled",
+            ErrorClass::Ambiguous => "ambiguous",
+            ErrorClass::Config => "config",
+            ErrorClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The class of an undecodable answer, from its HTTP status. A gateway error (502, 504) may
+/// come after the backend billed; 429 and the other 5xx and 4xx come from a server that did not
+/// process the request; a success status with a garbled body was processed.
+fn decode_class(status: u16) -> ErrorClass {
+    match status {
+        502 | 504 => ErrorClass::Ambiguous,
+        400..=599 => ErrorClass::Unbilled,
+        _ => ErrorClass::Ambiguous,
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Error {
+        Error::InvalidInput(e)
+    }
+}
+
+impl From<ResponseError> for Error {
+    fn from(e: ResponseError) -> Error {
+        // No wildcard: a new kind of response error must be classified here.
+        match e {
+            ResponseError::Api { code, reason } => Error::Api { code, reason },
+            ResponseError::Decode(decode) => Error::Decode(decode),
+        }
+    }
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Error {
+        Error::Config {
+            problem: "the base URL does not make a valid request".into(),
+            source: Some(Box::new(e)),
+        }
+    }
 }
 
 impl Error {
@@ -61,71 +139,57 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_proto(e: juhe_proto::Error) -> Error {
-        match e {
-            juhe_proto::Error::Api { code, reason } => Error::Api { code, reason },
-            e @ juhe_proto::Error::Decode { .. } => Error::Decode(e),
-            juhe_proto::Error::Request(source) => Error::Config {
-                problem: "the base URL does not make a valid request".into(),
-                source: Some(Box::new(source)),
-            },
-            e => Error::InvalidInput(e),
-        }
-    }
-
-    /// The HTTP status of an undecodable answer.
-    fn decode_status(&self) -> Option<u16> {
+    /// The one classification of this failure.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Decode(juhe_proto::Error::Decode { status, .. }) => Some(*status),
-            _ => None,
+            Error::InvalidInput(_) | Error::UnsupportedCarrier { .. } => ErrorClass::Rejected,
+            Error::Crypto(_) | Error::Config { .. } => ErrorClass::Config,
+            Error::Transport(e) if e.may_have_been_sent() => ErrorClass::Ambiguous,
+            Error::Transport(_) => ErrorClass::Unbilled,
+            Error::Api { code, .. } => ErrorClass::Api(*code),
+            Error::Decode(d) => decode_class(d.status),
+            Error::Cancelled(_) => ErrorClass::Cancelled,
         }
     }
 
-    /// True when a retry may succeed and the failed attempt cannot have been billed:
-    /// a request that was surely not sent, HTTP 5xx, and the codes 232905, 232906, 10011,
-    /// 10012, 10014, 10020.
+    /// True when a retry may succeed and the failed attempt cannot have been billed: a
+    /// request surely not sent, HTTP 429, 500, 503 (and other 5xx but 502/504), and the codes
+    /// [`ErrorCode::is_retryable`] names.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Transport(e) => !e.may_have_been_sent(),
-            Error::Api { code, .. } => code.is_retryable(),
-            Error::Decode(_) => self.decode_status().is_some_and(|s| s >= 500),
+        match (self.class(), self) {
+            (ErrorClass::Api(code), _) => code.is_retryable(),
+            (ErrorClass::Unbilled, Error::Decode(d)) => d.status == 429 || d.status >= 500,
+            (ErrorClass::Unbilled, _) => true,
             _ => false,
         }
     }
 
-    /// True when the request may have reached the server and been billed without an answer
-    /// coming back: a timeout or dropped connection after sending, or a garbled success-status
-    /// answer. Such checks are not retried unless the policy opts in.
+    /// True when the request may have been billed without an answer coming back
+    /// ([`ErrorClass::Ambiguous`]).
     pub fn is_ambiguous(&self) -> bool {
-        match self {
-            Error::Transport(e) => e.may_have_been_sent(),
-            Error::Decode(_) => self.decode_status().is_some_and(|s| s < 500),
-            _ => false,
-        }
+        self.class() == ErrorClass::Ambiguous
     }
 
     /// True when the failure happened before anything was sent.
     pub fn nothing_sent(&self) -> bool {
-        matches!(
-            self,
-            Error::InvalidInput(_)
-                | Error::UnsupportedCarrier { .. }
-                | Error::Crypto(_)
-                | Error::Config { .. }
-        ) || matches!(self, Error::Transport(e) if !e.may_have_been_sent())
+        match self.class() {
+            ErrorClass::Rejected | ErrorClass::Config | ErrorClass::Cancelled => true,
+            ErrorClass::Unbilled => matches!(self, Error::Transport(_)),
+            ErrorClass::Api(_) | ErrorClass::Ambiguous => false,
+        }
     }
 
     /// The API error code, for [`Error::Api`].
     pub fn error_code(&self) -> Option<ErrorCode> {
-        match self {
-            Error::Api { code, .. } => Some(*code),
+        match self.class() {
+            ErrorClass::Api(code) => Some(code),
             _ => None,
         }
     }
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode` or `config`.
+    /// `transport`, `decode`, `config` or `cancelled`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -135,6 +199,7 @@ impl Error {
             Error::Transport(_) => "transport",
             Error::Decode(_) => "decode",
             Error::Config { .. } => "config",
+            Error::Cancelled(_) => "cancelled",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",
@@ -145,6 +210,41 @@ impl Error {
                 K::Disabled => "disabled",
                 _ => "unknown",
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use juhe_proto::DecodeProblem;
+
+    fn decode(status: u16) -> Error {
+        Error::Decode(DecodeError {
+            status,
+            problem: DecodeProblem::NotJson,
+            body_len: 10,
+            source: None,
+        })
+    }
+
+    #[test]
+    fn gateway_errors_are_ambiguous_other_statuses_unbilled() {
+        for (status, class, retryable) in [
+            (200, ErrorClass::Ambiguous, false),
+            (302, ErrorClass::Ambiguous, false),
+            (404, ErrorClass::Unbilled, false),
+            (429, ErrorClass::Unbilled, true),
+            (500, ErrorClass::Unbilled, true),
+            (502, ErrorClass::Ambiguous, false),
+            (503, ErrorClass::Unbilled, true),
+            (504, ErrorClass::Ambiguous, false),
+        ] {
+            let e = decode(status);
+            assert_eq!(e.class(), class, "{status}");
+            assert_eq!(e.is_retryable(), retryable, "{status}");
+            assert_eq!(e.is_ambiguous(), class == ErrorClass::Ambiguous);
+            assert!(!e.nothing_sent());
         }
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! let client = Client::builder()
 //!     .api_key(std::env::var("JUHE_KEY").unwrap_or_default())
-//!     .mode(Mode::Rsa(std::fs::read_to_string("vendor_public_key.pem").unwrap_or_default()))
+//!     .mode(Mode::aes_openid(&std::env::var("JUHE_OPENID").unwrap_or_default())?)
 //!     .build()?;
 //! let v = client.verify("110105199003071239", "13012345678").await?;
 //! if v.verdict == Verdict::Match {
@@ -22,44 +22,51 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `BlockingClient` (feature `blocking`) is the same on plain threads, over ureq.
+//! [`BlockingClient`] is the same on plain threads. Backends are features: `reqwest` (default;
+//! [`ClientBuilder::build`]) and `ureq` ([`ClientBuilder::build_blocking`]); `async` and
+//! `blocking` are their old names. Both clients work with no backend at all over your own
+//! transport ([`ClientBuilder::build_with_transport`]), on any async runtime ([`Timer`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(not(any(feature = "async", feature = "blocking")))]
-compile_error!(
-    "juhe-2fa needs feature `async` (the default, `Client`) or `blocking` (`BlockingClient`)"
-);
-
 mod api_key;
-#[cfg(feature = "blocking")]
+mod attempt;
 mod blocking;
 mod builder;
-#[cfg(feature = "async")]
 mod client;
 mod core;
 mod error;
 mod rate_limit;
 mod retry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+mod timer;
 mod verification;
 
 pub use api_key::ApiKey;
-#[cfg(feature = "blocking")]
-#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub use attempt::Attempt;
 pub use blocking::BlockingClient;
 pub use builder::{CarrierPolicy, ClientBuilder, DEFAULT_BASE_URL, Mode};
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use client::Client;
-pub use error::Error;
+pub use error::{Error, ErrorClass};
 pub use retry::RetryPolicy;
+pub use timer::{DefaultTimer, Sleep, Timer};
 pub use verification::Verification;
 
 pub use juhe_crypto::{AesConfig, AesMode, CryptoError, FieldEncryptor, IvPolicy, OutputEncoding};
-pub use juhe_proto::{Carrier, Endpoint, ErrorCode, ErrorKind, IdCard, Method, Mobile, Verdict};
-pub use juhe_transport::{
-    BlockingTransport, HttpRequest, HttpResponse, Transport, TransportConfig, TransportError,
+pub use juhe_proto::{
+    Carrier, DecodeError, DecodeProblem, Endpoint, ErrorCode, ErrorKind, Field, IdCard, Method,
+    Mobile, ValidationError, Verdict,
 };
+pub use juhe_transport::{
+    BlockingTransport, BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason,
+    Transport, TransportConfig, TransportError,
+};
+
+/// The `http` crate, so a transport or a test can build requests and responses without a
+/// dependency of its own.
+pub use http;
 
 /// The layers below the facade, for users who need more than the common case.
 pub mod layers {

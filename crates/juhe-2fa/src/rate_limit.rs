@@ -26,12 +26,10 @@ impl RateLimit {
         Ok(RateLimit(RateLimiter::direct(quota)))
     }
 
-    #[cfg(feature = "async")]
     pub(crate) async fn wait(&self) {
         self.0.until_ready().await;
     }
 
-    #[cfg(feature = "blocking")]
     pub(crate) fn wait_blocking(&self) {
         use governor::clock::{Clock, DefaultClock};
         let clock = DefaultClock::default();

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use juhe_proto::ErrorCode;
+
 use crate::Error;
 
 /// When and how long to wait before trying a check again.
@@ -62,9 +64,7 @@ impl RetryPolicy {
         if !(error.is_retryable() || self.retry_ambiguous && error.is_ambiguous()) {
             return None;
         }
-        let rate_limited = error
-            .error_code()
-            .is_some_and(|c| matches!(c.code(), 10011 | 10012));
+        let rate_limited = error.error_code().is_some_and(ErrorCode::is_rate_limit);
         let base = if rate_limited {
             self.rate_limited_delay
         } else {
@@ -82,7 +82,6 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use juhe_proto::ErrorCode;
     use juhe_transport::{MaybeSentReason, NotSentReason, TransportError};
 
     fn api(code: i32) -> Error {

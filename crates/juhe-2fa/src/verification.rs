@@ -28,7 +28,8 @@ impl Verification {
         self.verdict == Verdict::Match
     }
 
-    /// A successful check is billed.
+    /// Whether this check was billed: always (a verdict comes with `error_code` 0); failures
+    /// never are, except possibly the ambiguous ones ([`crate::Error::is_ambiguous`]).
     pub fn is_billable(&self) -> bool {
         true
     }

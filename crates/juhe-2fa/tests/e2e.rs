@@ -159,7 +159,8 @@ fn every_system_code() {
         .collect();
     assert_eq!(codes.len(), 14);
     let plan = codes.iter().fold(FaultPlan::new(), |p, c| {
-        p.then(Fault::ErrorCode(*c)).then(Fault::ErrorCode(*c))
+        p.then(Fault::ErrorCode(ErrorCode::from_code(*c)))
+            .then(Fault::ErrorCode(ErrorCode::from_code(*c)))
     });
     let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
     let both = Both::new(builder(&sb, Endpoint::Plain).retry_policy(RetryPolicy::none()));
@@ -195,12 +196,9 @@ fn real_key_states() {
             );
         }
     }
-    // Non-retryable codes are sent exactly once.
-    assert_eq!(
-        sb.pair_count(demo::MATCH.0, demo::MATCH.1).requests,
-        0,
-        "rejected before the pair is read"
-    );
+    // Non-retryable codes are sent exactly once; every request counts for its pair.
+    let count = sb.pair_count(demo::MATCH.0, demo::MATCH.1);
+    assert_eq!((count.requests, count.billed), (6, 0));
     assert_eq!(sb.stats().requests, 6);
 }
 
@@ -222,10 +220,7 @@ fn each_fault_is_a_typed_error() {
     for r in both.verify(demo::MATCH) {
         let e = r.unwrap_err();
         assert!(
-            matches!(
-                &e,
-                Error::Decode(juhe_2fa::layers::proto::Error::Decode { status: 500, .. })
-            ),
+            matches!(&e, Error::Decode(juhe_2fa::DecodeError { status: 500, .. })),
             "{e:?}"
         );
         assert!(e.is_retryable() && !e.is_ambiguous());
@@ -288,7 +283,7 @@ fn retryable_codes_are_retried_up_to_the_policy() {
 fn transient_faults_then_success() {
     let plan = FaultPlan::new()
         .then(Fault::Http500)
-        .then(Fault::ErrorCode(10014))
+        .then(Fault::ErrorCode(ErrorCode::InternalError))
         .then(Fault::None);
     let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
     let client = builder(&sb, Endpoint::Plain).build_blocking().unwrap();

@@ -56,11 +56,11 @@ fn not_sent_failures_are_retried_then_reported() {
 }
 
 #[test]
-fn http_5xx_is_retried_and_success_counts_attempts() {
+fn http_503_is_retried_and_success_counts_attempts() {
     let calls = AtomicU32::new(0);
     let transport = move |_req: juhe_2fa::HttpRequest| {
         Ok(if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            response(502, "<html>bad gateway</html>")
+            response(503, "<html>service unavailable</html>")
         } else {
             response(200, OK)
         })
@@ -72,6 +72,25 @@ fn http_5xx_is_retried_and_success_counts_attempts() {
         .unwrap();
     assert_eq!(v.attempts, 2);
     assert_eq!(v.order_id, "JH7");
+}
+
+#[test]
+fn gateway_errors_may_have_been_billed_and_are_not_retried() {
+    for status in [502, 504] {
+        let calls = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let transport = move |_req: juhe_2fa::HttpRequest| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(response(status, "<html>gateway</html>"))
+        };
+        let e = builder()
+            .build_blocking_with_transport(transport)
+            .unwrap()
+            .verify("110105199003071239", "13012345678")
+            .unwrap_err();
+        assert_eq!(e.class(), juhe_2fa::ErrorClass::Ambiguous, "{status}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{status} is not retried");
+    }
 }
 
 #[test]
@@ -132,5 +151,4 @@ async fn async_closure_transport() {
         .await
         .unwrap();
     assert_eq!(v.verdict, Verdict::Mismatch);
-    assert!(v.is_billable());
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-use crate::Error;
+use crate::RequestError;
 
 /// Which of the three vendor endpoints a check goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -120,14 +120,14 @@ impl QueryParams<'_> {
 /// let req = build_request("http://127.0.0.1:8080/", Endpoint::Aes, Method::Post, &params)?;
 /// assert_eq!(req.uri(), "http://127.0.0.1:8080/telecom2Cucc/queryEncry");
 /// assert_eq!(req.body(), b"key=k&idcard=a%2Bb%2Fc%3D&mobile=13012345678");
-/// # Ok::<(), juhe_proto::Error>(())
+/// # Ok::<(), juhe_proto::RequestError>(())
 /// ```
 pub fn build_request(
     base_url: &str,
     endpoint: Endpoint,
     method: Method,
     params: &QueryParams<'_>,
-) -> Result<http::Request<Vec<u8>>, Error> {
+) -> Result<http::Request<Vec<u8>>, RequestError> {
     let base = base_url.trim_end_matches('/');
     let form = params.form_encoded();
     let builder = http::Request::builder().header(ACCEPT, "application/json");
@@ -142,7 +142,7 @@ pub fn build_request(
             .uri(format!("{base}{}?{form}", endpoint.path()))
             .body(Vec::new()),
     };
-    request.map_err(Error::Request)
+    request.map_err(RequestError)
 }
 
 #[cfg(test)]
@@ -174,7 +174,7 @@ mod tests {
             mobile: "2",
         };
         let err = build_request("not a url", Endpoint::Plain, Method::Get, &params).unwrap_err();
-        assert!(matches!(err, Error::Request(_)));
+        assert!(std::error::Error::source(&err).is_some());
         assert!(!format!("{err} {err:?}").contains("SECRETKEY"));
         assert!(!format!("{params:?}").contains("SECRETKEY"));
     }

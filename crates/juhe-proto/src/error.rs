@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::ErrorCode;
 
-/// Which input field an [`Error`] is about.
+/// Which input field a [`ValidationError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -70,13 +70,16 @@ impl fmt::Display for DecodeProblem {
     }
 }
 
-/// Everything that can go wrong in this crate: invalid input, an API error code, an
-/// undecodable response, or a request that cannot be built.
+/// Why an ID card or mobile number failed local validation (what [`IdCard::parse`] and
+/// [`Mobile::parse`] return). Nothing should be sent for such an input.
 ///
 /// Messages say what is wrong without echoing the ID card or mobile number.
-#[derive(Debug, thiserror::Error)]
+///
+/// [`IdCard::parse`]: crate::IdCard::parse
+/// [`Mobile::parse`]: crate::Mobile::parse
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ValidationError {
     /// The field was empty (after trimming whitespace).
     #[error("{field} is empty")]
     Empty {
@@ -135,6 +138,13 @@ pub enum Error {
         /// The first two digits.
         prefix: String,
     },
+}
+
+/// Why an answer from the API is not a verdict: an error code, or a body that could not be
+/// decoded. Deliberately not `#[non_exhaustive]`: callers classify every case, and a new one
+/// must fail their build rather than fall into a wildcard.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
     /// The API answered with a non-zero `error_code`.
     #[error("API error {code}: {reason}")]
     Api {
@@ -143,45 +153,45 @@ pub enum Error {
         /// The `reason` text the server sent (or the documented one if it sent none).
         reason: String,
     },
-    /// The response could not be decoded. Keeps the HTTP status and the first bytes of the
-    /// body; never the request.
-    #[error(
-        "could not decode the response (HTTP {status}): {problem}; body starts with {body_start:?}"
-    )]
-    Decode {
-        /// The HTTP status code of the response.
-        status: u16,
-        /// What was wrong.
-        problem: DecodeProblem,
-        /// Up to the first 200 bytes of the body, lossily decoded.
-        body_start: String,
-        /// The JSON error, when the body was not JSON.
-        #[source]
-        source: Option<serde_json::Error>,
-    },
-    /// The request could not be built (usually an invalid base URL).
-    #[error("could not build the HTTP request (check the base URL)")]
-    Request(#[source] http::Error),
+    /// The body could not be decoded.
+    #[error(transparent)]
+    Decode(DecodeError),
 }
 
-impl Error {
-    /// The input field this error is about, if it is a validation error.
-    pub fn field(&self) -> Option<Field> {
-        match self {
-            Error::Empty { field }
-            | Error::Length { field, .. }
-            | Error::Character { field, .. } => Some(*field),
-            Error::LegacyIdCard
-            | Error::Province { .. }
-            | Error::BirthDate { .. }
-            | Error::CheckDigit { .. } => Some(Field::IdCard),
-            Error::MobilePrefix { .. } => Some(Field::Mobile),
-            _ => None,
-        }
-    }
+/// A response body that could not be decoded. Keeps the HTTP status and the body's length,
+/// never its bytes: a proxy that echoes the request would otherwise put the API key and the
+/// numbers into error messages.
+#[derive(Debug, thiserror::Error)]
+#[error("could not decode the response (HTTP {status}, {body_len} bytes): {problem}")]
+pub struct DecodeError {
+    /// The HTTP status code of the response.
+    pub status: u16,
+    /// What was wrong.
+    pub problem: DecodeProblem,
+    /// The body's length in bytes.
+    pub body_len: usize,
+    /// The JSON error, when the body was not JSON.
+    #[source]
+    pub source: Option<serde_json::Error>,
+}
 
-    /// True when the error comes from local validation of an input (nothing should be sent).
-    pub fn is_invalid_input(&self) -> bool {
-        self.field().is_some()
+/// The request could not be built (usually an invalid base URL).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the HTTP request (check the base URL)")]
+pub struct RequestError(#[source] pub http::Error);
+
+impl ValidationError {
+    /// The input field this error is about.
+    pub fn field(&self) -> Field {
+        match self {
+            ValidationError::Empty { field }
+            | ValidationError::Length { field, .. }
+            | ValidationError::Character { field, .. } => *field,
+            ValidationError::LegacyIdCard
+            | ValidationError::Province { .. }
+            | ValidationError::BirthDate { .. }
+            | ValidationError::CheckDigit { .. } => Field::IdCard,
+            ValidationError::MobilePrefix { .. } => Field::Mobile,
+        }
     }
 }

@@ -188,7 +188,7 @@ impl ErrorCode {
     }
 
     /// True for outcomes that cannot have been billed and may succeed later: 232905, 232906,
-    /// 10011, 10012, 10014, 10020 (DESIGN §5). Rate-limit codes want a longer backoff.
+    /// 10011, 10012, 10014, 10020. Rate-limit codes want a longer backoff.
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
@@ -201,10 +201,26 @@ impl ErrorCode {
         )
     }
 
-    /// Whether a response with this code is billed. The vendor charges only when `error_code`
-    /// is 0, so no error code is billable; batch reports ask here so the rule lives in one place.
+    /// Whether an answer with this code is billed: never. The vendor charges only when
+    /// `error_code` is 0 ([`Answer::is_billable`](crate::Answer::is_billable)); this says so
+    /// for code that counts spend over outcomes of both kinds.
     pub fn is_billable(self) -> bool {
         false
+    }
+
+    /// True for codes about the account or the service rather than the pair asked about:
+    /// every credential and disabled code (wrong/expired/blocked key, no permission, wrong
+    /// OpenID, blocked IP, discontinued API), the used-up test key (10013) and maintenance
+    /// (10020). Sending other pairs cannot succeed until the account or service changes, so a
+    /// batch stops at the first one instead of recording it against every row.
+    pub fn is_account_level(self) -> bool {
+        matches!(self.kind(), ErrorKind::Credential | ErrorKind::Disabled)
+            || matches!(self, ErrorCode::TestKeyLimited | ErrorCode::Maintenance)
+    }
+
+    /// True for the vendor's rate limits (10011, 10012): slow down, then try again.
+    pub fn is_rate_limit(self) -> bool {
+        matches!(self, ErrorCode::IpRateLimited | ErrorCode::RateLimited)
     }
 }
 
@@ -242,7 +258,6 @@ mod tests {
         for &code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(code.code()), code);
             assert!(!code.reason_zh().is_empty());
-            assert!(!code.is_billable());
         }
         assert_eq!(ErrorCode::from_code(10006), ErrorCode::Other(10006));
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 
 use crate::normalize::fold_width;
-use crate::{BirthDateProblem, Error, Field};
+use crate::{BirthDateProblem, Field, ValidationError};
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_CHARS: [u8; 11] = *b"10X98765432";
@@ -33,7 +33,7 @@ const PROVINCES: [u8; 35] = [
 /// assert_eq!(id.gender(), Gender::Female); // 17th digit 2 is even
 /// assert_eq!(id.region_code(), "110105");
 /// assert!(IdCard::parse("110105194912310021").is_err()); // wrong check digit
-/// # Ok::<(), juhe_proto::Error>(())
+/// # Ok::<(), juhe_proto::ValidationError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdCard(String);
@@ -53,24 +53,24 @@ impl IdCard {
     /// Standard Time (UTC+8).
     ///
     /// Trims whitespace (Unicode too), folds full-width digits and `x`/`ｘ`/`Ｘ` to `X`.
-    pub fn parse(input: &str) -> Result<IdCard, Error> {
+    pub fn parse(input: &str) -> Result<IdCard, ValidationError> {
         IdCard::parse_on(input, today_in_china())
     }
 
     /// Like [`IdCard::parse`], with an explicit "today" (for reproducible tests).
-    pub fn parse_on(input: &str, today: Date) -> Result<IdCard, Error> {
+    pub fn parse_on(input: &str, today: Date) -> Result<IdCard, ValidationError> {
         let normalized = normalize(input);
         let len = normalized.chars().count();
         if len == 0 {
-            return Err(Error::Empty {
+            return Err(ValidationError::Empty {
                 field: Field::IdCard,
             });
         }
         if len == 15 && normalized.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::LegacyIdCard);
+            return Err(ValidationError::LegacyIdCard);
         }
         if len != 18 {
-            return Err(Error::Length {
+            return Err(ValidationError::Length {
                 field: Field::IdCard,
                 expected: 18,
                 found: len,
@@ -80,7 +80,7 @@ impl IdCard {
             let ok = c.is_ascii_digit() || (i == 17 && c == 'X');
             if !ok {
                 let expected = if i == 17 { "a digit or X" } else { "a digit" };
-                return Err(Error::Character {
+                return Err(ValidationError::Character {
                     field: Field::IdCard,
                     position: i + 1,
                     expected,
@@ -90,22 +90,22 @@ impl IdCard {
         let bytes = normalized.as_bytes();
         let province = (bytes[0] - b'0') * 10 + (bytes[1] - b'0');
         if !PROVINCES.contains(&province) {
-            return Err(Error::Province { code: province });
+            return Err(ValidationError::Province { code: province });
         }
         let birth = birth_date_of(bytes)?;
         if birth.year() < 1900 {
-            return Err(Error::BirthDate {
+            return Err(ValidationError::BirthDate {
                 problem: BirthDateProblem::Before1900,
             });
         }
         if birth > today {
-            return Err(Error::BirthDate {
+            return Err(ValidationError::BirthDate {
                 problem: BirthDateProblem::InTheFuture,
             });
         }
         let expected = check_digit(&bytes[..17]);
         if bytes[17] != expected {
-            return Err(Error::CheckDigit {
+            return Err(ValidationError::CheckDigit {
                 expected: expected as char,
                 found: bytes[17] as char,
             });
@@ -121,25 +121,25 @@ impl IdCard {
     /// use juhe_proto::IdCard;
     /// let id = IdCard::from_legacy_15("110105491231002")?;
     /// assert_eq!(id.as_unmasked_str(), "11010519491231002X");
-    /// # Ok::<(), juhe_proto::Error>(())
+    /// # Ok::<(), juhe_proto::ValidationError>(())
     /// ```
-    pub fn from_legacy_15(input: &str) -> Result<IdCard, Error> {
+    pub fn from_legacy_15(input: &str) -> Result<IdCard, ValidationError> {
         let normalized = normalize(input);
         let len = normalized.chars().count();
         if len == 0 {
-            return Err(Error::Empty {
+            return Err(ValidationError::Empty {
                 field: Field::IdCard,
             });
         }
         if len != 15 {
-            return Err(Error::Length {
+            return Err(ValidationError::Length {
                 field: Field::IdCard,
                 expected: 15,
                 found: len,
             });
         }
         if let Some(i) = normalized.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(Error::Character {
+            return Err(ValidationError::Character {
                 field: Field::IdCard,
                 position: i + 1,
                 expected: "a digit",
@@ -203,7 +203,7 @@ impl fmt::Display for IdCard {
 }
 
 impl std::str::FromStr for IdCard {
-    type Err = Error;
+    type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         IdCard::parse(s)
     }
@@ -234,14 +234,14 @@ fn digits(bytes: &[u8]) -> u32 {
         .fold(0, |acc, b| acc * 10 + u32::from(b - b'0'))
 }
 
-fn birth_date_of(bytes: &[u8]) -> Result<Date, Error> {
-    let not_a_date = Error::BirthDate {
+fn birth_date_of(bytes: &[u8]) -> Result<Date, ValidationError> {
+    let not_a_date = ValidationError::BirthDate {
         problem: BirthDateProblem::NotACalendarDate,
     };
     let year = digits(&bytes[6..10]) as i32;
     let month = Month::try_from(digits(&bytes[10..12]) as u8).map_err(|_| not_a_date)?;
     let day = digits(&bytes[12..14]) as u8;
-    Date::from_calendar_date(year, month, day).map_err(|_| Error::BirthDate {
+    Date::from_calendar_date(year, month, day).map_err(|_| ValidationError::BirthDate {
         problem: BirthDateProblem::NotACalendarDate,
     })
 }
@@ -266,33 +266,33 @@ mod tests {
         assert_eq!(e.to_string(), "ID card check digit should be X, got 1");
         assert!(matches!(
             IdCard::parse_on("", today),
-            Err(Error::Empty { .. })
+            Err(ValidationError::Empty { .. })
         ));
         assert!(matches!(
             IdCard::parse_on("110105491231002", today),
-            Err(Error::LegacyIdCard)
+            Err(ValidationError::LegacyIdCard)
         ));
         assert!(matches!(
             IdCard::parse_on("11010519491231002", today),
-            Err(Error::Length { found: 17, .. })
+            Err(ValidationError::Length { found: 17, .. })
         ));
         assert!(matches!(
             IdCard::parse_on("1101051949123100A2", today),
-            Err(Error::Character { position: 17, .. })
+            Err(ValidationError::Character { position: 17, .. })
         ));
         assert!(matches!(
             IdCard::parse_on("910105194912310023", today),
-            Err(Error::Province { code: 91 })
+            Err(ValidationError::Province { code: 91 })
         ));
         assert!(matches!(
             IdCard::parse_on("110105194902300020", today),
-            Err(Error::BirthDate {
+            Err(ValidationError::BirthDate {
                 problem: BirthDateProblem::NotACalendarDate
             })
         ));
         assert!(matches!(
             IdCard::parse_on("110105189912310020", today),
-            Err(Error::BirthDate {
+            Err(ValidationError::BirthDate {
                 problem: BirthDateProblem::Before1900
             })
         ));
@@ -304,7 +304,7 @@ mod tests {
         s.push(check_digit(s.as_bytes()) as char);
         assert!(matches!(
             IdCard::parse_on(&s, day(2026, 11, 29)),
-            Err(Error::BirthDate {
+            Err(ValidationError::BirthDate {
                 problem: BirthDateProblem::InTheFuture
             })
         ));
@@ -325,15 +325,15 @@ mod tests {
     fn legacy_conversion() {
         assert!(matches!(
             IdCard::from_legacy_15("11010549123100"),
-            Err(Error::Length { .. })
+            Err(ValidationError::Length { .. })
         ));
         assert!(matches!(
             IdCard::from_legacy_15("11010549123100a"),
-            Err(Error::Character { .. })
+            Err(ValidationError::Character { .. })
         ));
         assert!(matches!(
             IdCard::from_legacy_15("110105491331002"),
-            Err(Error::BirthDate { .. })
+            Err(ValidationError::BirthDate { .. })
         ));
     }
 }

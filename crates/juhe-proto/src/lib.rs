@@ -3,8 +3,9 @@
 //! mobile number?).
 //!
 //! This crate never touches a socket. It turns validated inputs and already-encoded field
-//! values into an [`http::Request`] and turns an [`http::Response`] into a [`Verification`]
-//! or a typed [`Error`]. Transports and encryption live in sibling crates.
+//! values into an [`http::Request`] and turns an [`http::Response`] into an [`Answer`] or a
+//! typed [`ResponseError`]. Errors are split by concern: [`ValidationError`] (local input
+//! checks), [`ResponseError`] (what came back), [`RequestError`] (building the request). Transports and encryption live in sibling crates.
 //!
 //! ```
 //! use juhe_proto::{Carrier, IdCard, Mobile};
@@ -13,7 +14,7 @@
 //! assert_eq!(id.masked(), "110105********002X");
 //! let mobile = Mobile::parse("+86 130-0000-0000")?;
 //! assert_eq!(mobile.carrier(), Carrier::Unicom);
-//! # Ok::<(), juhe_proto::Error>(())
+//! # Ok::<(), juhe_proto::ValidationError>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -28,11 +29,14 @@ mod response;
 
 pub use carrier::Carrier;
 pub use endpoint::{Endpoint, Method, QueryParams, build_request};
-pub use error::{BirthDateProblem, DecodeProblem, Error, Field};
+pub use error::{
+    BirthDateProblem, DecodeError, DecodeProblem, Field, RequestError, ResponseError,
+    ValidationError,
+};
 pub use error_code::{CodeFormat, ErrorCode, ErrorKind};
 pub use idcard::{Gender, IdCard};
 pub use mobile::Mobile;
-pub use response::{Verdict, Verification, parse_response};
+pub use response::{Answer, Verdict, parse_response};
 
 /// Re-exported so users can name [`IdCard::birth_date`]'s type without adding `time` themselves.
 pub use time;

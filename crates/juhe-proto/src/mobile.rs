@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::normalize::fold_width;
-use crate::{Carrier, Error, Field};
+use crate::{Carrier, Field, ValidationError};
 
 /// A validated 11-digit mainland mobile number (`1[3-9]` + 9 digits).
 ///
@@ -17,7 +17,7 @@ use crate::{Carrier, Error, Field};
 /// assert_eq!(m.to_string(), "186****5678");
 /// assert_eq!(m.carrier(), Carrier::Unicom);
 /// assert!(Mobile::parse("1381234567a").is_err()); // letters are not keypad digits
-/// # Ok::<(), juhe_proto::Error>(())
+/// # Ok::<(), juhe_proto::ValidationError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Mobile(String);
@@ -27,14 +27,14 @@ impl Mobile {
     ///
     /// Trims whitespace, folds full-width characters, removes spaces and dashes, strips a
     /// `+86`, `0086` or (before 11 more digits) `86` country prefix.
-    pub fn parse(input: &str) -> Result<Mobile, Error> {
+    pub fn parse(input: &str) -> Result<Mobile, ValidationError> {
         let folded: String = input
             .chars()
             .map(fold_width)
             .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '\u{2010}'..='\u{2015}'))
             .collect();
         if folded.is_empty() {
-            return Err(Error::Empty {
+            return Err(ValidationError::Empty {
                 field: Field::Mobile,
             });
         }
@@ -48,14 +48,14 @@ impl Mobile {
             &folded
         };
         if let Some(i) = national.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(Error::Character {
+            return Err(ValidationError::Character {
                 field: Field::Mobile,
                 position: i + 1,
                 expected: "a digit",
             });
         }
         if national.len() != 11 {
-            return Err(Error::Length {
+            return Err(ValidationError::Length {
                 field: Field::Mobile,
                 expected: 11,
                 found: national.len(),
@@ -63,7 +63,7 @@ impl Mobile {
         }
         let b = national.as_bytes();
         if b[0] != b'1' || !(b'3'..=b'9').contains(&b[1]) {
-            return Err(Error::MobilePrefix {
+            return Err(ValidationError::MobilePrefix {
                 prefix: national[..2].to_owned(),
             });
         }
@@ -99,7 +99,7 @@ impl fmt::Display for Mobile {
 }
 
 impl std::str::FromStr for Mobile {
-    type Err = Error;
+    type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Mobile::parse(s)
     }
@@ -130,14 +130,17 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(Mobile::parse("  "), Err(Error::Empty { .. })));
+        assert!(matches!(
+            Mobile::parse("  "),
+            Err(ValidationError::Empty { .. })
+        ));
         assert!(matches!(
             Mobile::parse("1301234567"),
-            Err(Error::Length { found: 10, .. })
+            Err(ValidationError::Length { found: 10, .. })
         ));
         assert!(matches!(
             Mobile::parse("1301234567b"),
-            Err(Error::Character { position: 11, .. })
+            Err(ValidationError::Character { position: 11, .. })
         ));
         let e = Mobile::parse("12012345678").unwrap_err();
         assert_eq!(

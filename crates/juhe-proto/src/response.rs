@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::{DecodeProblem, Error, ErrorCode};
+use crate::{DecodeError, DecodeProblem, ErrorCode, ResponseError};
 
 /// The answer of a successful check (`res`).
 ///
@@ -56,17 +56,19 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// A decoded successful answer: the verdict and the billing reference (聚合单号).
+/// A decoded successful answer (`error_code` 0, which the vendor bills): the verdict and the
+/// billing reference (聚合单号).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Verification {
+pub struct Answer {
     /// Match or mismatch.
     pub verdict: Verdict,
     /// The vendor's order id (`JH…`), the reference for billing disputes.
     pub order_id: String,
 }
 
-impl Verification {
-    /// A successful answer is billed (the vendor charges when `error_code` is 0).
+impl Answer {
+    /// Whether this answer is billed: always, since it carries `error_code` 0
+    /// ([`ErrorCode::is_billable`] is false for every code).
     pub fn is_billable(&self) -> bool {
         true
     }
@@ -98,12 +100,14 @@ impl Loose {
         }
     }
 
+    /// The value for an error message, cut short: it comes from an untrusted body.
     fn describe(&self) -> String {
-        match self {
+        let text = match self {
             Loose::Int(n) => n.to_string(),
             Loose::Text(s) => s.clone(),
             Loose::Other(v) => v.to_string(),
-        }
+        };
+        text.chars().take(12).collect()
     }
 }
 
@@ -120,25 +124,12 @@ struct RawResult {
     orderid: Option<Loose>,
 }
 
-const BODY_START_BYTES: usize = 200;
-
-fn body_start(body: &[u8]) -> String {
-    let mut s = String::from_utf8_lossy(&body[..body.len().min(BODY_START_BYTES)]).into_owned();
-    // A cut through a multi-byte character shows as U+FFFD; drop it.
-    if body.len() > BODY_START_BYTES {
-        while s.ends_with('\u{FFFD}') {
-            s.pop();
-        }
-    }
-    s
-}
-
 /// Parses the response to one check.
 ///
 /// Tolerant as the vendor requires: `res` and `error_code` may be numbers or strings, `result`
 /// is `null` on errors, unknown fields are ignored. Anything else (HTML, an empty or truncated
-/// body, an unknown `res`) is [`Error::Decode`] with the HTTP status and the first bytes of the
-/// body. A non-zero `error_code` is [`Error::Api`].
+/// body, an unknown `res`) is [`ResponseError::Decode`] with the HTTP status and the body's
+/// length (never its bytes). A non-zero `error_code` is [`ResponseError::Api`].
 ///
 /// ```
 /// use juhe_proto::{Verdict, parse_response};
@@ -148,16 +139,18 @@ fn body_start(body: &[u8]) -> String {
 /// let v = parse_response(&response)?;
 /// assert_eq!(v.verdict, Verdict::Match);
 /// assert_eq!(v.order_id, "JH329201808081618556756");
-/// # Ok::<(), juhe_proto::Error>(())
+/// # Ok::<(), juhe_proto::ResponseError>(())
 /// ```
-pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Verification, Error> {
+pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Answer, ResponseError> {
     let status = response.status().as_u16();
     let body = response.body();
-    let decode = |problem, source| Error::Decode {
-        status,
-        problem,
-        body_start: body_start(body),
-        source,
+    let decode = |problem, source| {
+        ResponseError::Decode(DecodeError {
+            status,
+            problem,
+            body_len: body.len(),
+            source,
+        })
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(decode(DecodeProblem::EmptyBody, None));
@@ -176,7 +169,7 @@ pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Verification
             Some(r) if !r.trim().is_empty() => r,
             _ => code.reason_zh().to_owned(),
         };
-        return Err(Error::Api { code, reason });
+        return Err(ResponseError::Api { code, reason });
     }
     let result = raw
         .result
@@ -194,5 +187,5 @@ pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Verification
         .and_then(Loose::as_text)
         .filter(|id| !id.is_empty())
         .ok_or_else(|| decode(DecodeProblem::MissingField("result.orderid"), None))?;
-    Ok(Verification { verdict, order_id })
+    Ok(Answer { verdict, order_id })
 }

@@ -1,6 +1,8 @@
 //! Built-in demo credentials, keys and fixtures, so the sandbox (and the CLI's `demo`) need no
 //! setup. These keys are public test keys: never use them for anything real.
 
+use juhe_proto::ErrorCode;
+
 use crate::{Fixtures, Outcome};
 
 /// The API key a sandbox accepts when none is configured.
@@ -45,11 +47,17 @@ pub fn fixtures() -> Fixtures {
     let rows = [
         (MATCH, Outcome::Match),
         (MISMATCH, Outcome::Mismatch),
-        (NO_RECORD, Outcome::Error(232904)),
-        (NETWORK_ERROR, Outcome::Error(232905)),
-        (QUERY_FAILED, Outcome::Error(232906)),
-        (VENDOR_INVALID_MOBILE, Outcome::Error(232901)),
-        (VENDOR_INVALID_IDCARD, Outcome::Error(232902)),
+        (NO_RECORD, Outcome::Error(ErrorCode::NoRecord)),
+        (NETWORK_ERROR, Outcome::Error(ErrorCode::NetworkError)),
+        (QUERY_FAILED, Outcome::Error(ErrorCode::QueryFailed)),
+        (
+            VENDOR_INVALID_MOBILE,
+            Outcome::Error(ErrorCode::InvalidMobile),
+        ),
+        (
+            VENDOR_INVALID_IDCARD,
+            Outcome::Error(ErrorCode::InvalidIdCard),
+        ),
     ];
     rows.into_iter()
         .fold(Fixtures::new(), |f, ((idcard, mobile), outcome)| {

@@ -8,8 +8,8 @@ use crate::SandboxError;
 
 /// One injected fault.
 ///
-/// In JSON: `"none"`, `{"delay_ms": 200}`, `"http500"`, `"drop"`, `"truncated_json"`,
-/// `"res_as_string"`, `{"error_code": 232905}`.
+/// In JSON: `"none"`, `{"delay_ms": 200}`, `"http500"`, `{"http_status": 504}`, `"drop"`,
+/// `"truncated_json"`, `"res_as_string"`, `{"error_code": 232905}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -20,6 +20,11 @@ pub enum Fault {
     DelayMs(u64),
     /// HTTP 500 with an HTML body (a broken gateway). Not billed.
     Http500,
+    /// This HTTP status with an HTML body, as a gateway or proxy answers. With 502 and 504 the
+    /// request is processed (and billed when the answer would have been a verdict) first: a
+    /// gateway error may come after the backend did its work. Other statuses (429, 503…) are
+    /// answered in front of the backend, unprocessed and unbilled.
+    HttpStatus(u16),
     /// Close the connection without answering, after reading the request. Not billed.
     Drop,
     /// Answer normally (billed, with an order id) but cut the JSON body in half.
@@ -27,7 +32,7 @@ pub enum Fault {
     /// Answer normally with `res` sent as a string (`"res":"1"`), as the vendor sometimes does.
     ResAsString,
     /// Answer with this `error_code` (and its documented reason). Not billed.
-    ErrorCode(i32),
+    ErrorCode(juhe_proto::ErrorCode),
 }
 
 impl Fault {
@@ -45,7 +50,7 @@ impl Fault {
 /// ```
 /// use juhe_sandbox::{Fault, FaultPlan};
 ///
-/// let plan = FaultPlan::new().then(Fault::Http500).then(Fault::ErrorCode(232905));
+/// let plan = FaultPlan::new().then(Fault::Http500).then(Fault::ErrorCode(juhe_proto::ErrorCode::NetworkError));
 /// let same: FaultPlan = FaultPlan::from_json(r#"{"sequence": ["http500", {"error_code": 232905}]}"#)?;
 /// assert_eq!(plan, same);
 /// let toml = FaultPlan::from_toml(r#"sequence = ["http500", { error_code = 232905 }]"#)?;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use juhe_proto::{IdCard, Mobile};
+use juhe_proto::{ErrorCode, IdCard, Mobile};
 
 use crate::{Fault, SandboxError};
 
@@ -19,7 +19,7 @@ pub enum Outcome {
     /// `res` 2.
     Mismatch,
     /// This `error_code`.
-    Error(i32),
+    Error(ErrorCode),
 }
 
 impl FromStr for Outcome {
@@ -28,9 +28,12 @@ impl FromStr for Outcome {
         match s.trim().to_ascii_lowercase().as_str() {
             "match" | "1" => Ok(Outcome::Match),
             "mismatch" | "2" => Ok(Outcome::Mismatch),
-            other => other.parse::<i32>().map(Outcome::Error).map_err(|_| {
-                format!("unknown outcome {s:?}: expected match, mismatch or an error code")
-            }),
+            other => other
+                .parse::<i32>()
+                .map(|c| Outcome::Error(ErrorCode::from_code(c)))
+                .map_err(|_| {
+                    format!("unknown outcome {s:?}: expected match, mismatch or an error code")
+                }),
         }
     }
 }
@@ -40,7 +43,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Match => f.write_str("match"),
             Outcome::Mismatch => f.write_str("mismatch"),
-            Outcome::Error(code) => write!(f, "{code}"),
+            Outcome::Error(code) => write!(f, "{}", code.code()),
         }
     }
 }
@@ -54,7 +57,7 @@ impl<'de> serde::Deserialize<'de> for Outcome {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Code(code) => Ok(Outcome::Error(code)),
+            Raw::Code(code) => Ok(Outcome::Error(ErrorCode::from_code(code))),
             Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
         }
     }

@@ -18,11 +18,6 @@ use crate::rate_limit::QpsLimiter;
 use crate::recorder::{Observation, Recorder};
 use crate::{DefaultVerdict, Fault, FaultPlan, Fixtures, KeyStatus, Outcome, order_id};
 
-const MOBILE_INVALID: i32 = 232901;
-const IDCARD_INVALID: i32 = 232902;
-const UNSUPPORTED_MOBILE: i32 = 232903;
-const NO_RECORD: i32 = 232904;
-
 const HTML_500: &str = "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n\
 <center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
@@ -44,7 +39,7 @@ pub(crate) struct ConnControl(pub(crate) Arc<Notify>);
 
 /// How the sandbox answers.
 enum Answer {
-    Code(i32),
+    Code(ErrorCode),
     Verdict {
         verdict: Verdict,
         order_id: String,
@@ -52,6 +47,9 @@ enum Answer {
         truncated: bool,
     },
     Http500,
+    /// A gateway or proxy error page; with `Some(answer)` the request was processed first
+    /// (and billed if that answer was a verdict).
+    Gateway(u16, Option<Box<Answer>>),
     Drop,
 }
 
@@ -95,8 +93,8 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn code_body(code: i32) -> serde_json::Value {
-    json!({ "reason": ErrorCode::from_code(code).reason_zh(), "result": null, "error_code": code })
+fn code_body(code: ErrorCode) -> serde_json::Value {
+    json!({ "reason": code.reason_zh(), "result": null, "error_code": code.code() })
 }
 
 /// Unknown paths: 404 with a JSON body, counted like every request.
@@ -111,7 +109,39 @@ pub(crate) async fn not_found(State(state): State<Arc<SandboxState>>, method: Me
     )
 }
 
-/// The three API paths.
+/// The parameters of a request, or the HTTP answer for a request the API does not take.
+fn read_params(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Params, Box<Response>> {
+    let mut params = Params::default();
+    if let Some(query) = query {
+        params.absorb(query.as_bytes());
+    }
+    match *method {
+        Method::GET => Ok(params),
+        Method::POST
+            if is_form(headers)
+                || body.is_empty() && headers.get(header::CONTENT_TYPE).is_none() =>
+        {
+            params.absorb(body);
+            Ok(params)
+        }
+        Method::POST => Err(Box::new(json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({ "reason": "Content-Type must be application/x-www-form-urlencoded", "result": null, "error_code": 415 }),
+        ))),
+        _ => Err(Box::new(json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "reason": "use GET or POST", "result": null, "error_code": 405 }),
+        ))),
+    }
+}
+
+/// The three API paths. The request is judged on its own task, so like the vendor's server
+/// the sandbox finishes (and counts, and bills) a request whose client has gone away.
 pub(crate) async fn api(
     State(state): State<Arc<SandboxState>>,
     Extension(conn): Extension<ConnControl>,
@@ -126,38 +156,36 @@ pub(crate) async fn api(
         method: method.to_string(),
         ..Observation::default()
     };
-    let mut params = Params::default();
-    if let Some(query) = &query {
-        params.absorb(query.as_bytes());
-    }
-    match method {
-        Method::GET => {}
-        Method::POST
-            if is_form(&headers)
-                || body.is_empty() && headers.get(header::CONTENT_TYPE).is_none() =>
-        {
-            params.absorb(&body)
-        }
-        Method::POST => {
+    let params = match read_params(&method, &headers, query.as_deref(), &body) {
+        Ok(params) => params,
+        Err(response) => {
             state.recorder.record(obs);
-            return json_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                json!({ "reason": "Content-Type must be application/x-www-form-urlencoded", "result": null, "error_code": 415 }),
-            );
+            return *response;
         }
-        _ => {
-            state.recorder.record(obs);
-            return json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({ "reason": "use GET or POST", "result": null, "error_code": 405 }),
-            );
-        }
-    }
+    };
     let endpoint = obs.endpoint.unwrap_or(Endpoint::Plain);
-    let answer = decide(&state, endpoint, params, &mut obs).await;
-    let response = match answer {
+    let task = tokio::spawn(async move {
+        let answer = decide(&state, endpoint, params, &mut obs).await;
+        let response = render(answer, &mut obs);
+        state.recorder.record(obs);
+        response
+    });
+    match task.await {
+        Ok(Some(response)) => response,
+        Ok(None) => {
+            conn.0.notify_one();
+            // The connection task drops the connection; this answer is never sent.
+            std::future::pending().await
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, HTML_500).into_response(),
+    }
+}
+
+/// The HTTP answer for a decision (`None`: drop the connection), noted in `obs`.
+fn render(answer: Answer, obs: &mut Observation) -> Option<Response> {
+    Some(match answer {
         Answer::Code(code) => {
-            obs.error_code = Some(code);
+            obs.error_code = Some(code.code());
             json_response(StatusCode::OK, code_body(code))
         }
         Answer::Verdict {
@@ -169,29 +197,7 @@ pub(crate) async fn api(
             obs.error_code = Some(0);
             obs.res = Some(verdict.res());
             obs.order_id = Some(order_id.clone());
-            let res = if res_as_string {
-                json!(verdict.res().to_string())
-            } else {
-                json!(verdict.res())
-            };
-            let body = json!({ "reason": "成功", "result": { "res": res, "orderid": order_id }, "error_code": 0 });
-            if truncated {
-                let text = body.to_string();
-                let cut = text
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .take_while(|i| *i <= text.len() / 2)
-                    .last()
-                    .unwrap_or(0);
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
-                    text[..cut].to_owned(),
-                )
-                    .into_response()
-            } else {
-                json_response(StatusCode::OK, body)
-            }
+            verdict_response(verdict, &order_id, res_as_string, truncated)
         }
         Answer::Http500 => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,15 +205,48 @@ pub(crate) async fn api(
             HTML_500,
         )
             .into_response(),
-        Answer::Drop => {
-            state.recorder.record(obs);
-            conn.0.notify_one();
-            // The connection task drops the connection; this answer is never sent.
-            return std::future::pending().await;
+        Answer::Gateway(status, processed) => {
+            // Counted (and billed) as the backend answered; the client sees the gateway page.
+            if let Some(answer) = processed {
+                let _ = render(*answer, obs);
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let page = format!("<html><body><h1>{status}</h1></body></html>");
+            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
         }
+        Answer::Drop => return None,
+    })
+}
+
+fn verdict_response(
+    verdict: Verdict,
+    order_id: &str,
+    res_as_string: bool,
+    truncated: bool,
+) -> Response {
+    let res = if res_as_string {
+        json!(verdict.res().to_string())
+    } else {
+        json!(verdict.res())
     };
-    state.recorder.record(obs);
-    response
+    let body =
+        json!({ "reason": "成功", "result": { "res": res, "orderid": order_id }, "error_code": 0 });
+    if !truncated {
+        return json_response(StatusCode::OK, body);
+    }
+    let text = body.to_string();
+    let cut = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|i| *i <= text.len() / 2)
+        .last()
+        .unwrap_or(0);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        text[..cut].to_owned(),
+    )
+        .into_response()
 }
 
 /// Applies a fault: `Some(answer)` replaces the normal answer; delays just wait.
@@ -222,15 +261,62 @@ async fn apply(fault: Fault, obs: &mut Observation) -> Option<Answer> {
         Fault::Http500 => Some(Answer::Http500),
         Fault::Drop => Some(Answer::Drop),
         Fault::ErrorCode(code) => Some(Answer::Code(code)),
-        Fault::None | Fault::DelayMs(_) | Fault::TruncatedJson | Fault::ResAsString => None,
+        Fault::None
+        | Fault::DelayMs(_)
+        | Fault::TruncatedJson
+        | Fault::ResAsString
+        | Fault::HttpStatus(_) => None,
     }
 }
 
-fn decrypt(state: &SandboxState, endpoint: Endpoint, value: &str) -> Option<String> {
+fn decrypt(state: &SandboxState, endpoint: Endpoint, value: Option<&str>) -> Option<String> {
+    let value = value.unwrap_or_default();
     match endpoint {
         Endpoint::Plain => Some(value.to_owned()),
         Endpoint::Aes => state.aes.as_ref()?.decrypt(value).ok(),
         Endpoint::Rsa => state.rsa.as_ref()?.decrypt(value).ok(),
+    }
+}
+
+/// The pair a request is about, decrypted and validated as the vendor does, or the code the
+/// vendor answers when it cannot read one.
+fn identify(
+    state: &SandboxState,
+    endpoint: Endpoint,
+    params: &Params,
+) -> Result<(IdCard, Mobile), ErrorCode> {
+    let mobile = decrypt(state, endpoint, params.mobile.as_deref())
+        .and_then(|m| Mobile::parse(&m).ok())
+        .ok_or(ErrorCode::InvalidMobile)?;
+    let idcard = decrypt(state, endpoint, params.idcard.as_deref())
+        .and_then(|i| IdCard::parse(&i).ok())
+        .ok_or(ErrorCode::InvalidIdCard)?;
+    Ok((idcard, mobile))
+}
+
+/// The checks about the caller, not the pair: key, rate limit, permission for the endpoint.
+fn admit(state: &SandboxState, endpoint: Endpoint, key: Option<&str>) -> Result<(), ErrorCode> {
+    match key.and_then(|k| state.keys.get(k)) {
+        None => return Err(ErrorCode::InvalidKey),
+        Some(KeyStatus::Expired) => return Err(ErrorCode::KeyExpired),
+        Some(KeyStatus::Disabled) => return Err(ErrorCode::ForbiddenKey),
+        Some(KeyStatus::Active) => {}
+    }
+    if let Some(limiter) = &state.limiter {
+        if !limiter.admit(key.unwrap_or_default(), Instant::now()) {
+            return Err(ErrorCode::RateLimited);
+        }
+    }
+    let configured = match endpoint {
+        Endpoint::Plain => true,
+        Endpoint::Aes => state.aes.is_some(),
+        Endpoint::Rsa => state.rsa.is_some(),
+    };
+    // No key configured for this endpoint: the account has no permission for it.
+    if configured {
+        Ok(())
+    } else {
+        Err(ErrorCode::NoPermission)
     }
 }
 
@@ -240,58 +326,43 @@ async fn decide(
     params: Params,
     obs: &mut Observation,
 ) -> Answer {
-    let mut fault = state.faults.next();
+    // The pair is read first, so every request counts for its pair, faults included.
+    let pair = identify(state, endpoint, &params);
+    if let Ok((idcard, mobile)) = &pair {
+        obs.pair = Some((idcard.clone(), mobile.clone()));
+    }
+    let fault = state.faults.next();
     if let Some(answer) = apply(fault, obs).await {
         return answer;
     }
-    match params.key.as_deref().and_then(|k| state.keys.get(k)) {
-        None => return Answer::Code(10001),
-        Some(KeyStatus::Expired) => return Answer::Code(10003),
-        Some(KeyStatus::Disabled) => return Answer::Code(10009),
-        Some(KeyStatus::Active) => {}
-    }
-    if let Some(limiter) = &state.limiter {
-        if !limiter.admit(params.key.as_deref().unwrap_or_default(), Instant::now()) {
-            return Answer::Code(10012);
+    if let Fault::HttpStatus(status) = fault {
+        if !matches!(status, 502 | 504) {
+            // Refused in front of the backend: nothing processed.
+            return Answer::Gateway(status, None);
         }
     }
-    let needs_key = match endpoint {
-        Endpoint::Plain => false,
-        Endpoint::Aes => state.aes.is_none(),
-        Endpoint::Rsa => state.rsa.is_none(),
+    let answer = match (admit(state, endpoint, params.key.as_deref()), pair) {
+        (Err(code), _) | (Ok(()), Err(code)) => Answer::Code(code),
+        (Ok(()), Ok((idcard, mobile))) => judge(state, &idcard, &mobile, fault, obs).await,
     };
-    if needs_key {
-        // No key configured for this endpoint: the account has no permission for it.
-        return Answer::Code(10002);
+    match fault {
+        Fault::HttpStatus(status) => Answer::Gateway(status, Some(Box::new(answer))),
+        _ => answer,
     }
-    let Some(mobile) = decrypt(
-        state,
-        endpoint,
-        params.mobile.as_deref().unwrap_or_default(),
-    ) else {
-        return Answer::Code(MOBILE_INVALID);
-    };
-    let Some(idcard) = decrypt(
-        state,
-        endpoint,
-        params.idcard.as_deref().unwrap_or_default(),
-    ) else {
-        return Answer::Code(IDCARD_INVALID);
-    };
-    let Ok(mobile) = Mobile::parse(&mobile) else {
-        return Answer::Code(MOBILE_INVALID);
-    };
-    let Ok(idcard) = IdCard::parse(&idcard) else {
-        return Answer::Code(IDCARD_INVALID);
-    };
-    let carrier = mobile.carrier();
-    let fixture = state.fixtures.get(&idcard, &mobile);
-    let hashed = hash_verdict(&idcard, &mobile);
-    obs.pair = Some((idcard, mobile));
-    if carrier != Carrier::Unicom {
-        return Answer::Code(UNSUPPORTED_MOBILE);
+}
+
+/// The answer for a readable pair from an admitted caller.
+async fn judge(
+    state: &SandboxState,
+    idcard: &IdCard,
+    mobile: &Mobile,
+    mut fault: Fault,
+    obs: &mut Observation,
+) -> Answer {
+    if mobile.carrier() != Carrier::Unicom {
+        return Answer::Code(ErrorCode::UnsupportedMobile);
     }
-    let outcome = match fixture {
+    let outcome = match state.fixtures.get(idcard, mobile) {
         Some((outcome, pair_fault)) => {
             if let Some(pair_fault) = pair_fault {
                 if let Some(answer) = apply(pair_fault, obs).await {
@@ -302,10 +373,10 @@ async fn decide(
             outcome
         }
         None => match state.default_verdict {
-            DefaultVerdict::NoRecord => Outcome::Error(NO_RECORD),
+            DefaultVerdict::NoRecord => Outcome::Error(ErrorCode::NoRecord),
             DefaultVerdict::Match => Outcome::Match,
             DefaultVerdict::Mismatch => Outcome::Mismatch,
-            DefaultVerdict::Hash => hashed,
+            DefaultVerdict::Hash => hash_verdict(idcard, mobile),
         },
     };
     let verdict = match outcome {

@@ -393,7 +393,7 @@ fn every_fault() {
         .then(Fault::Drop)
         .then(Fault::TruncatedJson)
         .then(Fault::ResAsString)
-        .then(Fault::ErrorCode(10014))
+        .then(Fault::ErrorCode(juhe_proto::ErrorCode::InternalError))
         .then(Fault::None);
     let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
     let body = form(demo::API_KEY, demo::MATCH.0, demo::MATCH.1);

@@ -8,7 +8,7 @@ use juhe_2fa::{Carrier, IdCard, Mobile};
 use crate::error::{CliError, Exit};
 use crate::input::RowReader;
 
-/// One line of `check --json` (DESIGN.md §9), plus `mobile_error`.
+/// One line of `check --json` (docs/cli.md), plus `mobile_error`.
 #[derive(serde::Serialize)]
 struct Verdict {
     line: u64,
@@ -67,8 +67,9 @@ impl Verdict {
         }
         if self.mobile_valid && !self.supported {
             parts.push(format!(
-                "mobile: a {} number; the API answers only for China Unicom (232903)",
-                self.carrier
+                "mobile: a {} number; the API answers only for China Unicom ({})",
+                self.carrier,
+                juhe_2fa::ErrorCode::UnsupportedMobile.code()
             ));
         }
         if parts.is_empty() {

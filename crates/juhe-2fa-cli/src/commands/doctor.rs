@@ -116,6 +116,21 @@ impl BlockingTransport for Recording {
     }
 }
 
+/// The codes that mean "the vendor could not decrypt the fields": try the next scheme.
+const CANNOT_DECRYPT: [ErrorCode; 3] = [
+    ErrorCode::InvalidMobile,
+    ErrorCode::InvalidIdCard,
+    ErrorCode::InvalidOpenId,
+];
+
+fn cannot_decrypt() -> String {
+    let codes: Vec<String> = CANNOT_DECRYPT
+        .iter()
+        .map(|c| c.code().to_string())
+        .collect();
+    codes.join("/")
+}
+
 /// How one answer moves the search on.
 enum Step {
     /// The vendor could not decrypt (232901/232902/10004): try the next scheme.
@@ -141,9 +156,7 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
         );
     };
     match (code, code.kind()) {
-        (ErrorCode::InvalidMobile | ErrorCode::InvalidIdCard | ErrorCode::InvalidOpenId, _) => {
-            Step::Next
-        }
+        (code, _) if CANNOT_DECRYPT.contains(&code) => Step::Next,
         (_, ErrorKind::Credential | ErrorKind::Disabled) => Step::Stop(
             Exit::Api,
             format!(
@@ -234,8 +247,9 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
     let limit = timeout(global)?;
     let plan = format!(
         "doctor will send at most {n} check(s) of {idcard} / {mobile} to {base_url}, one scheme \
-         each ({names}), and stop at the first answer that is not 232901/232902/10004. Only an \
+         each ({names}), and stop at the first answer that is not {cannot_decrypt}. Only an \
          answer with error_code 0 is billed, so at most one call is billed.",
+        cannot_decrypt = cannot_decrypt(),
         n = candidates.len(),
         names = candidates
             .iter()
@@ -356,9 +370,11 @@ impl Report {
         match (&self.accepted, &self.stop) {
             (Some((name, flags)), _) => format!("the account accepts {name}: use {flags}"),
             (None, Some((_, why))) => why.clone(),
-            (None, None) => "no supported scheme was accepted (every answer was 232901/232902/\
-                             10004): check the OpenID or key in the Juhe console"
-                .to_owned(),
+            (None, None) => format!(
+                "no supported scheme was accepted (every answer was {}): check the OpenID or \
+                 key in the Juhe console",
+                cannot_decrypt()
+            ),
         }
     }
 }

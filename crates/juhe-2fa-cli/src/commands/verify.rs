@@ -5,19 +5,19 @@ use std::time::Instant;
 use juhe_2fa::{Error, Verification};
 use serde_json::json;
 
-use crate::cli::{Global, TransportArg};
+use crate::cli::{ClientArg, Global};
 use crate::config::{client_builder, config_error};
 use crate::error::{CliError, Exit, chain, exit_for, hint_for};
 
 pub fn run(global: &Global, idcard: &str, mobile: &str) -> Result<Exit, CliError> {
     let builder = client_builder(global)?;
     let started = Instant::now();
-    let result = match global.transport {
-        TransportArg::Blocking => builder
+    let result = match global.client {
+        ClientArg::Blocking => builder
             .build_blocking()
             .map_err(|e| config_error(&e))?
             .verify(idcard, mobile),
-        TransportArg::Async => {
+        ClientArg::Async => {
             let runtime = crate::runtime()?;
             let client = runtime
                 .block_on(async { builder.build() })
@@ -32,7 +32,7 @@ pub fn run(global: &Global, idcard: &str, mobile: &str) -> Result<Exit, CliError
     )
 }
 
-/// The JSON error object of DESIGN.md §9.
+/// The JSON error object of `--json` (docs/cli.md).
 pub fn error_json(e: &Error) -> serde_json::Value {
     let reason = match e {
         Error::Api { reason, .. } => reason.clone(),

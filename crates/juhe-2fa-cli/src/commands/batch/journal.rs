@@ -12,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use juhe_2fa::ErrorCode;
+
 use crate::error::CliError;
 
 /// Where a row stands.
@@ -88,24 +90,24 @@ impl Status {
     }
 
     /// Answers the vendor charges for.
-    pub fn is_billed(self) -> bool {
+    pub fn is_billable(self) -> bool {
         matches!(self, Status::Match | Status::Mismatch)
     }
 }
 
 /// A row's result: the columns added to the output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct RowResult {
     pub status: Status,
     pub res: Option<u8>,
     pub order_id: Option<String>,
-    pub error_code: Option<i32>,
+    pub error_code: Option<ErrorCode>,
     pub reason: Option<String>,
 }
 
-impl Outcome {
-    pub fn status(status: Status, reason: impl Into<String>) -> Outcome {
-        Outcome {
+impl RowResult {
+    pub fn status(status: Status, reason: impl Into<String>) -> RowResult {
+        RowResult {
             status,
             res: None,
             order_id: None,
@@ -120,7 +122,7 @@ impl Outcome {
 pub struct Entry {
     pub pair: i64,
     pub state: State,
-    pub outcome: Outcome,
+    pub outcome: RowResult,
 }
 
 enum Msg {
@@ -132,7 +134,7 @@ enum Msg {
         row: u64,
         pair: i64,
         state: State,
-        outcome: Outcome,
+        outcome: RowResult,
         reply: oneshot::Sender<()>,
     },
 }
@@ -185,11 +187,11 @@ fn entry_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         pair: row.get(0)?,
         state: State::parse(&state),
-        outcome: Outcome {
+        outcome: RowResult {
             status: status.as_deref().map_or(Status::Unknown, Status::parse),
             res: row.get(3)?,
             order_id: row.get(4)?,
-            error_code: row.get(5)?,
+            error_code: row.get::<_, Option<i32>>(5)?.map(ErrorCode::from_code),
             reason: row.get(6)?,
         },
     })
@@ -240,7 +242,7 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::
                             status,
                             outcome.res,
                             outcome.order_id,
-                            outcome.error_code,
+                            outcome.error_code.map(ErrorCode::code),
                             outcome.reason,
                             now_ms()
                         ])?;
@@ -306,7 +308,7 @@ impl Journal {
         row: u64,
         pair: i64,
         state: State,
-        outcome: Outcome,
+        outcome: RowResult,
     ) -> Result<(), CliError> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::Write {

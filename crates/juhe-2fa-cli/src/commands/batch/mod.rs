@@ -2,60 +2,64 @@
 //!
 //! Per row: look the row up in the journal (done rows are never sent again; rows left `sent`
 //! may have been billed and are reported `unknown` unless `--retry-ambiguous`), validate
-//! locally (invalid rows are `rejected` without a request), commit `sent`, send, commit the
-//! outcome. Results are written in input order to `<output>.partial`, renamed into place when
-//! the job is complete.
+//! locally (invalid rows are `rejected` without a request), then check it with the async
+//! client, whose pre-send hook commits `sent` to the journal just before each attempt goes
+//! out; then commit the outcome. Results are written in input order to `<output>.partial`,
+//! renamed into place when the job is complete. A code about the account or the service (a
+//! wrong key, say) stops the job with its rows still pending, so a rerun with the fix resumes.
 
 mod journal;
 mod output;
 mod progress;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use juhe_2fa::{BlockingClient, Client, Error, IdCard, Mobile, Verification};
+use juhe_2fa::{BoxError, Client, Error, IdCard, Mobile, Verification};
 use sha1::{Digest, Sha1};
 
-use self::journal::{Entry, Journal, Outcome, State, Status};
+use self::journal::{Entry, Journal, RowResult, State, Status};
 use self::output::OutputWriter;
 use self::progress::Progress;
-use crate::cli::{BatchArgs, Global, TransportArg};
+use crate::cli::{BatchArgs, Global};
 use crate::config::{client_builder, config_error};
-use crate::error::{CliError, Exit, chain};
+use crate::error::{CliError, Exit, RowFate, chain, handling};
 use crate::input::{Format, Row, RowReader, count_rows};
 
 const SENT_BEFORE: &str = "sent by an earlier run that stopped before the answer was recorded; it may have been billed (rerun with --retry-ambiguous to send it again)";
+const PENDING: &str =
+    "not sent: the job stopped before this row (rerun the same command to resume)";
 
-enum AnyClient {
-    Async(Client),
-    Blocking(BlockingClient),
-}
-
-impl AnyClient {
-    async fn verify(&self, idcard: IdCard, mobile: Mobile) -> Result<Verification, Error> {
-        match self {
-            AnyClient::Async(c) => c.verify_parsed(&idcard, &mobile).await,
-            AnyClient::Blocking(c) => {
-                let c = c.clone();
-                tokio::task::spawn_blocking(move || c.verify_parsed(&idcard, &mobile))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(Error::Transport(juhe_2fa::TransportError::maybe_sent(
-                            juhe_2fa::layers::transport::MaybeSentReason::Io,
-                            Some(Box::new(e)),
-                        )))
-                    })
-            }
-        }
-    }
-}
+/// Rate-limit answers that outlast the client's own retries: the row waits this long, doubling,
+/// this many times, then the job stops (about two minutes in all).
+const SLOW_DOWN_FIRST: Duration = Duration::from_secs(2);
+const SLOW_DOWN_ROUNDS: u32 = 6;
 
 struct Context {
     journal: Journal,
-    client: AnyClient,
+    client: Client,
     retry_ambiguous: bool,
     journal_path: PathBuf,
+    /// Why the job stopped early (the first account-level error), if it did.
+    stop: Mutex<Option<String>>,
+}
+
+impl Context {
+    fn stopped(&self) -> bool {
+        self.stop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn stop_with(&self, why: String) {
+        self.stop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(why);
+    }
 }
 
 /// A digest of the row's two fields: detects a journal reused with another input, without
@@ -69,81 +73,81 @@ fn pair_digest(row: &Row) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("20-byte digest"))
 }
 
-/// The outcome of a check, and the journal state it leaves the row in.
-fn classify(result: Result<Verification, Error>) -> (State, Outcome) {
-    match result {
-        Ok(v) => (
-            State::Done,
-            Outcome {
-                status: if v.is_match() {
-                    Status::Match
-                } else {
-                    Status::Mismatch
-                },
-                res: Some(v.res()),
-                order_id: Some(v.order_id),
-                error_code: None,
-                reason: None,
-            },
-        ),
-        Err(Error::Api { code, reason }) => {
-            let (state, status) = if code.is_retryable() {
-                (State::Retry, Status::Failed)
-            } else {
-                (State::Done, Status::ApiError)
-            };
-            (
-                state,
-                Outcome {
-                    status,
-                    res: None,
-                    order_id: None,
-                    error_code: Some(code.code()),
-                    reason: Some(reason),
-                },
-            )
-        }
-        Err(e @ (Error::InvalidInput(_) | Error::UnsupportedCarrier { .. })) => (
-            State::Done,
-            Outcome::status(Status::Rejected, e.to_string()),
-        ),
-        Err(e) if e.is_ambiguous() => (State::Sent, Outcome::status(Status::Unknown, chain(&e))),
-        Err(e) => (State::Retry, Outcome::status(Status::Failed, chain(&e))),
+fn verdict_result(v: Verification) -> RowResult {
+    RowResult {
+        status: if v.is_match() {
+            Status::Match
+        } else {
+            Status::Mismatch
+        },
+        res: Some(v.res()),
+        order_id: Some(v.order_id),
+        error_code: None,
+        reason: None,
     }
 }
 
-/// One row: its outcome, and whether a request was sent for it in this run.
-async fn process(ctx: &Context, row: &Row) -> Result<(Outcome, bool), CliError> {
-    let pair = pair_digest(row);
-    if let Some(Entry {
+/// A failed check as a row: its journal state and result, from the one table in `error.rs`.
+fn failed_row(error: &Error, fate: RowFate) -> (State, RowResult) {
+    let reason = match error {
+        Error::Api { reason, .. } => reason.clone(),
+        other => chain(other),
+    };
+    let mut result = RowResult::status(Status::Failed, reason);
+    result.error_code = error.error_code();
+    let state = match fate {
+        RowFate::Rejected => {
+            result.status = Status::Rejected;
+            State::Done
+        }
+        RowFate::ApiError => {
+            result.status = Status::ApiError;
+            State::Done
+        }
+        RowFate::Unknown => {
+            result.status = Status::Unknown;
+            State::Sent
+        }
+        RowFate::Failed | RowFate::StopJob | RowFate::SlowDown | RowFate::Abort => State::Retry,
+    };
+    (state, result)
+}
+
+/// What the journal already knows about a row: `Some` result when it needs no request now.
+async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResult>, CliError> {
+    let Some(Entry {
         pair: recorded,
         state,
         outcome,
     }) = ctx.journal.lookup(row.number).await?
-    {
-        if recorded != pair {
-            return Err(CliError::usage(format!(
-                "the journal {} was made for another input: row {} differs",
-                ctx.journal_path.display(),
-                row.number
-            ))
-            .with_hint("use a new --journal for a new input file"));
-        }
-        match state {
-            State::Done => return Ok((outcome, false)),
-            State::Sent if !ctx.retry_ambiguous => {
-                let reason = if outcome.status == Status::Unknown && outcome.reason.is_some() {
-                    outcome.reason.unwrap_or_default()
-                } else {
-                    SENT_BEFORE.to_owned()
-                };
-                return Ok((Outcome::status(Status::Unknown, reason), false));
-            }
-            State::Sent | State::Retry => {}
-        }
+    else {
+        return Ok(None);
+    };
+    if recorded != pair {
+        return Err(CliError::usage(format!(
+            "the journal {} was made for another input: row {} differs",
+            ctx.journal_path.display(),
+            row.number
+        ))
+        .with_hint("use a new --journal for a new input file"));
     }
-    let reject = |reason: String| Outcome::status(Status::Rejected, reason);
-    let parsed = match (&row.malformed, row.idcard.as_deref(), row.mobile.as_deref()) {
+    Ok(match state {
+        State::Done => Some(outcome),
+        State::Sent if !ctx.retry_ambiguous => {
+            let reason = match (outcome.status, outcome.reason) {
+                (Status::Unknown, Some(reason)) => reason,
+                _ => SENT_BEFORE.to_owned(),
+            };
+            Some(RowResult::status(Status::Unknown, reason))
+        }
+        State::Sent | State::Retry => None,
+    })
+}
+
+/// The row's two numbers, or the `rejected` result that sends nothing.
+fn parse_row(row: &Row) -> Result<(IdCard, Mobile), RowResult> {
+    let reject = |reason: String| RowResult::status(Status::Rejected, reason);
+    match (&row.malformed, row.idcard.as_deref(), row.mobile.as_deref()) {
         (Some(reason), _, _) => Err(reject(reason.clone())),
         (None, Some(idcard), Some(mobile)) => {
             match (IdCard::parse(idcard), Mobile::parse(mobile)) {
@@ -152,30 +156,83 @@ async fn process(ctx: &Context, row: &Row) -> Result<(Outcome, bool), CliError> 
             }
         }
         _ => Err(reject("the row has no idcard or mobile".into())),
-    };
-    let (idcard, mobile) = match parsed {
-        Ok(pair) => pair,
-        Err(outcome) => {
+    }
+}
+
+/// Checks one pair; rate limits that outlast the client's retries back off here.
+async fn check(
+    ctx: &Context,
+    row: u64,
+    pair: i64,
+    idcard: &IdCard,
+    mobile: &Mobile,
+) -> Result<Verification, Error> {
+    let mut wait = SLOW_DOWN_FIRST;
+    let mut round = 0;
+    loop {
+        // Committed before each attempt goes out: a crash from then on leaves the row `sent`.
+        let mark_sent = |_attempt| async move {
+            let sent = RowResult::status(Status::Unknown, SENT_BEFORE);
             ctx.journal
-                .write(row.number, pair, State::Done, outcome.clone())
+                .write(row, pair, State::Sent, sent)
+                .await
+                .map_err(|e| Box::new(e) as BoxError)
+        };
+        let result = ctx.client.verify_with(idcard, mobile, mark_sent).await;
+        match &result {
+            Err(e) if handling(e.class()).1 == RowFate::SlowDown && round < SLOW_DOWN_ROUNDS => {
+                round += 1;
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            _ => return result,
+        }
+    }
+}
+
+/// One row: its result, and whether a request was sent for it in this run.
+async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError> {
+    let pair = pair_digest(row);
+    if let Some(result) = recorded(ctx, row, pair).await? {
+        return Ok((result, false));
+    }
+    let (idcard, mobile) = match parse_row(row) {
+        Ok(pair) => pair,
+        Err(rejected) => {
+            ctx.journal
+                .write(row.number, pair, State::Done, rejected.clone())
                 .await?;
-            return Ok((outcome, false));
+            return Ok((rejected, false));
         }
     };
-    // Committed before sending: a crash from here on leaves the row `sent` (maybe billed).
+    if ctx.stopped() {
+        return Ok((RowResult::status(Status::Failed, PENDING), false));
+    }
+    let (state, result) = match check(ctx, row.number, pair, &idcard, &mobile).await {
+        Ok(v) => (State::Done, verdict_result(v)),
+        Err(e) => {
+            let (_, fate) = handling(e.class());
+            match fate {
+                RowFate::Abort => return Err(CliError::failure(chain(&e))),
+                RowFate::StopJob | RowFate::SlowDown => ctx.stop_with(chain(&e)),
+                _ => {}
+            }
+            failed_row(&e, fate)
+        }
+    };
     ctx.journal
-        .write(
-            row.number,
-            pair,
-            State::Sent,
-            Outcome::status(Status::Unknown, SENT_BEFORE),
-        )
+        .write(row.number, pair, state, result.clone())
         .await?;
-    let (state, outcome) = classify(ctx.client.verify(idcard, mobile).await);
-    ctx.journal
-        .write(row.number, pair, state, outcome.clone())
-        .await?;
-    Ok((outcome, true))
+    Ok((result, true))
+}
+
+/// The journal path: `--journal`, or `<output>.journal`.
+fn journal_path(args: &BatchArgs, output: &Path) -> PathBuf {
+    args.journal.clone().unwrap_or_else(|| {
+        let mut name = output.file_name().unwrap_or_default().to_owned();
+        name.push(".journal");
+        output.with_file_name(name)
+    })
 }
 
 pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
@@ -193,35 +250,24 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     if args.concurrency == 0 {
         return Err(CliError::usage("--concurrency must be at least 1"));
     }
-    let journal_path = args.journal.clone().unwrap_or_else(|| {
-        let mut name = output.file_name().unwrap_or_default().to_owned();
-        name.push(".journal");
-        output.with_file_name(name)
-    });
+    let journal_path = journal_path(args, output);
     let mut builder = client_builder(global)?;
     if let Some(qps) = args.qps {
         builder = builder.rate_limit(qps);
     }
     let runtime = crate::runtime()?;
-    let client = match global.transport {
-        TransportArg::Async => AnyClient::Async(
-            runtime
-                .block_on(async { builder.build() })
-                .map_err(|e| config_error(&e))?,
-        ),
-        TransportArg::Blocking => {
-            AnyClient::Blocking(builder.build_blocking().map_err(|e| config_error(&e))?)
-        }
-    };
+    let client = runtime
+        .block_on(async { builder.build() })
+        .map_err(|e| config_error(&e))?;
     let total = count_rows(input)?;
     let mut reader = RowReader::open(input)?;
     let writer = OutputWriter::create(output, Format::of(input), reader.headers())?;
-    let journal = Journal::open(&journal_path, input)?;
     let ctx = Arc::new(Context {
-        journal,
+        journal: Journal::open(&journal_path, input)?,
         client,
         retry_ambiguous: args.retry_ambiguous,
         journal_path: journal_path.clone(),
+        stop: Mutex::new(None),
     });
     let progress = Progress::new(total, global.json);
     let summary = runtime.block_on(pipeline(
@@ -233,18 +279,35 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     ))?;
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
+    let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
     ctx.journal.close()?;
+    print_summary(
+        global.json,
+        &summary,
+        output,
+        &journal_path,
+        stop.as_deref(),
+    )
+}
 
+fn print_summary(
+    json: bool,
+    summary: &progress::Summary,
+    output: &Path,
+    journal: &Path,
+    stop: Option<&str>,
+) -> Result<Exit, CliError> {
     let not_final: u64 = Status::ALL
         .iter()
         .filter(|s| !s.is_final())
         .map(|s| summary.by_status[s.as_str()])
         .sum();
-    if global.json {
+    if json {
         let mut value =
-            serde_json::to_value(&summary).map_err(|e| CliError::failure(e.to_string()))?;
+            serde_json::to_value(summary).map_err(|e| CliError::failure(e.to_string()))?;
         value["output"] = serde_json::json!(output);
-        value["journal"] = serde_json::json!(journal_path);
+        value["journal"] = serde_json::json!(journal);
+        value["stopped"] = serde_json::json!(stop);
         crate::print_line(&value.to_string());
     } else {
         let counts: Vec<String> = summary
@@ -264,13 +327,22 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         eprintln!(
             "output: {}  journal: {}",
             output.display(),
-            journal_path.display()
+            journal.display()
         );
-        if not_final > 0 {
+        if stop.is_none() && not_final > 0 {
             eprintln!(
                 "{not_final} row(s) not final: rerun the same command to retry `failed` rows; `unknown` rows may have been billed and are resent only with --retry-ambiguous"
             );
         }
+    }
+    if let Some(why) = stop {
+        crate::print_error(
+            &format!("the job stopped: {why}"),
+            Some(
+                "fix the account or key, then rerun the same command: finished rows are not sent again",
+            ),
+        );
+        return Ok(Exit::Api);
     }
     Ok(if not_final == 0 {
         Exit::Ok
@@ -286,7 +358,14 @@ async fn pipeline(
     mut progress: Progress,
     concurrency: usize,
 ) -> Result<progress::Summary, CliError> {
-    let rows = futures_util::stream::iter(std::iter::from_fn(|| reader.next_row()));
+    // Once the job stops, no more rows are read; those in flight finish.
+    let rows = futures_util::stream::iter(std::iter::from_fn(|| {
+        if ctx.stopped() {
+            None
+        } else {
+            reader.next_row()
+        }
+    }));
     let mut results = rows
         .map(|row| {
             let ctx = ctx.clone();
@@ -303,7 +382,12 @@ async fn pipeline(
         progress.update(outcome.status, sent);
     }
     drop(results);
-    writer.finish()?;
+    if ctx.stopped() {
+        // The output is incomplete: the rerun writes it whole.
+        writer.abandon()?;
+    } else {
+        writer.finish()?;
+    }
     Ok(progress.finish())
 }
 

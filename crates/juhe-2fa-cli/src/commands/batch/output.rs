@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::journal::Outcome;
+use super::journal::RowResult;
 use crate::error::CliError;
 use crate::input::{Format, Passthrough, Row};
 
@@ -69,7 +69,7 @@ impl OutputWriter {
         })
     }
 
-    pub fn write(&mut self, row: &Row, outcome: &Outcome) -> Result<(), CliError> {
+    pub fn write(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
         match (&mut self.sink, &row.passthrough) {
             (Sink::Csv { writer, width }, Passthrough::Csv(record)) => {
                 let mut out = record.clone();
@@ -89,7 +89,7 @@ impl OutputWriter {
                 out.push_field(
                     outcome
                         .error_code
-                        .map(|c| c.to_string())
+                        .map(|c| c.code().to_string())
                         .unwrap_or_default()
                         .as_bytes(),
                 );
@@ -137,5 +137,11 @@ impl OutputWriter {
             .map_err(|e| write_error(&self.partial, e.error()))?;
         file.sync_all().map_err(|e| write_error(&self.partial, e))?;
         std::fs::rename(&self.partial, &self.target).map_err(|e| write_error(&self.target, e))
+    }
+
+    /// Drops an incomplete output (the job stopped early): the next run writes it whole.
+    pub fn abandon(self) -> Result<(), CliError> {
+        drop(self.sink);
+        std::fs::remove_file(&self.partial).map_err(|e| write_error(&self.partial, e))
     }
 }

@@ -70,7 +70,7 @@ impl Progress {
     pub fn update(&mut self, status: Status, sent_now: bool) {
         self.done += 1;
         self.counts[Status::ALL.iter().position(|s| *s == status).unwrap_or(5)] += 1;
-        if sent_now && status.is_billed() {
+        if sent_now && status.is_billable() {
             self.sent_billed += 1;
         }
         if let Some(bar) = &self.bar {

@@ -1,0 +1,72 @@
+//! The sandbox catches the most expensive client bug: retrying after a timeout. A request whose
+//! client went away is still processed and billed, and every request counts for its pair.
+
+use std::time::Duration;
+
+use juhe_proto::Endpoint;
+use juhe_sandbox::{BlockingSandbox, Fault, FaultPlan, Sandbox, demo};
+
+fn post(sb: &BlockingSandbox, timeout_ms: u64) -> Result<String, ureq::Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_millis(timeout_ms)))
+        .build()
+        .new_agent();
+    let body = format!(
+        "key={}&idcard={}&mobile={}",
+        demo::API_KEY,
+        demo::MATCH.0,
+        demo::MATCH.1
+    );
+    agent
+        .post(format!("{}{}", sb.base_url(), Endpoint::Plain.path()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(body)?
+        .body_mut()
+        .read_to_string()
+}
+
+#[test]
+fn a_client_that_retries_after_a_timeout_is_caught() {
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::DelayMs(400)))
+        .spawn_blocking()
+        .unwrap();
+    // The naive client: 100 ms timeout, then "retry" at once.
+    assert!(post(&sb, 100).is_err(), "the first attempt times out");
+    let second = post(&sb, 2_000).unwrap();
+    assert!(second.contains("\"res\":1"), "{second}");
+    // The abandoned first request finishes on the server and is billed too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sb.stats().billed < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sb.stats().billed, 2);
+    assert_eq!(sb.pair_count(demo::MATCH.0, demo::MATCH.1).billed, 2);
+    assert_eq!(
+        sb.pairs_billed_more_than_once(),
+        1,
+        "the double charge is visible"
+    );
+}
+
+#[test]
+fn unbilled_faults_count_for_their_pair() {
+    let plan = FaultPlan::new()
+        .then(Fault::Http500)
+        .then(Fault::Drop)
+        .then(Fault::ErrorCode(juhe_proto::ErrorCode::NetworkError))
+        .then(Fault::HttpStatus(503));
+    let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    for _ in 0..4 {
+        let _ = post(&sb, 2_000);
+    }
+    let count = sb.pair_count(demo::MATCH.0, demo::MATCH.1);
+    assert_eq!(
+        (count.requests, count.billed),
+        (4, 0),
+        "sent four times, billed never"
+    );
+    // A client that "sends exactly once" must show 1 here: this one sent four times.
+    assert_ne!(count.requests, 1);
+}
