@@ -30,9 +30,14 @@ pub struct Global {
     #[arg(long, env = "JUHE_BASE_URL", global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// API key (for `sandbox`: a key to accept; repeatable)
-    #[arg(long, env = "JUHE_KEY", hide_env_values = true, global = true, value_name = "KEY", action = ArgAction::Append)]
+    /// API key; `-` reads it from stdin. As a flag it is visible to other local users in `ps`:
+    /// prefer JUHE_KEY, --key-file or `--key -` (for `sandbox`: a key to accept; repeatable)
+    #[arg(long, env = "JUHE_KEY", hide_env_values = true, global = true, value_name = "KEY", action = ArgAction::Append, allow_hyphen_values = true)]
     pub key: Vec<String>,
+
+    /// Read the API key from the first line of FILE (wins over --key and JUHE_KEY)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
 
     /// Endpoint: plain text, AES- or RSA-encrypted fields
     #[arg(long, env = "JUHE_MODE", global = true, value_enum, default_value_t = ModeArg::Plain)]

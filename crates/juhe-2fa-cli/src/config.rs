@@ -107,19 +107,7 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
 
 /// [`client_builder`] before the mode is set (`doctor` tries several).
 pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, CliError> {
-    let key = match global.key.as_slice() {
-        [] => {
-            return Err(CliError::usage("no API key").with_hint(
-                "pass --key KEY or set JUHE_KEY (try `juhe-2fa sandbox` and its demo key to experiment)",
-            ));
-        }
-        [key] => key.clone(),
-        _ => {
-            return Err(CliError::usage(
-                "--key was given more than once; a client uses one key",
-            ));
-        }
-    };
+    let key = api_key(global)?;
     let timeout = timeout(global)?;
     let mut builder = ClientBuilder::new()
         .api_key(key)
@@ -137,6 +125,36 @@ pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, Cli
         builder = builder.base_url(url.clone());
     }
     Ok(builder)
+}
+
+/// The first line of a key file or of stdin, trimmed; empty is an error.
+fn first_line(mut reader: impl std::io::BufRead, what: &str) -> Result<String, CliError> {
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| CliError::usage(format!("cannot read the API key from {what}: {e}")))?;
+    let key = line.trim().to_owned();
+    if key.is_empty() {
+        return Err(CliError::usage(format!("{what} holds no API key")));
+    }
+    Ok(key)
+}
+
+/// The API key: `--key-file`, else `--key` (`-` for stdin) or `JUHE_KEY`.
+pub fn api_key(global: &Global) -> Result<String, CliError> {
+    if let Some(path) = &global.key_file {
+        let file =
+            std::fs::File::open(path).map_err(|e| CliError::io("read the key file", path, &e))?;
+        return first_line(std::io::BufReader::new(file), &path.display().to_string());
+    }
+    match global.key.as_slice() {
+        [] => Err(CliError::usage("no API key").with_hint(
+            "set JUHE_KEY, or pass --key-file FILE or --key - (stdin); try `juhe-2fa sandbox` and its demo key to experiment",
+        )),
+        [dash] if dash == "-" => first_line(std::io::stdin().lock(), "stdin"),
+        [key] => Ok(key.clone()),
+        _ => Err(CliError::usage("--key was given more than once; a client uses one key")),
+    }
 }
 
 /// `--timeout` as a duration.

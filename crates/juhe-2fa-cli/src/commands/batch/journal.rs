@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use juhe_2fa::ErrorCode;
 
+use super::lock::JobLock;
 use crate::error::CliError;
 
 /// Where a row stands.
@@ -143,6 +144,42 @@ pub struct Journal {
     path: PathBuf,
     tx: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<Result<(), rusqlite::Error>>>,
+    digest: PairDigest,
+    _lock: JobLock,
+}
+
+/// How rows are recognised across runs without storing their numbers: a keyed digest with a
+/// random per-job salt (so a digest tells nothing about a person without the journal's salt),
+/// or the unsalted SHA-1 of journals made before salts.
+enum PairDigest {
+    Salted(Vec<u8>),
+    Legacy,
+}
+
+impl PairDigest {
+    fn of(&self, idcard: &str, mobile: &str) -> i64 {
+        use hmac::{KeyInit, Mac};
+        let bytes: Vec<u8> = match self {
+            PairDigest::Salted(salt) => {
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(salt)
+                    .expect("HMAC takes any key length");
+                mac.update(idcard.as_bytes());
+                mac.update(b"\x1f");
+                mac.update(mobile.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            }
+            PairDigest::Legacy => {
+                use sha1::Digest;
+                sha1::Sha1::new()
+                    .chain_update(idcard.as_bytes())
+                    .chain_update(b"\x1f")
+                    .chain_update(mobile.as_bytes())
+                    .finalize()
+                    .to_vec()
+            }
+        };
+        i64::from_be_bytes(bytes[..8].try_into().expect("at least 8 bytes"))
+    }
 }
 
 const SCHEMA: &str = "
@@ -262,14 +299,62 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::
     Ok(())
 }
 
+/// Creates the journal file readable by its owner only (SQLite's `-wal`/`-shm` files copy
+/// its permissions).
+fn create_private(path: &Path) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(CliError::io("create the journal", path, &e)),
+    }
+}
+
+/// The job's salt: kept in `meta`; a new journal gets a random one; a journal with rows but
+/// no salt predates salts and keeps its digests.
+fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
+    let failed = |e: rusqlite::Error| CliError::failure(format!("journal: {e}"));
+    let salt: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(failed)?;
+    if let Some(salt) = salt {
+        let salt = hex::decode(salt).map_err(|_| CliError::failure("journal: a corrupt salt"))?;
+        return Ok(PairDigest::Salted(salt));
+    }
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM rows", [], |r| r.get(0))
+        .map_err(failed)?;
+    if rows > 0 {
+        return Ok(PairDigest::Legacy);
+    }
+    let mut salt = vec![0u8; 32];
+    getrandom::fill(&mut salt).map_err(|e| CliError::failure(format!("random salt: {e}")))?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('salt', ?1)",
+        params![hex::encode(&salt)],
+    )
+    .map_err(failed)?;
+    Ok(PairDigest::Salted(salt))
+}
+
 impl Journal {
+    /// Opens (or creates, 0600) the journal, holding its lock for as long as it is open.
     pub fn open(path: &Path, input: &Path) -> Result<Journal, CliError> {
+        let lock = JobLock::acquire(path)?;
+        create_private(path)?;
         let conn = open_connection(path).map_err(|e| sql_error(path, &e))?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('input', ?1)",
             params![input.to_string_lossy()],
         )
         .map_err(|e| sql_error(path, &e))?;
+        let digest = pair_digest(&conn)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("juhe-journal".into())
@@ -279,7 +364,14 @@ impl Journal {
             path: path.to_owned(),
             tx: Some(tx),
             thread: Some(thread),
+            digest,
+            _lock: lock,
         })
+    }
+
+    /// The digest that recognises a row's pair in this journal.
+    pub fn pair_digest(&self, idcard: &str, mobile: &str) -> i64 {
+        self.digest.of(idcard, mobile)
     }
 
     fn send(&self, msg: Msg) -> Result<(), CliError> {

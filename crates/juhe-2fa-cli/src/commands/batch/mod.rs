@@ -9,16 +9,17 @@
 //! wrong key, say) stops the job with its rows still pending, so a rerun with the fix resumes.
 
 mod journal;
+mod lock;
 mod output;
 mod progress;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use juhe_2fa::{BoxError, Client, Error, IdCard, Mobile, Verification};
-use sha1::{Digest, Sha1};
 
 use self::journal::{Entry, Journal, RowResult, State, Status};
 use self::output::OutputWriter;
@@ -44,14 +45,18 @@ struct Context {
     journal_path: PathBuf,
     /// Why the job stopped early (the first account-level error), if it did.
     stop: Mutex<Option<String>>,
+    /// SIGINT or SIGTERM arrived: send nothing new, let requests in flight finish.
+    interrupted: AtomicBool,
 }
 
 impl Context {
     fn stopped(&self) -> bool {
-        self.stop
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.interrupted.load(Ordering::SeqCst)
+            || self
+                .stop
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
     }
 
     fn stop_with(&self, why: String) {
@@ -64,13 +69,11 @@ impl Context {
 
 /// A digest of the row's two fields: detects a journal reused with another input, without
 /// storing numbers in the journal.
-fn pair_digest(row: &Row) -> i64 {
-    let digest = Sha1::new()
-        .chain_update(row.idcard.as_deref().unwrap_or_default().as_bytes())
-        .chain_update(b"\x1f")
-        .chain_update(row.mobile.as_deref().unwrap_or_default().as_bytes())
-        .finalize();
-    i64::from_be_bytes(digest[..8].try_into().expect("20-byte digest"))
+fn pair_digest(ctx: &Context, row: &Row) -> i64 {
+    ctx.journal.pair_digest(
+        row.idcard.as_deref().unwrap_or_default(),
+        row.mobile.as_deref().unwrap_or_default(),
+    )
 }
 
 fn verdict_result(v: Verification) -> RowResult {
@@ -123,13 +126,17 @@ async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResul
     else {
         return Ok(None);
     };
+    if recorded != pair && outcome.status == Status::Rejected {
+        // Never sent: the row may have been fixed since; check it as new.
+        return Ok(None);
+    }
     if recorded != pair {
         return Err(CliError::usage(format!(
-            "the journal {} was made for another input: row {} differs",
+            "the journal {} was made for another input: row {} differs from the row it sent",
             ctx.journal_path.display(),
             row.number
         ))
-        .with_hint("use a new --journal for a new input file"));
+        .with_hint("only rows that were never sent (rejected) may change between runs; use a new --journal for a new input file"));
     }
     Ok(match state {
         State::Done => Some(outcome),
@@ -192,7 +199,7 @@ async fn check(
 
 /// One row: its result, and whether a request was sent for it in this run.
 async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError> {
-    let pair = pair_digest(row);
+    let pair = pair_digest(ctx, row);
     if let Some(result) = recorded(ctx, row, pair).await? {
         return Ok((result, false));
     }
@@ -244,13 +251,11 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
             "batch needs --input FILE and --output FILE (or --report JOURNAL)",
         ));
     };
-    if input == output {
-        return Err(CliError::usage("--output must not be the input file"));
-    }
     if args.concurrency == 0 {
         return Err(CliError::usage("--concurrency must be at least 1"));
     }
     let journal_path = journal_path(args, output);
+    check_paths(input, output, &journal_path)?;
     let mut builder = client_builder(global)?;
     if let Some(qps) = args.qps {
         builder = builder.rate_limit(qps);
@@ -259,15 +264,17 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let client = runtime
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))?;
+    let journal = Journal::open(&journal_path, input)?;
     let total = count_rows(input)?;
     let mut reader = RowReader::open(input)?;
     let writer = OutputWriter::create(output, Format::of(input), reader.headers())?;
     let ctx = Arc::new(Context {
-        journal: Journal::open(&journal_path, input)?,
+        journal,
         client,
         retry_ambiguous: args.retry_ambiguous,
         journal_path: journal_path.clone(),
         stop: Mutex::new(None),
+        interrupted: AtomicBool::new(false),
     });
     let progress = Progress::new(total, global.json);
     let summary = runtime.block_on(pipeline(
@@ -280,14 +287,90 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
     let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let interrupted = ctx.interrupted.load(Ordering::SeqCst);
     ctx.journal.close()?;
-    print_summary(
+    let exit = print_summary(
         global.json,
         &summary,
         output,
         &journal_path,
         stop.as_deref(),
-    )
+    )?;
+    if interrupted {
+        crate::print_error(
+            "interrupted: rows in flight finished and were recorded; no output was written",
+            Some("rerun the same command to finish the job"),
+        );
+        return Ok(Exit::Failure);
+    }
+    Ok(exit)
+}
+
+/// Where a path points: device and inode when it exists, else its canonical parent and name.
+fn identity(path: &Path) -> Option<(u64, u64, PathBuf)> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::MetadataExt;
+        return Some((meta.dev(), meta.ino(), PathBuf::new()));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::canonicalize(parent).ok()?;
+    Some((0, 0, dir.join(path.file_name()?)))
+}
+
+/// Input, output and journal must be three different files, and output and journal must be
+/// files: found before anything is sent.
+fn check_paths(input: &Path, output: &Path, journal: &Path) -> Result<(), CliError> {
+    for (path, flag) in [(output, "--output"), (journal, "--journal")] {
+        if path.is_dir() {
+            return Err(CliError::usage(format!(
+                "{flag} {} is a directory",
+                path.display()
+            )));
+        }
+    }
+    let same = |a: &Path, b: &Path| identity(a).is_some_and(|id| Some(id) == identity(b));
+    if same(input, output) {
+        return Err(CliError::usage("--output must not be the input file"));
+    }
+    if same(input, journal) {
+        return Err(CliError::usage("--journal must not be the input file"));
+    }
+    if same(output, journal) {
+        return Err(CliError::usage("--journal must not be the output file"));
+    }
+    Ok(())
+}
+
+/// First SIGINT/SIGTERM: stop sending and drain. Second: exit at once.
+async fn on_signals(ctx: std::sync::Weak<Context>) {
+    wait_for_signal().await;
+    if let Some(ctx) = ctx.upgrade() {
+        ctx.interrupted.store(true, Ordering::SeqCst);
+    }
+    eprintln!(
+        "juhe-2fa: stopping: sending nothing new, waiting for requests in flight (at most --timeout); press Ctrl-C again to quit at once"
+    );
+    wait_for_signal().await;
+    std::process::exit(130);
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn print_summary(
@@ -359,6 +442,7 @@ async fn pipeline(
     concurrency: usize,
 ) -> Result<progress::Summary, CliError> {
     // Once the job stops, no more rows are read; those in flight finish.
+    let signals = tokio::spawn(on_signals(Arc::downgrade(ctx)));
     let rows = futures_util::stream::iter(std::iter::from_fn(|| {
         if ctx.stopped() {
             None
@@ -382,6 +466,7 @@ async fn pipeline(
         progress.update(outcome.status, sent);
     }
     drop(results);
+    signals.abort();
     if ctx.stopped() {
         // The output is incomplete: the rerun writes it whole.
         writer.abandon()?;

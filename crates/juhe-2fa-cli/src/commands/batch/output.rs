@@ -32,6 +32,31 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::failure(format!("cannot write {}: {e}", path.display()))
 }
 
+/// Opens `path` for writing, readable by its owner only (0600: it holds identity data), locked
+/// against another run writing the same output, then emptied.
+fn create_private(path: &Path) -> Result<File, CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(path)
+        .map_err(|e| CliError::io("create", path, &e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(CliError::usage(format!(
+                "{} is being written by another batch run",
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(CliError::io("lock", path, &e)),
+    }
+    file.set_len(0)
+        .map_err(|e| CliError::io("empty", path, &e))?;
+    Ok(file)
+}
+
 impl OutputWriter {
     pub fn create(
         target: &Path,
@@ -41,7 +66,7 @@ impl OutputWriter {
         let mut name = target.file_name().unwrap_or_default().to_owned();
         name.push(".partial");
         let partial = target.with_file_name(name);
-        let file = File::create(&partial).map_err(|e| CliError::io("create", &partial, &e))?;
+        let file = create_private(&partial)?;
         let buffered = BufWriter::with_capacity(256 * 1024, file);
         let sink = match (format, headers) {
             (Format::Csv, Some(headers)) => {

@@ -75,7 +75,7 @@ impl Progress {
         }
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if self.done % 64 == 0 || self.done == self.total {
+            if self.done.is_multiple_of(64) || self.done == self.total {
                 let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{rate:.0} rows/s, {}", self.counts_text()));
             }
