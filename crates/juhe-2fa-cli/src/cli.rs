@@ -251,6 +251,12 @@ pub struct SandboxArgs {
     /// symlink or existing files
     #[arg(long, value_name = "DIR")]
     pub export_demo_keys: Option<PathBuf>,
+    /// Accept only the --key/JUHE_KEY keys, not also the demo key
+    #[arg(long)]
+    pub no_demo_key: bool,
+    /// Log one masked line per request on stderr
+    #[arg(long)]
+    pub log_requests: bool,
 }
 
 fn parse_default_verdict(s: &str) -> Result<DefaultVerdict, String> {

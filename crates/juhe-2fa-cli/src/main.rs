@@ -33,7 +33,8 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
-    init_tracing(cli.global.verbose);
+    let log_requests = matches!(&cli.command, Command::Sandbox(a) if a.log_requests);
+    init_tracing(cli.global.verbose, log_requests);
     let g = &cli.global;
     let result = match &cli.command {
         Command::Verify { idcard, mobile } => commands::verify::run(g, idcard, mobile),
@@ -63,17 +64,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "error",
+fn init_tracing(verbose: u8, log_requests: bool) {
+    let level = match verbose {
+        0 => "warn",
         1 => "info",
         _ => "debug",
     };
+    // Warnings (e.g. the sandbox's connection cap) show by default; the SDK's own retry
+    // warnings only with -v, as the command reports failures itself.
+    let mut default = if verbose == 0 {
+        "error,juhe_sandbox=warn".to_owned()
+    } else {
+        level.to_owned()
+    };
+    if log_requests {
+        default.push_str(",juhe_sandbox::request=info");
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -77,9 +77,19 @@ impl Sandbox {
             default_verdict: DefaultVerdict::NoRecord,
             qps_limit: None,
             faults: FaultPlan::new(),
+            control: None,
+            log_requests: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 }
+
+/// Connections served at once before new ones wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+
+/// Time a client has to send a request's headers, or may idle between requests.
+pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Configures a sandbox; see [`Sandbox::builder`] for the defaults.
 pub struct SandboxBuilder {
@@ -91,6 +101,10 @@ pub struct SandboxBuilder {
     default_verdict: DefaultVerdict,
     qps_limit: Option<u32>,
     faults: FaultPlan,
+    control: Option<bool>,
+    log_requests: bool,
+    max_connections: usize,
+    header_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -169,6 +183,39 @@ impl SandboxBuilder {
         self
     }
 
+    /// `GET /__sandbox/stats` and `POST /__sandbox/reset`. Default (`None`): on when listening
+    /// on a loopback address (and in process), off otherwise.
+    pub fn control_endpoints(mut self, enabled: Option<bool>) -> Self {
+        self.control = enabled;
+        self
+    }
+
+    /// Logs one masked line per request (tracing target `juhe_sandbox::request`, level info).
+    pub fn log_requests(mut self, enabled: bool) -> Self {
+        self.log_requests = enabled;
+        self
+    }
+
+    /// At most this many connections at once (default [`DEFAULT_MAX_CONNECTIONS`]); more wait
+    /// to be accepted, so slow or idle clients cannot take the sandbox down.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a client may take to send its headers, or idle between requests, before its
+    /// connection is closed (default [`DEFAULT_HEADER_TIMEOUT`]).
+    pub fn header_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// Whether the control endpoints are on for a sandbox listening on `addr`.
+    pub(crate) fn control_on(&self, addr: Option<SocketAddr>) -> bool {
+        self.control
+            .unwrap_or_else(|| addr.is_none_or(|a| a.ip().is_loopback()))
+    }
+
     pub(crate) fn into_state(self) -> Result<(SocketAddr, SandboxState), SandboxError> {
         let mut keys = self.keys;
         if keys.is_empty() {
@@ -187,13 +234,18 @@ impl SandboxBuilder {
             default_verdict: self.default_verdict,
             limiter: self.qps_limit.map(QpsLimiter::new),
             faults: self.faults,
-            recorder: Recorder::default(),
+            recorder: Recorder::new(self.log_requests),
         };
         Ok((self.addr, state))
     }
 
     /// Binds and starts serving on the current tokio runtime.
     pub async fn spawn(self) -> Result<SandboxHandle, SandboxError> {
+        let control = self.control_on(Some(self.addr));
+        let limits = server::Limits {
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+        };
         let (addr, state) = self.into_state()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -205,8 +257,9 @@ impl SandboxBuilder {
         let (shutdown, watch_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(
             listener,
-            server::router(state.clone()),
+            server::router(state.clone(), control),
             watch_rx,
+            limits,
         ));
         tracing::info!(addr = %local, "sandbox listening");
         Ok(SandboxHandle {

@@ -98,15 +98,40 @@ fn code_body(code: ErrorCode) -> serde_json::Value {
 }
 
 /// Unknown paths: 404 with a JSON body, counted like every request.
-pub(crate) async fn not_found(State(state): State<Arc<SandboxState>>, method: Method) -> Response {
+pub(crate) async fn not_found(
+    State(state): State<Arc<SandboxState>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
     state.recorder.record(Observation {
         method: method.to_string(),
+        path: uri.path().to_owned(),
         ..Observation::default()
     });
     json_response(
         StatusCode::NOT_FOUND,
         json!({ "reason": "Not Found", "result": null, "error_code": 404 }),
     )
+}
+
+/// `GET /__sandbox/stats`: the counters, for test suites in any language. Numbers masked.
+pub(crate) async fn stats(State(state): State<Arc<SandboxState>>) -> Response {
+    let recent = state.recorder.recent();
+    let recent = &recent[recent.len().saturating_sub(100)..];
+    json_response(
+        StatusCode::OK,
+        json!({
+            "stats": state.recorder.stats(),
+            "pairs_billed_more_than_once": state.recorder.pairs_billed_more_than_once(),
+            "recent": recent,
+        }),
+    )
+}
+
+/// `POST /__sandbox/reset`: counters back to zero.
+pub(crate) async fn reset(State(state): State<Arc<SandboxState>>) -> Response {
+    state.recorder.reset();
+    json_response(StatusCode::OK, json!({ "reset": true }))
 }
 
 /// The parameters of a request, or the HTTP answer for a request the API does not take.
@@ -154,6 +179,7 @@ pub(crate) async fn api(
     let mut obs = Observation {
         endpoint: Endpoint::from_path(uri.path()),
         method: method.to_string(),
+        path: uri.path().to_owned(),
         ..Observation::default()
     };
     let params = match read_params(&method, &headers, query.as_deref(), &body) {

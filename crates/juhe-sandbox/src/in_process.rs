@@ -44,10 +44,11 @@ impl std::fmt::Debug for InProcessSandbox {
 impl SandboxBuilder {
     /// Builds the sandbox without binding a socket (the address is ignored).
     pub fn build_in_process(self) -> Result<InProcessSandbox, SandboxError> {
+        let control = self.control_on(None);
         let (_, state) = self.into_state()?;
         let state = Arc::new(state);
         Ok(InProcessSandbox {
-            router: server::router(state.clone()),
+            router: server::router(state.clone(), control),
             state,
         })
     }

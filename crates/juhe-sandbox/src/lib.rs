@@ -35,7 +35,8 @@ mod recorder;
 mod server;
 
 pub use builder::{
-    BlockingSandbox, DefaultVerdict, KeyStatus, Sandbox, SandboxBuilder, SandboxHandle,
+    BlockingSandbox, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DefaultVerdict, KeyStatus,
+    Sandbox, SandboxBuilder, SandboxHandle,
 };
 pub use error::SandboxError;
 pub use faults::{Fault, FaultPlan};

@@ -45,6 +45,8 @@ pub struct Stats {
     pub billed: u64,
     /// Answers by `error_code` (0 included).
     pub by_error_code: BTreeMap<i32, u64>,
+    /// Requests by URL path.
+    pub by_path: BTreeMap<String, u64>,
     /// Requests that got an injected fault (other than `none` and delays).
     pub faults: u64,
 }
@@ -68,6 +70,8 @@ struct Inner {
 #[derive(Default)]
 pub(crate) struct Recorder {
     inner: Mutex<Inner>,
+    /// Log one masked line per request (target `juhe_sandbox::request`, level info).
+    pub(crate) log: bool,
 }
 
 /// What the handler learned about one request, recorded when it answers.
@@ -75,6 +79,7 @@ pub(crate) struct Recorder {
 pub(crate) struct Observation {
     pub(crate) endpoint: Option<Endpoint>,
     pub(crate) method: String,
+    pub(crate) path: String,
     pub(crate) pair: Option<(IdCard, Mobile)>,
     pub(crate) error_code: Option<i32>,
     pub(crate) res: Option<u8>,
@@ -93,10 +98,18 @@ pub(crate) fn pair_key(idcard: &IdCard, mobile: &Mobile) -> [u8; 20] {
 }
 
 impl Recorder {
+    pub(crate) fn new(log: bool) -> Recorder {
+        Recorder {
+            log,
+            ..Recorder::default()
+        }
+    }
+
     pub(crate) fn record(&self, obs: Observation) {
         let billed = obs.error_code == Some(0);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.stats.requests += 1;
+        *inner.stats.by_path.entry(obs.path.clone()).or_default() += 1;
         if billed {
             inner.stats.billed += 1;
         }
@@ -128,6 +141,20 @@ impl Recorder {
             fault: obs.fault,
             billed,
         };
+        if self.log {
+            tracing::info!(
+                target: "juhe_sandbox::request",
+                seq = record.seq,
+                method = %record.method,
+                path = %obs.path,
+                idcard = record.idcard.as_deref().unwrap_or("-"),
+                mobile = record.mobile.as_deref().unwrap_or("-"),
+                error_code = ?record.error_code,
+                billed = record.billed,
+                fault = ?record.fault,
+                "request"
+            );
+        }
         if inner.recent.len() == RECENT {
             inner.recent.pop_front();
         }
@@ -164,6 +191,12 @@ impl Recorder {
             .get(&key)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Forgets every request (the counters start again from zero).
+    pub(crate) fn reset(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *inner = Inner::default();
     }
 
     /// Pairs that were billed more than once: what a client must never cause by accident.

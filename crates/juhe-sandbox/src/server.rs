@@ -7,25 +7,37 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use juhe_proto::Endpoint;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::handler::{ConnControl, SandboxState, api, not_found};
+use crate::handler::{ConnControl, SandboxState, api, not_found, reset, stats};
 
 /// Request bodies are a few hundred bytes; anything far larger is not a client of this API.
 const BODY_LIMIT: usize = 64 * 1024;
 const GRACE: Duration = Duration::from_secs(5);
 
-pub(crate) fn router(state: Arc<SandboxState>) -> Router {
+/// What keeps slow or idle clients from taking the server down.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout: Duration,
+}
+
+pub(crate) fn router(state: Arc<SandboxState>, control: bool) -> Router {
     let mut router = Router::new();
     for endpoint in Endpoint::ALL {
         router = router.route(endpoint.path(), any(api));
+    }
+    if control {
+        router = router
+            .route("/__sandbox/stats", get(stats))
+            .route("/__sandbox/reset", post(reset));
     }
     router
         .fallback(not_found)
@@ -37,13 +49,38 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
 ) {
+    let Limits {
+        max_connections,
+        header_timeout,
+    } = limits;
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
     loop {
+        // At the cap, stop accepting until a connection ends: the kernel's backlog holds the
+        // rest, and clients already served keep being served.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                tracing::warn!(
+                    max_connections,
+                    "connection cap reached; new connections wait"
+                );
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
+                    _ = shutdown.changed() => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(stream, router.clone(), shutdown.clone()));
+                    let conn = connection(stream, router.clone(), shutdown.clone(), header_timeout);
+                    connections.spawn(async move {
+                        conn.await;
+                        drop(slot);
+                    });
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -65,7 +102,12 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
     let _ = stream.set_nodelay(true);
     let drop_now = Arc::new(Notify::new());
     let control = ConnControl(drop_now.clone());
@@ -74,8 +116,11 @@ async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Rece
         let router = router.clone();
         async move { Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {})) }
     });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // A client that trickles its headers (or idles between requests) is cut off.
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     loop {
         tokio::select! {
@@ -121,7 +166,7 @@ mod tests {
             fields in prop::option::of(("\\PC{0,30}", "\\PC{0,30}", "\\PC{0,30}")),
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let router = router(state());
+            let router = router(state(), true);
             let body = match &fields {
                 Some((k, i, m)) => form_urlencoded::Serializer::new(String::new())
                     .append_pair("key", k).append_pair("idcard", i).append_pair("mobile", m).finish().into_bytes(),

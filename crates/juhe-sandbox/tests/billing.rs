@@ -70,3 +70,42 @@ fn unbilled_faults_count_for_their_pair() {
     // A client that "sends exactly once" must show 1 here: this one sent four times.
     assert_ne!(count.requests, 1);
 }
+
+#[test]
+fn slow_clients_cannot_take_it_down() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::builder()
+        .header_timeout(Duration::from_millis(500))
+        .spawn_blocking()
+        .unwrap();
+    // A thousand connections that never finish their headers.
+    let mut idle: Vec<std::net::TcpStream> = (0..1000)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(sb.addr()).unwrap();
+            s.write_all(b"POST /telecom2Cucc/query HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let answer = post(&sb, 5_000).unwrap();
+    assert!(answer.contains("\"res\":1"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "served while 1,000 clients stall"
+    );
+    // The stalled ones are cut off after the header timeout.
+    std::thread::sleep(Duration::from_millis(1_200));
+    let mut closed = 0;
+    for s in idle.iter_mut().take(50) {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 256];
+        if matches!(s.read(&mut buf), Ok(_)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 50,
+        "idle connections were closed (or answered 408) by the server"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use juhe_sandbox::{FaultPlan, Fixtures, Sandbox, demo};
+use juhe_sandbox::{FaultPlan, Fixtures, Sandbox, SandboxBuilder, demo};
 
 use crate::cli::{Global, SandboxArgs};
 use crate::config::{aes_config, read_key_arg};
@@ -52,12 +52,43 @@ fn export_demo_keys(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
+/// A key as the sandbox prints it: the public demo key in full, any other masked.
+fn shown_key(key: &str) -> String {
+    if key == demo::API_KEY {
+        format!("{key} (the demo key)")
+    } else {
+        let head: String = key.chars().take(3).collect();
+        format!("{head}… ({} characters)", key.chars().count())
+    }
+}
+
+/// The keys the sandbox accepts: `--key`/`JUHE_KEY` ones, plus the demo key unless
+/// `--no-demo-key`.
+fn accepted_keys(global: &Global, args: &SandboxArgs) -> Result<Vec<String>, CliError> {
+    let mut keys = global.key.clone();
+    if !args.no_demo_key && !keys.iter().any(|k| k == demo::API_KEY) {
+        keys.push(demo::API_KEY.to_owned());
+    }
+    if keys.is_empty() {
+        return Err(CliError::usage(
+            "--no-demo-key without --key: no key would be accepted",
+        ));
+    }
+    Ok(keys)
+}
+
+/// The sandbox as the flags configure it, and a line describing its AES endpoint.
+fn configure(
+    global: &Global,
+    args: &SandboxArgs,
+    keys: &[String],
+) -> Result<(SandboxBuilder, String), CliError> {
     let mut builder = Sandbox::builder()
         .addr(args.addr)
         .default_verdict(args.default_verdict)
-        .qps_limit(args.qps_limit);
-    for key in &global.key {
+        .qps_limit(args.qps_limit)
+        .log_requests(args.log_requests);
+    for key in keys {
         builder = builder.key(key.clone());
     }
     let custom_aes = aes_config(global)?;
@@ -82,6 +113,12 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
     if let Some(path) = &args.faults {
         builder = builder.faults(FaultPlan::load(path).map_err(|e| CliError::usage(chain(&e)))?);
     }
+    Ok((builder, aes_note))
+}
+
+pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
+    let keys = accepted_keys(global, args)?;
+    let (builder, aes_note) = configure(global, args, &keys)?;
     if let Some(dir) = &args.export_demo_keys {
         export_demo_keys(dir)?;
     }
@@ -90,22 +127,20 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
         .block_on(builder.spawn())
         .map_err(|e| CliError::usage(chain(&e)))?;
     let url = handle.base_url();
-    let key_note = if global.key.is_empty() {
-        format!("{} (the demo key)", demo::API_KEY)
-    } else {
-        format!("{} configured key(s)", global.key.len())
-    };
+    let demo_key = keys.iter().any(|k| k == demo::API_KEY);
     if global.json {
         say(&serde_json::json!({
             "base_url": url,
-            "demo_key": global.key.is_empty().then_some(demo::API_KEY),
+            "demo_key": demo_key.then_some(demo::API_KEY),
+            "keys": keys.iter().map(|k| shown_key(k)).collect::<Vec<_>>(),
             "demo_openid": (global.openid.is_none() && global.aes_key.is_none()).then_some(demo::OPENID),
             "demo_keys_dir": args.export_demo_keys,
         })
         .to_string());
     } else {
+        let shown: Vec<String> = keys.iter().map(|k| shown_key(k)).collect();
         say(&format!("juhe-2fa sandbox listening on {url}"));
-        say(&format!("  API key:      {key_note}"));
+        say(&format!("  API keys:     {}", shown.join(", ")));
         say(&format!("  AES endpoint: {aes_note}"));
         if args.rsa_private_key.is_none() {
             say(
@@ -116,12 +151,11 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
             say(&format!("  demo keys:    written to {}", dir.display()));
         }
         say(&format!(
+            "  counters:     curl {url}/__sandbox/stats (POST /__sandbox/reset)"
+        ));
+        say(&format!(
             "  try:          juhe-2fa --base-url {url} --key {} verify --idcard {} --mobile {}",
-            if global.key.is_empty() {
-                demo::API_KEY
-            } else {
-                "KEY"
-            },
+            if demo_key { demo::API_KEY } else { "KEY" },
             demo::MATCH.0,
             demo::MATCH.1
         ));
