@@ -100,7 +100,7 @@ fn slow_clients_cannot_take_it_down() {
     for s in idle.iter_mut().take(50) {
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut buf = [0u8; 256];
-        if matches!(s.read(&mut buf), Ok(_)) {
+        if s.read(&mut buf).is_ok() {
             closed += 1;
         }
     }
