@@ -207,6 +207,10 @@ pub struct BatchArgs {
     /// Re-send rows that may already have been billed (left `sent` by an interrupted run)
     #[arg(long)]
     pub retry_ambiguous: bool,
+    /// Prefix for the added columns/keys (`status`, `res`, `order_id`, `error_code`, `reason`)
+    /// when the input already has columns or keys of those names
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
     /// Print the order ids and outcomes recorded in a journal, and exit
     #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["input", "output", "journal"])]
     pub report: Option<PathBuf>,

@@ -32,6 +32,8 @@ pub enum Passthrough {
     Json(Map<String, Value>),
     /// A JSONL line that is not a JSON object.
     RawLine(String),
+    /// A JSONL line that is not UTF-8: kept byte for byte.
+    RawBytes(Vec<u8>),
 }
 
 /// One input record.
@@ -66,6 +68,7 @@ pub struct RowReader {
     source: Source,
     headers: Option<csv::ByteRecord>,
     number: u64,
+    suspicious: u64,
 }
 
 fn header_name(field: &[u8]) -> String {
@@ -95,6 +98,7 @@ impl RowReader {
                 },
                 headers: None,
                 number: 0,
+                suspicious: 0,
             }),
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
@@ -134,9 +138,15 @@ impl RowReader {
                     },
                     headers: Some(headers),
                     number: 0,
+                    suspicious: 0,
                 })
             }
         }
+    }
+
+    /// Records that look merged by a stray quote (a field spanning lines) so far.
+    pub fn suspicious(&self) -> u64 {
+        self.suspicious
     }
 
     /// The CSV header, for writing it back out.
@@ -158,6 +168,9 @@ impl RowReader {
                     Ok(false) => None,
                     Ok(true) => {
                         self.number += 1;
+                        if record.iter().any(|f| f.contains(&b'\n')) {
+                            self.suspicious += 1;
+                        }
                         Some(Ok(csv_row(self.number, record, *idcard, *mobile, *width)))
                     }
                     Err(e) => Some(Err(CliError::failure(format!(
@@ -174,13 +187,26 @@ impl RowReader {
                         ))));
                     }
                 };
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim();
-                if text.is_empty() {
+                // A UTF-8 byte order mark on the first line is not part of the JSON.
+                let bytes = match (self.number, line.strip_prefix(b"\xef\xbb\xbf")) {
+                    (0, Some(rest)) => rest,
+                    _ => &line[..],
+                };
+                if bytes.trim_ascii().is_empty() {
                     continue;
                 }
                 self.number += 1;
-                return Some(Ok(json_row(self.number, text)));
+                let Ok(text) = std::str::from_utf8(bytes) else {
+                    // Never replaced with U+FFFD: rejected, and written back as it came.
+                    return Some(Ok(Row {
+                        number: self.number,
+                        idcard: None,
+                        mobile: None,
+                        malformed: Some("the line is not UTF-8 text (try --encoding gbk)".into()),
+                        passthrough: Passthrough::RawBytes(bytes.trim_ascii().to_vec()),
+                    }));
+                };
+                return Some(Ok(json_row(self.number, text.trim())));
             },
         }
     }
@@ -238,8 +264,14 @@ fn json_value_text(value: Option<&Value>) -> Option<String> {
 fn json_row(number: u64, text: &str) -> Row {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => {
-            let idcard = json_value_text(map.get("idcard"));
-            let mobile = json_value_text(map.get("mobile"));
+            // Keys match case-insensitively, as CSV headers do.
+            let field = |name: &str| {
+                map.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            };
+            let idcard = json_value_text(field("idcard"));
+            let mobile = json_value_text(field("mobile"));
             let malformed = match (&idcard, &mobile) {
                 (None, _) => Some("no idcard string in the object".to_owned()),
                 (_, None) => Some("no mobile string in the object".to_owned()),

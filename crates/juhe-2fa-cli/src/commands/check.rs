@@ -18,6 +18,10 @@ struct Verdict {
     mobile_error: Option<String>,
     carrier: Carrier,
     supported: bool,
+    /// Why the record itself is unusable (wrong number of fields, not UTF-8…): then neither
+    /// number is taken as valid, exactly as `batch` rejects the row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row_error: Option<String>,
 }
 
 impl Verdict {
@@ -28,6 +32,12 @@ impl Verdict {
         malformed: Option<&str>,
     ) -> Verdict {
         let missing = |what: &str| malformed.map_or_else(|| format!("no {what}"), str::to_owned);
+        // A malformed record is rejected whole, whatever its fields say (one rule with batch).
+        let (idcard, mobile) = if malformed.is_some() {
+            (None, None)
+        } else {
+            (idcard, mobile)
+        };
         let id = idcard.map(IdCard::parse);
         let mob = mobile.map(Mobile::parse);
         let carrier = match &mob {
@@ -50,6 +60,7 @@ impl Verdict {
             },
             carrier,
             supported: carrier.is_supported(),
+            row_error: malformed.map(str::to_owned),
         }
     }
 
@@ -128,6 +139,14 @@ pub fn file(path: &Path, json: bool) -> Result<Exit, CliError> {
             rows - invalid
         )
         .map_err(write_err)?;
+        if reader.suspicious() > 0 {
+            writeln!(
+                out,
+                "warning: {} record(s) have a field spanning lines: a stray quote may have merged lines",
+                reader.suspicious()
+            )
+            .map_err(write_err)?;
+        }
     }
     out.flush().map_err(write_err)?;
     Ok(if invalid == 0 {

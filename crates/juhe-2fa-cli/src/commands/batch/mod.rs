@@ -47,6 +47,8 @@ struct Context {
     stop: Mutex<Option<String>>,
     /// SIGINT or SIGTERM arrived: send nothing new, let requests in flight finish.
     interrupted: AtomicBool,
+    /// `--prefix` for the added names.
+    prefix: String,
 }
 
 impl Context {
@@ -203,6 +205,7 @@ async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError
     if let Some(result) = recorded(ctx, row, pair).await? {
         return Ok((result, false));
     }
+    output::check_keys(&row.passthrough, &ctx.prefix, row.number)?;
     let (idcard, mobile) = match parse_row(row) {
         Ok(pair) => pair,
         Err(rejected) => {
@@ -265,9 +268,19 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))?;
     let journal = Journal::open(&journal_path, input)?;
-    let total = count_rows(input)?;
+    // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
+    let total = if std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
+        Some(count_rows(input)?)
+    } else {
+        None
+    };
     let mut reader = RowReader::open(input)?;
-    let writer = OutputWriter::create(output, Format::of(input), reader.headers())?;
+    let writer = OutputWriter::create(
+        output,
+        Format::of(input),
+        reader.headers(),
+        args.prefix.as_deref().unwrap_or_default(),
+    )?;
     let ctx = Arc::new(Context {
         journal,
         client,
@@ -275,15 +288,17 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         journal_path: journal_path.clone(),
         stop: Mutex::new(None),
         interrupted: AtomicBool::new(false),
+        prefix: args.prefix.clone().unwrap_or_default(),
     });
     let progress = Progress::new(total, global.json);
-    let summary = runtime.block_on(pipeline(
+    let mut summary = runtime.block_on(pipeline(
         &ctx,
         &mut reader,
         writer,
         progress,
         args.concurrency,
     ))?;
+    summary.suspicious_records = reader.suspicious();
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
     let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -412,6 +427,13 @@ fn print_summary(
             output.display(),
             journal.display()
         );
+        if summary.suspicious_records > 0 {
+            eprintln!(
+                "warning: {} record(s) have a field spanning lines, as a stray quote makes: \
+                 `juhe-2fa check --input FILE` lists them",
+                summary.suspicious_records
+            );
+        }
         if stop.is_none() && not_final > 0 {
             eprintln!(
                 "{not_final} row(s) not final: rerun the same command to retry `failed` rows; `unknown` rows may have been billed and are resent only with --retry-ambiguous"

@@ -26,6 +26,26 @@ pub struct OutputWriter {
     sink: Sink,
     partial: PathBuf,
     target: PathBuf,
+    /// The added column/key names, with `--prefix`.
+    names: [String; 5],
+}
+
+fn added_name_clash(name: &str, what: &str) -> CliError {
+    CliError::usage(format!(
+        "the input has a {what} named `{name}`, which batch adds to every row; nothing was sent"
+    ))
+    .with_hint("rename it, or pass --prefix (e.g. --prefix juhe_) for the added names")
+}
+
+/// Fails (before the row is sent) when a JSONL object has a key batch would overwrite.
+pub fn check_keys(passthrough: &Passthrough, prefix: &str, line: u64) -> Result<(), CliError> {
+    if let Passthrough::Json(map) = passthrough {
+        let names = EXTRA.map(|name| format!("{prefix}{name}"));
+        if let Some(key) = map.keys().find(|k| names.contains(k)) {
+            return Err(added_name_clash(key, &format!("key on line {line}")));
+        }
+    }
+    Ok(())
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> CliError {
@@ -62,7 +82,20 @@ impl OutputWriter {
         target: &Path,
         format: Format,
         headers: Option<&csv::ByteRecord>,
+        prefix: &str,
     ) -> Result<OutputWriter, CliError> {
+        let names = EXTRA.map(|name| format!("{prefix}{name}"));
+        if let Some(headers) = headers {
+            let taken = headers
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase());
+            if let Some(clash) = taken
+                .into_iter()
+                .find(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
+            {
+                return Err(added_name_clash(&clash, "column"));
+            }
+        }
         let mut name = target.file_name().unwrap_or_default().to_owned();
         name.push(".partial");
         let partial = target.with_file_name(name);
@@ -74,7 +107,7 @@ impl OutputWriter {
                     .flexible(true)
                     .from_writer(buffered);
                 let mut header = headers.clone();
-                for column in EXTRA {
+                for column in &names {
                     header.push_field(column.as_bytes());
                 }
                 writer
@@ -91,16 +124,18 @@ impl OutputWriter {
             sink,
             partial,
             target: target.to_owned(),
+            names,
         })
     }
 
     pub fn write(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
         match (&mut self.sink, &row.passthrough) {
             (Sink::Csv { writer, width }, Passthrough::Csv(record)) => {
-                let mut out = record.clone();
-                // Short (malformed) rows are padded so the added columns line up.
-                while out.len() < *width {
-                    out.push_field(b"");
+                // The added columns always follow the header's width: short (malformed) rows are
+                // padded, the overflow of long ones moves after the added columns.
+                let mut out = csv::ByteRecord::new();
+                for i in 0..*width {
+                    out.push_field(record.get(i).unwrap_or_default());
                 }
                 out.push_field(outcome.status.as_str().as_bytes());
                 out.push_field(
@@ -119,6 +154,9 @@ impl OutputWriter {
                         .as_bytes(),
                 );
                 out.push_field(outcome.reason.as_deref().unwrap_or_default().as_bytes());
+                for extra in record.iter().skip(*width) {
+                    out.push_field(extra);
+                }
                 writer
                     .write_byte_record(&out)
                     .map_err(|e| write_error(&self.partial, e))
@@ -131,13 +169,22 @@ impl OutputWriter {
                         map.insert("input".into(), Value::String(line.clone()));
                         map
                     }
+                    Passthrough::RawBytes(bytes) => {
+                        // Not text: carried as base64 so no byte is lost or replaced.
+                        use base64::Engine as _;
+                        let mut map = serde_json::Map::new();
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                        map.insert("input_base64".into(), Value::String(encoded));
+                        map
+                    }
                     Passthrough::Csv(_) => serde_json::Map::new(),
                 };
-                object.insert("status".into(), json!(outcome.status.as_str()));
-                object.insert("res".into(), json!(outcome.res));
-                object.insert("order_id".into(), json!(outcome.order_id));
-                object.insert("error_code".into(), json!(outcome.error_code));
-                object.insert("reason".into(), json!(outcome.reason));
+                let [status, res, order_id, error_code, reason] = &self.names;
+                object.insert(status.clone(), json!(outcome.status.as_str()));
+                object.insert(res.clone(), json!(outcome.res));
+                object.insert(order_id.clone(), json!(outcome.order_id));
+                object.insert(error_code.clone(), json!(outcome.error_code));
+                object.insert(reason.clone(), json!(outcome.reason));
                 serde_json::to_writer(&mut *out, &object)
                     .map_err(|e| write_error(&self.partial, e))?;
                 out.write_all(b"\n")

@@ -31,19 +31,27 @@ pub struct Summary {
     pub billable_this_run: u64,
     pub elapsed_s: f64,
     pub rows_per_s: f64,
+    /// CSV records with a field spanning lines: likely merged by a stray quote.
+    pub suspicious_records: u64,
 }
 
 impl Progress {
-    pub fn new(total: u64, quiet: bool) -> Progress {
+    /// `total` is `None` for a pipe: progress without a total.
+    pub fn new(total: Option<u64>, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(8));
+            let template = if total.is_some() {
+                "{bar:30} {pos}/{len} ETA {eta} {msg}"
+            } else {
+                "{spinner} {pos} rows {msg}"
+            };
             bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} ETA {eta} {msg}")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });
+        let total = total.unwrap_or(0);
         let now = Instant::now();
         Progress {
             bar,
@@ -107,6 +115,7 @@ impl Progress {
             billable_this_run: self.sent_billed,
             elapsed_s: elapsed,
             rows_per_s: self.done as f64 / elapsed.max(1e-9),
+            suspicious_records: 0,
         }
     }
 }
