@@ -8,8 +8,8 @@ const CARGO_FUZZ: &str = "0.13.2";
 
 /// One `target/` for the whole repository: fuzz builds go under `target/fuzz`.
 fn target_dir() -> String {
-    workspace_root()
-        .join("target/fuzz")
+    crate::util::target_dir()
+        .join("fuzz")
         .to_string_lossy()
         .into_owned()
 }
@@ -50,7 +50,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     let targets = targets()?;
     for target in &targets {
         // New inputs go to a scratch corpus; the committed seeds are read only.
-        let corpus = workspace_root().join("target/fuzz-corpus").join(target);
+        let corpus = crate::util::target_dir().join("fuzz-corpus").join(target);
         let seeds = workspace_root().join("fuzz/seeds").join(target);
         std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
         let time = format!("-max_total_time={seconds}");

@@ -9,7 +9,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
-use crate::util::{cargo, output, workspace_root};
+use crate::util::{cargo, output, target_dir, workspace_root};
 
 const DOCS: [&str; 4] = ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "CHANGELOG.md"];
 
@@ -18,8 +18,8 @@ pub fn build(version: &str) -> Result<(), String> {
         &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
         &[],
     )?;
-    let root = workspace_root();
-    let dist = root.join("target/dist");
+    let target = target_dir();
+    let dist = target.join("dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     let name = format!("juhe-2fa-{version}-{}", host_triple()?);
     let archive = dist.join(format!("{name}.tar.gz"));
@@ -27,7 +27,7 @@ pub fn build(version: &str) -> Result<(), String> {
     write_archive(
         &archive,
         &name,
-        &root.join("target/release").join(&binary),
+        &target.join("release").join(&binary),
         &binary,
     )?;
 
