@@ -3,6 +3,8 @@
 #![no_main]
 #![allow(dead_code)]
 
+#[path = "../../crates/juhe-2fa-cli/src/encoding.rs"]
+mod encoding;
 #[path = "../../crates/juhe-2fa-cli/src/error.rs"]
 mod error;
 #[path = "../../crates/juhe-2fa-cli/src/input.rs"]
@@ -16,7 +18,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     for format in [Format::Csv, Format::Jsonl] {
         let bytes: Box<dyn std::io::Read> = Box::new(std::io::Cursor::new(data.to_vec()));
-        let Ok(mut reader) = RowReader::from_reader(bytes, format, Path::new("fuzz")) else {
+        // Through the encoding sniffer first, as `batch` reads a file.
+        let Ok((text, _)) = encoding::decode(bytes, encoding::EncodingArg::Auto) else {
+            continue;
+        };
+        let Ok(mut reader) = RowReader::from_reader(text, format, Path::new("fuzz")) else {
             continue;
         };
         let mut count = 0u64;

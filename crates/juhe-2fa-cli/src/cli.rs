@@ -7,6 +7,8 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use juhe_2fa::{AesMode, IvPolicy};
 use juhe_sandbox::DefaultVerdict;
 
+use crate::encoding::EncodingArg;
+
 /// Check whether an ID card number owns a China Unicom mobile number (Juhe 二要素核验).
 #[derive(Debug, Parser)]
 #[command(
@@ -169,6 +171,9 @@ pub enum Command {
         /// CSV (header with idcard, mobile) or JSONL (*.jsonl) file
         #[arg(long, value_name = "FILE", required_unless_present_any = ["idcard", "mobile"])]
         input: Option<PathBuf>,
+        /// The input's text encoding
+        #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+        encoding: EncodingArg,
     },
     /// Check every row of a file; resumable with a journal
     Batch(BatchArgs),
@@ -207,6 +212,9 @@ pub struct BatchArgs {
     /// Re-send rows that may already have been billed (left `sent` by an interrupted run)
     #[arg(long)]
     pub retry_ambiguous: bool,
+    /// The input's text encoding; the output is written in the same one (BOM kept)
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+    pub encoding: EncodingArg,
     /// Prefix for the added columns/keys (`status`, `res`, `order_id`, `error_code`, `reason`)
     /// when the input already has columns or keys of those names
     #[arg(long, value_name = "P")]

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::encoding::{Detected, EncodingArg};
 use crate::error::CliError;
 
 /// The file format, from the file name.
@@ -79,9 +80,14 @@ fn header_name(field: &[u8]) -> String {
 }
 
 impl RowReader {
-    pub fn open(path: &Path) -> Result<RowReader, CliError> {
+    /// Opens a file in its encoding (`--encoding`), decoded to UTF-8 for reading.
+    pub fn open(path: &Path, encoding: EncodingArg) -> Result<(RowReader, Detected), CliError> {
         let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
-        RowReader::from_reader(Box::new(file), Format::of(path), path)
+        let (text, detected) = crate::encoding::decode(Box::new(file), encoding)?;
+        Ok((
+            RowReader::from_reader(text, Format::of(path), path)?,
+            detected,
+        ))
     }
 
     /// Rows from any byte source; `path` only names it in messages.

@@ -13,6 +13,7 @@
 mod cli;
 mod commands;
 mod config;
+mod encoding;
 mod error;
 mod input;
 
@@ -44,8 +45,10 @@ fn main() -> ExitCode {
             ..
         } => commands::check::one(i, m, g.json),
         Command::Check {
-            input: Some(path), ..
-        } => commands::check::file(path, g.json),
+            input: Some(path),
+            encoding,
+            ..
+        } => commands::check::file(path, *encoding, g.json),
         Command::Check { .. } => Err(CliError::usage(
             "check needs --idcard and --mobile, or --input FILE",
         )),

@@ -273,3 +273,59 @@ fn a_pipe_is_streamed_without_a_total() {
     assert_eq!(summary["rows"], 3);
     assert_eq!(records(&output).len(), 4);
 }
+
+#[test]
+fn gbk_and_bom_files_come_back_in_their_own_encoding() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, m) = demo::MATCH;
+    // "姓名,idcard,mobile\n张三,…" in GBK.
+    let mut gbk = b"\xd0\xd5\xc3\xfb,idcard,mobile\n\xd5\xc5\xc8\xfd,".to_vec();
+    gbk.extend_from_slice(format!("{id},{m}\n").as_bytes());
+    let (input, output) = (dir.path().join("gbk.csv"), dir.path().join("gbk_out.csv"));
+    std::fs::write(&input, &gbk).unwrap();
+    let out = batch(&sb, &input, &output, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read(&output).unwrap();
+    assert!(
+        written.starts_with(b"\xd0\xd5\xc3\xfb,idcard,mobile,status"),
+        "{written:?}"
+    );
+    assert!(
+        written.windows(4).any(|w| w == b"\xd5\xc5\xc8\xfd"),
+        "the name is still GBK"
+    );
+    assert!(std::str::from_utf8(&written).is_err(), "no UTF-8 mixed in");
+    let forced = batch(
+        &sb,
+        &input,
+        &dir.path().join("forced.csv"),
+        &["--encoding", "utf-8"],
+    );
+    assert_eq!(forced.status.code(), Some(0));
+
+    let (input, output) = (dir.path().join("bom.csv"), dir.path().join("bom_out.csv"));
+    std::fs::write(
+        &input,
+        format!("\u{feff}姓名,idcard,mobile\n张三,{id},{m}\n"),
+    )
+    .unwrap();
+    let out = batch(&sb, &input, &output, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        written.starts_with("\u{feff}姓名,idcard,mobile,status"),
+        "{written}"
+    );
+    assert!(written.contains("张三,110105199003071239"));
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use juhe_2fa::{Carrier, IdCard, Mobile};
 
+use crate::encoding::EncodingArg;
 use crate::error::{CliError, Exit};
 use crate::input::RowReader;
 
@@ -107,8 +108,8 @@ pub fn one(idcard: &str, mobile: &str, json: bool) -> Result<Exit, CliError> {
     Ok(if v.valid() { Exit::Ok } else { Exit::Rejected })
 }
 
-pub fn file(path: &Path, json: bool) -> Result<Exit, CliError> {
-    let mut reader = RowReader::open(path)?;
+pub fn file(path: &Path, encoding: EncodingArg, json: bool) -> Result<Exit, CliError> {
+    let (mut reader, _) = RowReader::open(path, encoding)?;
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     let (mut rows, mut invalid, mut unsupported) = (0u64, 0u64, 0u64);
     while let Some(row) = reader.next_row() {

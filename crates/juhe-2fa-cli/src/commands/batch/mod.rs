@@ -274,12 +274,15 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     } else {
         None
     };
-    let mut reader = RowReader::open(input)?;
+    let (mut reader, mut encoding) = RowReader::open(input, args.encoding)?;
+    // A BOM goes back into CSV (Excel needs it to read UTF-8); JSON Lines never carry one.
+    encoding.bom &= Format::of(input) == Format::Csv;
     let writer = OutputWriter::create(
         output,
         Format::of(input),
         reader.headers(),
         args.prefix.as_deref().unwrap_or_default(),
+        encoding,
     )?;
     let ctx = Arc::new(Context {
         journal,

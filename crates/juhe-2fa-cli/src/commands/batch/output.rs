@@ -9,17 +9,21 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::journal::RowResult;
+use crate::encoding::{Detected, Encode};
 use crate::error::CliError;
 use crate::input::{Format, Passthrough, Row};
 
 const EXTRA: [&str; 5] = ["status", "res", "order_id", "error_code", "reason"];
 
+/// The file, written in the input's encoding.
+type Out = BufWriter<Encode<File>>;
+
 enum Sink {
     Csv {
-        writer: Box<csv::Writer<BufWriter<File>>>,
+        writer: Box<csv::Writer<Out>>,
         width: usize,
     },
-    Jsonl(BufWriter<File>),
+    Jsonl(Out),
 }
 
 pub struct OutputWriter {
@@ -83,6 +87,7 @@ impl OutputWriter {
         format: Format,
         headers: Option<&csv::ByteRecord>,
         prefix: &str,
+        encoding: Detected,
     ) -> Result<OutputWriter, CliError> {
         let names = EXTRA.map(|name| format!("{prefix}{name}"));
         if let Some(headers) = headers {
@@ -100,6 +105,7 @@ impl OutputWriter {
         name.push(".partial");
         let partial = target.with_file_name(name);
         let file = create_private(&partial)?;
+        let file = Encode::new(file, encoding).map_err(|e| write_error(&partial, e))?;
         let buffered = BufWriter::with_capacity(256 * 1024, file);
         let sink = match (format, headers) {
             (Format::Csv, Some(headers)) => {
@@ -206,7 +212,9 @@ impl OutputWriter {
         };
         let file = file
             .into_inner()
-            .map_err(|e| write_error(&self.partial, e.error()))?;
+            .map_err(|e| write_error(&self.partial, e.error()))?
+            .into_inner()
+            .map_err(|e| write_error(&self.partial, e))?;
         file.sync_all().map_err(|e| write_error(&self.partial, e))?;
         std::fs::rename(&self.partial, &self.target).map_err(|e| write_error(&self.target, e))
     }
