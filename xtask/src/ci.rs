@@ -43,6 +43,12 @@ pub fn ci() -> Result<(), String> {
 /// The layering of docs/architecture.md, enforced.
 fn layering() -> Result<(), String> {
     forbid_deps("juhe-proto", &[], &[NETWORK_AND_RUNTIME, CRYPTO].concat())?;
+    // Validation alone needs none of the wire crates.
+    forbid_deps(
+        "juhe-proto",
+        &["--no-default-features"],
+        &["http", "serde_json", "form_urlencoded"],
+    )?;
     forbid_deps("juhe-crypto", &[], NETWORK_AND_RUNTIME)?;
     forbid_deps(
         "juhe-transport",
@@ -61,7 +67,11 @@ fn layering() -> Result<(), String> {
         )?;
     }
     forbid_deps("juhe-2fa", &none, &["reqwest", "ureq", "hyper", "tokio"])?;
-    forbid_deps("juhe-2fa", &ureq_only, &["tokio", "reqwest", "hyper"])?;
+    forbid_deps(
+        "juhe-2fa",
+        &ureq_only,
+        &["tokio", "reqwest", "hyper", "governor"],
+    )?;
     forbid_deps("juhe-2fa", &reqwest_only, &["ureq"])?;
     // A user crate with `default-features = false` and its own transport, on another runtime.
     let example = "juhe-2fa-no-backend-example";

@@ -129,6 +129,7 @@ pub enum CarrierPolicy {
 /// assert!(!format!("{builder:?}").contains("my-key"));
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until `build…` is called"]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
     base_url: String,
@@ -239,11 +240,15 @@ impl ClientBuilder {
     }
 
     /// At most `qps` requests per second (retries included), evenly spaced.
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
     pub fn rate_limit(self, qps: f64) -> Self {
         self.rate_limit_with_burst(qps, 1)
     }
 
     /// At most `qps` requests per second, allowing `burst` at once.
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
     pub fn rate_limit_with_burst(mut self, qps: f64, burst: u32) -> Self {
         self.rate_limit = Some((qps, burst));
         self
@@ -290,10 +295,13 @@ impl ClientBuilder {
         }
         let endpoint = self.mode.endpoint();
         let encryptor = self.mode.encryptor()?;
+        #[cfg(feature = "rate-limit")]
         let rate_limit = self
             .rate_limit
             .map(|(qps, burst)| RateLimit::new(qps, burst))
             .transpose()?;
+        #[cfg(not(feature = "rate-limit"))]
+        let rate_limit: Option<RateLimit> = None;
         let core = Core {
             api_key,
             base_url,

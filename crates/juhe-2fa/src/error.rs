@@ -17,7 +17,7 @@ pub enum Error {
     /// The mobile number is not China Unicom's and the client refuses those
     /// ([`crate::CarrierPolicy::Refuse`]); nothing was sent.
     #[error(
-        "mobile number {mobile} is a {carrier} number; this API answers only for China Unicom numbers (refused locally, nothing sent)"
+        "mobile number {mobile} belongs to {carrier}; this API answers only for China Unicom numbers (refused locally, nothing sent)"
     )]
     UnsupportedCarrier {
         /// The carrier of the segment.

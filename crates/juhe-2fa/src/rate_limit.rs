@@ -1,15 +1,36 @@
 //! Client-side rate limit (governor), spaced evenly so a server's one-second window never
 //! sees a burst.
 
+#[cfg(feature = "rate-limit")]
 use std::num::NonZeroU32;
+#[cfg(feature = "rate-limit")]
 use std::time::Duration;
 
+#[cfg(feature = "rate-limit")]
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+#[cfg(feature = "rate-limit")]
 use crate::Error;
 
+#[cfg(feature = "rate-limit")]
 pub(crate) struct RateLimit(DefaultDirectRateLimiter);
 
+/// Without the `rate-limit` feature there is no limiter: the type has no values.
+#[cfg(not(feature = "rate-limit"))]
+pub(crate) enum RateLimit {}
+
+#[cfg(not(feature = "rate-limit"))]
+impl RateLimit {
+    pub(crate) async fn wait(&self) {
+        match *self {}
+    }
+
+    pub(crate) fn wait_blocking(&self) {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "rate-limit")]
 impl RateLimit {
     /// `qps` requests per second, at most `burst` at once (1: evenly spaced).
     pub(crate) fn new(qps: f64, burst: u32) -> Result<RateLimit, Error> {

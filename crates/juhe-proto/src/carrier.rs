@@ -12,7 +12,7 @@ use std::fmt;
 /// assert_eq!(Carrier::of_number("17041234567"), Carrier::Unicom); // 1704: longest prefix wins
 /// assert_eq!(Carrier::of_number("17031234567"), Carrier::Mobile);
 /// assert!(!Carrier::Telecom.is_supported());
-/// assert_eq!(Carrier::Broadnet.to_string(), "broadnet");
+/// assert_eq!(Carrier::Broadnet.to_string(), "China Broadnet");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,7 +125,8 @@ impl Carrier {
             .unwrap_or(Carrier::Unknown)
     }
 
-    /// Lower-case name, as used in the CLI's JSON (`unicom`, `mobile`, …).
+    /// The stable lower-case machine name (`unicom`, `mobile`, `telecom`, `broadnet`,
+    /// `unknown`), as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
             Carrier::Unicom => "unicom",
@@ -136,15 +137,41 @@ impl Carrier {
         }
     }
 
+    /// The Chinese name: 中国联通, 中国移动, 中国电信, 中国广电, 未知运营商.
+    pub fn zh_name(self) -> &'static str {
+        match self {
+            Carrier::Unicom => "中国联通",
+            Carrier::Mobile => "中国移动",
+            Carrier::Telecom => "中国电信",
+            Carrier::Broadnet => "中国广电",
+            Carrier::Unknown => "未知运营商",
+        }
+    }
+
     /// True for China Unicom, the only carrier the `telecom2Cucc` API answers for.
     pub fn is_supported(self) -> bool {
         self == Carrier::Unicom
     }
 }
 
+/// The English name, for messages: "China Unicom", "China Mobile", "China Telecom",
+/// "China Broadnet", "an unknown carrier". [`Carrier::as_str`] is the stable machine name.
+///
+/// ```
+/// use juhe_proto::Carrier;
+/// assert_eq!(Carrier::Mobile.to_string(), "China Mobile");
+/// assert_eq!(Carrier::Mobile.zh_name(), "中国移动");
+/// assert_eq!(Carrier::Mobile.as_str(), "mobile");
+/// ```
 impl fmt::Display for Carrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(match self {
+            Carrier::Unicom => "China Unicom",
+            Carrier::Mobile => "China Mobile",
+            Carrier::Telecom => "China Telecom",
+            Carrier::Broadnet => "China Broadnet",
+            Carrier::Unknown => "an unknown carrier",
+        })
     }
 }
 

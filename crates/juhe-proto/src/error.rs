@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "wire")]
 use crate::ErrorCode;
 
 /// Which input field a [`ValidationError`] is about.
@@ -140,6 +141,8 @@ pub enum ValidationError {
     },
 }
 
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 /// Why an answer from the API is not a verdict: an error code, or a body that could not be
 /// decoded. Deliberately not `#[non_exhaustive]`: callers classify every case, and a new one
 /// must fail their build rather than fall into a wildcard.
@@ -158,6 +161,8 @@ pub enum ResponseError {
     Decode(DecodeError),
 }
 
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 /// A response body that could not be decoded. Keeps the HTTP status and the body's length,
 /// never its bytes: a proxy that echoes the request would otherwise put the API key and the
 /// numbers into error messages.
@@ -175,12 +180,82 @@ pub struct DecodeError {
     pub source: Option<serde_json::Error>,
 }
 
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 /// The request could not be built (usually an invalid base URL).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the HTTP request (check the base URL)")]
 pub struct RequestError(#[source] pub http::Error);
 
+impl Field {
+    /// The Chinese name: 身份证号码, 手机号码.
+    pub fn zh_name(self) -> &'static str {
+        match self {
+            Field::IdCard => "身份证号码",
+            Field::Mobile => "手机号码",
+        }
+    }
+}
+
+impl BirthDateProblem {
+    fn zh(self) -> &'static str {
+        match self {
+            BirthDateProblem::NotACalendarDate => "不是真实的日期",
+            BirthDateProblem::InTheFuture => "晚于今天",
+            BirthDateProblem::Before1900 => "早于1900年",
+        }
+    }
+}
+
 impl ValidationError {
+    /// The message for a public form, in English: what is wrong, never the expected check digit
+    /// (which would let anyone complete a guessed number). `Display` keeps the detail for
+    /// operators.
+    ///
+    /// ```
+    /// use juhe_proto::IdCard;
+    /// let e = IdCard::parse("110105199003071238").unwrap_err();
+    /// assert_eq!(e.to_string(), "ID card check digit should be 9, got 8");
+    /// assert_eq!(e.public_message(), "the ID card number is not valid (check digit)");
+    /// assert_eq!(e.message_zh(), "身份证号码校验位不正确");
+    /// ```
+    pub fn public_message(&self) -> String {
+        match self {
+            ValidationError::CheckDigit { .. } => {
+                "the ID card number is not valid (check digit)".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The message in Chinese, safe for a public form (no expected check digit).
+    pub fn message_zh(&self) -> String {
+        match self {
+            ValidationError::Empty { field } => format!("{}为空", field.zh_name()),
+            ValidationError::Length {
+                field,
+                expected,
+                found,
+            } => {
+                format!("{}应为{expected}位，实际为{found}位", field.zh_name())
+            }
+            ValidationError::LegacyIdCard => {
+                "这是15位的第一代身份证号码，请提供18位号码".to_owned()
+            }
+            ValidationError::Character {
+                field, position, ..
+            } => {
+                format!("{}第{position}位字符无效", field.zh_name())
+            }
+            ValidationError::Province { .. } => "身份证号码的地区代码无效".to_owned(),
+            ValidationError::BirthDate { problem } => {
+                format!("身份证号码中的出生日期{}", problem.zh())
+            }
+            ValidationError::CheckDigit { .. } => "身份证号码校验位不正确".to_owned(),
+            ValidationError::MobilePrefix { .. } => "手机号码应以13至19开头".to_owned(),
+        }
+    }
+
     /// The input field this error is about.
     pub fn field(&self) -> Field {
         match self {

@@ -17,25 +17,32 @@
 //! # Ok::<(), juhe_proto::ValidationError>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod carrier;
+#[cfg(feature = "wire")]
 mod endpoint;
 mod error;
 mod error_code;
 mod idcard;
 mod mobile;
 mod normalize;
+#[cfg(feature = "wire")]
 mod response;
 
 pub use carrier::Carrier;
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 pub use endpoint::{Endpoint, Method, QueryParams, build_request};
-pub use error::{
-    BirthDateProblem, DecodeError, DecodeProblem, Field, RequestError, ResponseError,
-    ValidationError,
-};
+pub use error::{BirthDateProblem, DecodeProblem, Field, ValidationError};
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
+pub use error::{DecodeError, RequestError, ResponseError};
 pub use error_code::{CodeFormat, ErrorCode, ErrorKind};
 pub use idcard::{Gender, IdCard};
 pub use mobile::Mobile;
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 pub use response::{Answer, Verdict, parse_response};
 
 /// Re-exported so users can name [`IdCard::birth_date`]'s type without adding `time` themselves.

@@ -92,6 +92,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
 pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Configures a sandbox; see [`Sandbox::builder`] for the defaults.
+#[must_use = "a builder does nothing until `spawn` is called"]
 pub struct SandboxBuilder {
     addr: SocketAddr,
     keys: HashMap<String, KeyStatus>,

@@ -42,13 +42,14 @@ pub fn release(args: &[String]) -> Result<(), String> {
     );
     crate::ci::ci()?;
     if dry_run {
-        package::all(false)?;
+        package::all(&plan.current.to_string(), false)?;
         dist::build(&plan.next.to_string())?;
         println!("xtask release: dry run passed; nothing tracked was changed");
         return Ok(());
     }
     bump::apply(&plan)?;
-    let built = package::all(true).and_then(|()| dist::build(&plan.next.to_string()));
+    let built = package::all(&plan.next.to_string(), true)
+        .and_then(|()| dist::build(&plan.next.to_string()));
     if let Err(e) = built {
         bump::undo();
         return Err(e);

@@ -79,7 +79,7 @@ impl Verdict {
         }
         if self.mobile_valid && !self.supported {
             parts.push(format!(
-                "mobile: a {} number; the API answers only for China Unicom ({})",
+                "mobile: belongs to {}; the API answers only for China Unicom ({})",
                 self.carrier,
                 juhe_2fa::ErrorCode::UnsupportedMobile.code()
             ));
