@@ -117,10 +117,7 @@ pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, Cli
         })
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .retry_policy(RetryPolicy {
-            max_retries: global.retries,
-            ..RetryPolicy::default()
-        });
+        .retry_policy(RetryPolicy::default().with_max_retries(global.retries));
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
     }

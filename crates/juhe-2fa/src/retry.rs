@@ -16,11 +16,12 @@ use crate::Error;
 ///
 /// ```
 /// use std::time::Duration;
-/// let policy = juhe_2fa::RetryPolicy { max_retries: 3, ..Default::default() };
-/// assert_eq!(policy.base_delay, Duration::from_millis(200));
+/// let policy = juhe_2fa::RetryPolicy::default().with_max_retries(3);
+/// assert_eq!((policy.max_retries, policy.base_delay), (3, Duration::from_millis(200)));
 /// assert!(juhe_2fa::RetryPolicy::none().max_retries == 0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (default 2).
     pub max_retries: u32,
@@ -48,6 +49,36 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Sets [`RetryPolicy::max_retries`].
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets [`RetryPolicy::base_delay`].
+    pub fn with_base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_delay`].
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets [`RetryPolicy::rate_limited_delay`].
+    pub fn with_rate_limited_delay(mut self, delay: Duration) -> Self {
+        self.rate_limited_delay = delay;
+        self
+    }
+
+    /// Sets [`RetryPolicy::retry_ambiguous`].
+    pub fn with_retry_ambiguous(mut self, retry: bool) -> Self {
+        self.retry_ambiguous = retry;
+        self
+    }
+
     /// No retries at all.
     pub fn none() -> RetryPolicy {
         RetryPolicy {

@@ -4,6 +4,7 @@ use juhe_proto::{Carrier, Endpoint, Verdict};
 
 /// A successful check: the verdict, the billing reference, and how it was obtained.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Verification {
     /// Match (`res` 1) or mismatch (`res` 2).
     pub verdict: Verdict,

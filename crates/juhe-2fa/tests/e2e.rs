@@ -14,6 +14,7 @@ fn mode(endpoint: Endpoint) -> Mode {
         Endpoint::Plain => Mode::Plain,
         Endpoint::Aes => Mode::aes_openid(demo::OPENID).unwrap(),
         Endpoint::Rsa => Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned()),
+        other => panic!("no test mode for {other}"),
     }
 }
 
@@ -23,10 +24,7 @@ fn builder(sb: &BlockingSandbox, endpoint: Endpoint) -> ClientBuilder {
         .base_url(sb.base_url())
         .mode(mode(endpoint))
         .timeout(Duration::from_secs(2))
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(5),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(5)))
 }
 
 /// Runs the same check through the blocking client and the async client.
@@ -311,11 +309,11 @@ fn ambiguous_failures_are_not_retried_unless_asked() {
         "a dropped connection after sending is not retried"
     );
     let opted_in = builder(&sb, Endpoint::Plain)
-        .retry_policy(RetryPolicy {
-            retry_ambiguous: true,
-            base_delay: Duration::from_millis(5),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .with_retry_ambiguous(true)
+                .with_base_delay(Duration::from_millis(5)),
+        )
         .build_blocking()
         .unwrap();
     let v = opted_in.verify(demo::MATCH.0, demo::MATCH.1).unwrap();

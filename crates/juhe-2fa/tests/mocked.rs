@@ -13,10 +13,7 @@ fn builder() -> ClientBuilder {
     ClientBuilder::new()
         .api_key("k")
         .base_url("http://127.0.0.1:9")
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(1)))
 }
 
 fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
@@ -103,11 +100,11 @@ fn the_policy_bounds_retries() {
         ))
     });
     let client = builder()
-        .retry_policy(RetryPolicy {
-            max_retries: 4,
-            base_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_retries(4)
+                .with_base_delay(Duration::from_millis(1)),
+        )
         .build_blocking_with_transport(mock)
         .unwrap();
     assert_eq!(

@@ -34,10 +34,7 @@ fn builder() -> ClientBuilder {
     ClientBuilder::new()
         .api_key(KEY)
         .base_url("http://127.0.0.1:9")
-        .retry_policy(RetryPolicy {
-            base_delay: std::time::Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().with_base_delay(std::time::Duration::from_millis(1)))
 }
 
 fn assert_clean(text: &str) {

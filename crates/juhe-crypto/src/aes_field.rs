@@ -17,6 +17,7 @@ const BLOCK: usize = 16;
 
 /// AES block mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AesMode {
     /// ECB (default, what the vendor's own sample code uses): Java `AES/ECB/PKCS5Padding` (and
     /// Java's bare `"AES"`). The IV policy is ignored.
@@ -43,6 +44,7 @@ impl FromStr for AesMode {
 
 /// Where the CBC initialisation vector comes from (ignored in ECB mode).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IvPolicy {
     /// IV = the first 16 key bytes (default for CBC; a common convention in Java snippets).
     #[default]

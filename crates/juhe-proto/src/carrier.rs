@@ -16,6 +16,7 @@ use std::fmt;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Carrier {
     /// China Unicom (中国联通): the only carrier this API supports.
     Unicom,

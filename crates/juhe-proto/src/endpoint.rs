@@ -9,6 +9,7 @@ use crate::RequestError;
 /// Which of the three vendor endpoints a check goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `/telecom2Cucc/query`: fields in plain text.
     Plain,
@@ -62,6 +63,7 @@ impl fmt::Display for Endpoint {
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Method {
     /// `POST` with an `application/x-www-form-urlencoded` body (default).
     #[default]

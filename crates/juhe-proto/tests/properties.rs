@@ -73,9 +73,10 @@ proptest! {
         let method = if get { Method::Get } else { Method::Post };
         let params = QueryParams { key: &key, idcard: &idcard, mobile: &mobile };
         let req = build_request("http://127.0.0.1:1", Endpoint::Rsa, method, &params).unwrap();
-        let encoded = match method {
-            Method::Post => req.body().clone(),
-            Method::Get => req.uri().query().unwrap_or("").as_bytes().to_vec(),
+        let encoded = if method == Method::Post {
+            req.body().clone()
+        } else {
+            req.uri().query().unwrap_or("").as_bytes().to_vec()
         };
         let expected = vec![
             ("key".to_owned(), key.clone()),

@@ -301,6 +301,8 @@ fn decrypt(state: &SandboxState, endpoint: Endpoint, value: Option<&str>) -> Opt
         Endpoint::Plain => Some(value.to_owned()),
         Endpoint::Aes => state.aes.as_ref()?.decrypt(value).ok(),
         Endpoint::Rsa => state.rsa.as_ref()?.decrypt(value).ok(),
+        // An endpoint this sandbox does not know cannot decrypt anything.
+        _ => None,
     }
 }
 
@@ -337,6 +339,7 @@ fn admit(state: &SandboxState, endpoint: Endpoint, key: Option<&str>) -> Result<
         Endpoint::Plain => true,
         Endpoint::Aes => state.aes.is_some(),
         Endpoint::Rsa => state.rsa.is_some(),
+        _ => false,
     };
     // No key configured for this endpoint: the account has no permission for it.
     if configured {

@@ -13,6 +13,7 @@ const RECENT: usize = 10_000;
 
 /// One request as the sandbox saw it. Numbers are masked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RequestRecord {
     /// Arrival number, from 1.
     pub seq: u64,
@@ -38,6 +39,7 @@ pub struct RequestRecord {
 
 /// Counters over every request since the sandbox started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Every HTTP request, including 404s.
     pub requests: u64,
@@ -53,6 +55,7 @@ pub struct Stats {
 
 /// Requests and charges for one (ID card, mobile) pair.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PairCount {
     /// Requests that carried this pair (after decryption and validation).
     pub requests: u64,

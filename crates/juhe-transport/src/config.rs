@@ -6,6 +6,7 @@ use std::time::Duration;
 /// Timeouts, proxy and pool settings for a backend. Safe defaults: 5 s to connect, 15 s for
 /// the whole exchange, no redirects (always), connection reuse.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct TransportConfig {
     /// Time allowed to resolve and connect (and TLS handshake, where the backend separates it).
     pub connect_timeout: Duration,
@@ -28,6 +29,38 @@ impl Default for TransportConfig {
             max_idle_per_host: 32,
             user_agent: concat!("juhe-2fa/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
+    }
+}
+
+impl TransportConfig {
+    /// Sets [`TransportConfig::connect_timeout`].
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportConfig::proxy`].
+    pub fn with_proxy(mut self, proxy: Option<String>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Sets [`TransportConfig::max_idle_per_host`].
+    pub fn with_max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Sets [`TransportConfig::user_agent`].
+    pub fn with_user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
     }
 }
 

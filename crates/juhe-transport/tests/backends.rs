@@ -11,11 +11,9 @@ use juhe_transport::{
 };
 
 fn config() -> TransportConfig {
-    TransportConfig {
-        timeout: Duration::from_millis(700),
-        connect_timeout: Duration::from_millis(500),
-        ..Default::default()
-    }
+    TransportConfig::default()
+        .with_timeout(Duration::from_millis(700))
+        .with_connect_timeout(Duration::from_millis(500))
 }
 
 fn check_request(base: &str, get: bool) -> HttpRequest {
@@ -220,16 +218,10 @@ fn closures_and_mocks_are_transports() {
 
 #[test]
 fn config_debug_hides_the_proxy() {
-    let cfg = TransportConfig {
-        proxy: Some("http://user:pass@127.0.0.1:3128".into()),
-        ..Default::default()
-    };
+    let cfg = TransportConfig::default().with_proxy(Some("http://user:pass@127.0.0.1:3128".into()));
     assert!(!format!("{cfg:?}").contains("pass"));
     assert!(UreqTransport::new(&cfg).is_ok());
-    let bad = TransportConfig {
-        proxy: Some("::not a url::".into()),
-        ..Default::default()
-    };
+    let bad = TransportConfig::default().with_proxy(Some("::not a url::".into()));
     assert!(matches!(
         UreqTransport::new(&bad),
         Err(TransportError::NotSent {
@@ -273,10 +265,7 @@ fn requests_go_through_a_configured_proxy() {
         .unwrap()
         .port();
     let target = format!("http://127.0.0.1:{closed}");
-    let cfg = TransportConfig {
-        proxy: Some(proxy),
-        ..config()
-    };
+    let cfg = config().with_proxy(Some(proxy));
     let ureq = UreqTransport::new(&cfg).unwrap();
     assert_eq!(
         ureq.send(check_request(&target, false)).unwrap().status(),

@@ -262,11 +262,9 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
     if let Err(problem) = &network {
         return report(global.json, &Report::unreachable(&candidates, problem));
     }
-    let config = TransportConfig {
-        timeout: limit,
-        connect_timeout: limit.min(Duration::from_secs(5)),
-        ..TransportConfig::default()
-    };
+    let config = TransportConfig::default()
+        .with_timeout(limit)
+        .with_connect_timeout(limit.min(Duration::from_secs(5)));
     let recording = Recording {
         inner: Arc::new(UreqTransport::new(&config).map_err(|e| CliError::usage(chain(&e)))?),
         sent: Arc::default(),
