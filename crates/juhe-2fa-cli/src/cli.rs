@@ -212,6 +212,10 @@ pub struct BatchArgs {
     /// Re-send rows that may already have been billed (left `sent` by an interrupted run)
     #[arg(long)]
     pub retry_ambiguous: bool,
+    /// Send every row, even a pair that came earlier in the job (by default a repeated pair
+    /// gets the first row's result and is not sent, or billed, again)
+    #[arg(long)]
+    pub no_dedupe: bool,
     /// The input's text encoding; the output is written in the same one (BOM kept)
     #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
     pub encoding: EncodingArg,

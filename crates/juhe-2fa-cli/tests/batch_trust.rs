@@ -458,3 +458,45 @@ fn key_file_and_key_from_stdin() {
     let help = bin().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("`ps`"));
 }
+
+#[test]
+fn a_repeated_pair_is_sent_once_unless_asked() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Hash)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    let distinct = pairs(5);
+    // Each pair four times, interleaved so copies are in flight together.
+    let rows: Vec<(String, String)> = (0..4).flat_map(|_| distinct.clone()).collect();
+    csv(&input, &rows);
+    let run = batch(&sb, demo::API_KEY, &input, &output, &["--concurrency", "8"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = summary(&run);
+    assert_eq!(
+        (s["rows"].as_u64(), s["duplicates"].as_u64()),
+        (Some(20), Some(15)),
+        "{s}"
+    );
+    assert_eq!(sb.stats().requests, 5, "each pair sent once");
+    assert_eq!(sb.pairs_billed_more_than_once(), 0);
+    let out = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let order = line.split(',').nth(4).unwrap();
+        let first = lines[i % 5].split(',').nth(4).unwrap();
+        assert_eq!(
+            order,
+            first,
+            "row {} carries the first row's order id",
+            i + 1
+        );
+    }
+    assert!(lines[7].contains("same pair as row 3"), "{}", lines[7]);
+
+    let output2 = dir.path().join("out2.csv");
+    let all = batch(&sb, demo::API_KEY, &input, &output2, &["--no-dedupe"]);
+    assert_eq!(all.code, 0);
+    assert_eq!(sb.stats().requests, 25, "--no-dedupe sends every row");
+}

@@ -138,6 +138,12 @@ enum Msg {
         outcome: RowResult,
         reply: oneshot::Sender<()>,
     },
+    /// The first earlier row with the same pair digest.
+    FindPair {
+        pair: i64,
+        before: u64,
+        reply: oneshot::Sender<Option<(u64, Entry)>>,
+    },
 }
 
 pub struct Journal {
@@ -195,6 +201,7 @@ const SCHEMA: &str = "
         reason TEXT,
         updated_ms INTEGER NOT NULL
     );
+    CREATE INDEX IF NOT EXISTS rows_pair ON rows (pair);
 ";
 
 fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
@@ -234,6 +241,74 @@ fn entry_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// A reply held back until the transaction that answers it has committed.
+type Reply = Box<dyn FnOnce() + Send>;
+
+/// Runs one message inside the open transaction; its reply waits for the commit.
+fn execute(tx: &rusqlite::Transaction<'_>, msg: Msg) -> Result<Reply, rusqlite::Error> {
+    Ok(match msg {
+        Msg::Lookup { row, reply } => {
+            let entry = tx
+                .prepare_cached(
+                    "SELECT pair, state, status, res, order_id, error_code, reason FROM rows WHERE row = ?1",
+                )?
+                .query_row(params![row as i64], entry_from)
+                .optional()?;
+            Box::new(move || {
+                let _ = reply.send(entry);
+            })
+        }
+        Msg::FindPair {
+            pair,
+            before,
+            reply,
+        } => {
+            let found = tx
+                .prepare_cached(
+                    "SELECT pair, state, status, res, order_id, error_code, reason, row FROM rows
+                     WHERE pair = ?1 AND row < ?2 ORDER BY row LIMIT 1",
+                )?
+                .query_row(params![pair, before as i64], |r| {
+                    Ok((r.get::<_, i64>(7)? as u64, entry_from(r)?))
+                })
+                .optional()?;
+            Box::new(move || {
+                let _ = reply.send(found);
+            })
+        }
+        Msg::Write {
+            row,
+            pair,
+            state,
+            outcome,
+            reply,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO rows (row, pair, state, status, res, order_id, error_code, reason, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(row) DO UPDATE SET pair = ?2, state = ?3, status = ?4, res = ?5,
+                     order_id = ?6, error_code = ?7, reason = ?8, updated_ms = ?9",
+            )?
+            .execute(params![
+                row as i64,
+                pair,
+                state.as_str(),
+                outcome.status.as_str(),
+                outcome.res,
+                outcome.order_id,
+                outcome.error_code.map(ErrorCode::code),
+                outcome.reason,
+                now_ms()
+            ])?;
+            Box::new(move || {
+                let _ = reply.send(());
+            })
+        }
+    })
+}
+
+/// Group commit: whatever is queued runs in one transaction; replies go out after the commit,
+/// so a caller told "written" can rely on it.
 fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::Error> {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -244,56 +319,13 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::
             }
         }
         let tx = conn.transaction()?;
-        let mut lookups = Vec::new();
-        let mut writes = Vec::new();
-        {
-            let mut select = tx.prepare_cached(
-                "SELECT pair, state, status, res, order_id, error_code, reason FROM rows WHERE row = ?1",
-            )?;
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO rows (row, pair, state, status, res, order_id, error_code, reason, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(row) DO UPDATE SET pair = ?2, state = ?3, status = ?4, res = ?5,
-                     order_id = ?6, error_code = ?7, reason = ?8, updated_ms = ?9",
-            )?;
-            for msg in batch {
-                match msg {
-                    Msg::Lookup { row, reply } => {
-                        let entry = select
-                            .query_row(params![row as i64], entry_from)
-                            .optional()?;
-                        lookups.push((reply, entry));
-                    }
-                    Msg::Write {
-                        row,
-                        pair,
-                        state,
-                        outcome,
-                        reply,
-                    } => {
-                        let status = outcome.status.as_str();
-                        upsert.execute(params![
-                            row as i64,
-                            pair,
-                            state.as_str(),
-                            status,
-                            outcome.res,
-                            outcome.order_id,
-                            outcome.error_code.map(ErrorCode::code),
-                            outcome.reason,
-                            now_ms()
-                        ])?;
-                        writes.push(reply);
-                    }
-                }
-            }
-        }
+        let replies = batch
+            .into_iter()
+            .map(|msg| execute(&tx, msg))
+            .collect::<Result<Vec<Reply>, _>>()?;
         tx.commit()?;
-        for (reply, entry) in lookups {
-            let _ = reply.send(entry);
-        }
-        for reply in writes {
-            let _ = reply.send(());
+        for reply in replies {
+            reply();
         }
     }
     Ok(())
@@ -391,6 +423,21 @@ impl Journal {
     pub async fn lookup(&self, row: u64) -> Result<Option<Entry>, CliError> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::Lookup { row, reply })?;
+        rx.await.map_err(|_| self.failed())
+    }
+
+    /// The first row before `before` with the same pair digest, if any.
+    pub async fn find_pair(
+        &self,
+        pair: i64,
+        before: u64,
+    ) -> Result<Option<(u64, Entry)>, CliError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Msg::FindPair {
+            pair,
+            before,
+            reply,
+        })?;
         rx.await.map_err(|_| self.failed())
     }
 

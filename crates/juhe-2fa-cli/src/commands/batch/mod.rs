@@ -13,13 +13,15 @@ mod lock;
 mod output;
 mod progress;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use juhe_2fa::{BoxError, Client, Error, IdCard, Mobile, Verification};
+use tokio::sync::watch;
 
 use self::journal::{Entry, Journal, RowResult, State, Status};
 use self::output::OutputWriter;
@@ -49,6 +51,23 @@ struct Context {
     interrupted: AtomicBool,
     /// `--prefix` for the added names.
     prefix: String,
+    /// De-duplicate pairs within the job (off with `--no-dedupe`).
+    dedupe: bool,
+    /// Pairs being checked right now: a later row with the same pair waits for the first one's
+    /// result instead of sending. Holds at most `--concurrency` entries.
+    inflight: Mutex<HashMap<i64, watch::Sender<Option<Published>>>>,
+    /// Rows answered with another row's result.
+    duplicates: AtomicU64,
+}
+
+/// What the first row of a pair tells the rows waiting on it: its number and, when it may be
+/// copied, its result.
+type Published = (u64, Option<RowResult>);
+
+/// Whether a row holds the pair's claim or waits on the row that does.
+enum Claim {
+    Mine,
+    Theirs(watch::Receiver<Option<Published>>),
 }
 
 impl Context {
@@ -199,6 +218,80 @@ async fn check(
     }
 }
 
+/// The result a later row with the same pair may take over: verdicts and final codes as they
+/// are; a maybe-billed one stays maybe-billed (sending the pair again could charge twice);
+/// anything else (not billed, may succeed) is not copied.
+fn copyable(first: u64, state: State, result: &RowResult) -> Option<(State, RowResult)> {
+    let state = match (state, result.status) {
+        (State::Done, Status::Match | Status::Mismatch | Status::ApiError) => State::Done,
+        (State::Sent, _) | (_, Status::Unknown) => State::Sent,
+        _ => return None,
+    };
+    let mut copy = result.clone();
+    let note = format!("same pair as row {first}: its result, not sent again");
+    copy.reason = Some(match &result.reason {
+        Some(reason) => format!("{note} ({reason})"),
+        None => note,
+    });
+    Some((state, copy))
+}
+
+fn claim(ctx: &Context, pair: i64) -> Claim {
+    let mut inflight = ctx.inflight.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(first) = inflight.get(&pair) {
+        return Claim::Theirs(first.subscribe());
+    }
+    inflight.insert(pair, watch::channel(None).0);
+    Claim::Mine
+}
+
+/// Tells the rows waiting on this pair, and lets the pair go.
+fn release(ctx: &Context, pair: i64, published: Published) {
+    let mut inflight = ctx.inflight.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(sender) = inflight.remove(&pair) {
+        let _ = sender.send(Some(published));
+    }
+}
+
+/// The copied result for a row whose pair came earlier in the job, if it may be copied, and
+/// whether this row now holds the pair's claim (and must release it).
+async fn earlier_result(
+    ctx: &Context,
+    row: u64,
+    pair: i64,
+) -> Result<(Option<(State, RowResult)>, bool), CliError> {
+    match claim(ctx, pair) {
+        Claim::Theirs(mut first) => {
+            let published = first
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|p| p.clone());
+            // The first row's result comes as its journal state would have it.
+            let copy = published.and_then(|(n, result)| {
+                let result = result?;
+                let state = if result.status == Status::Unknown {
+                    State::Sent
+                } else {
+                    State::Done
+                };
+                copyable(n, state, &result)
+            });
+            Ok((copy, false))
+        }
+        Claim::Mine => match ctx.journal.find_pair(pair, row).await {
+            Ok(found) => Ok((
+                found.and_then(|(n, e)| copyable(n, e.state, &e.outcome)),
+                true,
+            )),
+            Err(e) => {
+                release(ctx, pair, (row, None));
+                Err(e)
+            }
+        },
+    }
+}
+
 /// One row: its result, and whether a request was sent for it in this run.
 async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError> {
     let pair = pair_digest(ctx, row);
@@ -218,7 +311,42 @@ async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError
     if ctx.stopped() {
         return Ok((RowResult::status(Status::Failed, PENDING), false));
     }
-    let (state, result) = match check(ctx, row.number, pair, &idcard, &mobile).await {
+    let mut claimed = false;
+    if ctx.dedupe {
+        let (found, mine) = earlier_result(ctx, row.number, pair).await?;
+        claimed = mine;
+        if let Some((state, copied)) = found {
+            if claimed {
+                release(ctx, pair, (row.number, Some(copied.clone())));
+            }
+            ctx.journal
+                .write(row.number, pair, state, copied.clone())
+                .await?;
+            ctx.duplicates.fetch_add(1, Ordering::SeqCst);
+            return Ok((copied, false));
+        }
+    }
+    let checked = send_row(ctx, row.number, pair, &idcard, &mobile).await;
+    if claimed {
+        let published = checked.as_ref().ok().map(|(_, r)| r.clone());
+        release(ctx, pair, (row.number, published));
+    }
+    let (state, result) = checked?;
+    ctx.journal
+        .write(row.number, pair, state, result.clone())
+        .await?;
+    Ok((result, true))
+}
+
+/// Sends a row's check and turns the answer into its journal state and result.
+async fn send_row(
+    ctx: &Context,
+    row: u64,
+    pair: i64,
+    idcard: &IdCard,
+    mobile: &Mobile,
+) -> Result<(State, RowResult), CliError> {
+    Ok(match check(ctx, row, pair, idcard, mobile).await {
         Ok(v) => (State::Done, verdict_result(v)),
         Err(e) => {
             let (_, fate) = handling(e.class());
@@ -229,11 +357,7 @@ async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError
             }
             failed_row(&e, fate)
         }
-    };
-    ctx.journal
-        .write(row.number, pair, state, result.clone())
-        .await?;
-    Ok((result, true))
+    })
 }
 
 /// The journal path: `--journal`, or `<output>.journal`.
@@ -259,14 +383,8 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     }
     let journal_path = journal_path(args, output);
     check_paths(input, output, &journal_path)?;
-    let mut builder = client_builder(global)?;
-    if let Some(qps) = args.qps {
-        builder = builder.rate_limit(qps);
-    }
     let runtime = crate::runtime()?;
-    let client = runtime
-        .block_on(async { builder.build() })
-        .map_err(|e| config_error(&e))?;
+    let client = build_client(global, args, &runtime)?;
     let journal = Journal::open(&journal_path, input)?;
     // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
     let total = if std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
@@ -292,6 +410,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         stop: Mutex::new(None),
         interrupted: AtomicBool::new(false),
         prefix: args.prefix.clone().unwrap_or_default(),
+        dedupe: !args.no_dedupe,
+        inflight: Mutex::new(HashMap::new()),
+        duplicates: AtomicU64::new(0),
     });
     let progress = Progress::new(total, global.json);
     let mut summary = runtime.block_on(pipeline(
@@ -302,6 +423,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         args.concurrency,
     ))?;
     summary.suspicious_records = reader.suspicious();
+    summary.duplicates = ctx.duplicates.load(Ordering::SeqCst);
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
     let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -322,6 +444,21 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Failure);
     }
     Ok(exit)
+}
+
+/// The async client with `--qps`, on the command's runtime.
+fn build_client(
+    global: &Global,
+    args: &BatchArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Client, CliError> {
+    let mut builder = client_builder(global)?;
+    if let Some(qps) = args.qps {
+        builder = builder.rate_limit(qps);
+    }
+    runtime
+        .block_on(async { builder.build() })
+        .map_err(|e| config_error(&e))
 }
 
 /// Where a path points: device and inode when it exists, else its canonical parent and name.
@@ -430,6 +567,12 @@ fn print_summary(
             output.display(),
             journal.display()
         );
+        if summary.duplicates > 0 {
+            eprintln!(
+                "{} row(s) repeated an earlier pair: they got its result and were not sent again (--no-dedupe to send them)",
+                summary.duplicates
+            );
+        }
         if summary.suspicious_records > 0 {
             eprintln!(
                 "warning: {} record(s) have a field spanning lines, as a stray quote makes: \

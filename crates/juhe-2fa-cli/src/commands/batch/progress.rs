@@ -33,6 +33,8 @@ pub struct Summary {
     pub rows_per_s: f64,
     /// CSV records with a field spanning lines: likely merged by a stray quote.
     pub suspicious_records: u64,
+    /// Rows whose pair came earlier in the job: answered with that row's result, not sent.
+    pub duplicates: u64,
 }
 
 impl Progress {
@@ -116,6 +118,7 @@ impl Progress {
             elapsed_s: elapsed,
             rows_per_s: self.done as f64 / elapsed.max(1e-9),
             suspicious_records: 0,
+            duplicates: 0,
         }
     }
 }
