@@ -227,6 +227,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts this root certificate too (PEM; a bundle is fine), for both backends: e.g. the
+    /// CA of a corporate proxy that inspects TLS. Parsed at `build`.
+    pub fn add_root_certificate(mut self, pem: impl Into<String>) -> Self {
+        self.transport.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Whether Mozilla's roots are trusted (default true). Off, only the certificates given to
+    /// [`ClientBuilder::add_root_certificate`] are.
+    pub fn tls_built_in_roots(mut self, trusted: bool) -> Self {
+        self.transport.built_in_roots = trusted;
+        self
+    }
+
     /// Replaces all transport settings.
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.transport = config;

@@ -18,6 +18,10 @@ pub struct TransportConfig {
     pub max_idle_per_host: usize,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Extra trusted root certificates, PEM (e.g. a corporate CA that inspects TLS).
+    pub root_certificates: Vec<String>,
+    /// Whether Mozilla's roots (webpki) are trusted too (default true).
+    pub built_in_roots: bool,
 }
 
 impl Default for TransportConfig {
@@ -28,6 +32,8 @@ impl Default for TransportConfig {
             proxy: None,
             max_idle_per_host: 32,
             user_agent: concat!("juhe-2fa/", env!("CARGO_PKG_VERSION")).to_owned(),
+            root_certificates: Vec::new(),
+            built_in_roots: true,
         }
     }
 }
@@ -57,6 +63,18 @@ impl TransportConfig {
         self
     }
 
+    /// Adds a trusted root certificate (PEM; a bundle of several is fine).
+    pub fn with_root_certificate(mut self, pem: impl Into<String>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Sets [`TransportConfig::built_in_roots`].
+    pub fn with_built_in_roots(mut self, trusted: bool) -> Self {
+        self.built_in_roots = trusted;
+        self
+    }
+
     /// Sets [`TransportConfig::user_agent`].
     pub fn with_user_agent(mut self, agent: impl Into<String>) -> Self {
         self.user_agent = agent.into();
@@ -72,6 +90,8 @@ impl fmt::Debug for TransportConfig {
             .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
             .field("max_idle_per_host", &self.max_idle_per_host)
             .field("user_agent", &self.user_agent)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("built_in_roots", &self.built_in_roots)
             .finish()
     }
 }

@@ -14,8 +14,37 @@ const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport(reqwest::Client);
 
-fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// Trusted roots: Mozilla's (unless turned off) and the configured extra ones.
+fn roots(config: &TransportConfig) -> Result<rustls::RootCertStore, TransportError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    if config.built_in_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for pem in &config.root_certificates {
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| bad_root())?;
+        if certs.is_empty() {
+            return Err(bad_root());
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|_| bad_root())?;
+        }
+    }
+    Ok(roots)
+}
+
+fn bad_root() -> TransportError {
+    TransportError::not_sent(
+        NotSentReason::Setup,
+        Some("a root certificate is not a PEM X.509 certificate".into()),
+    )
+}
+
+fn tls_config(config: &TransportConfig) -> Result<rustls::ClientConfig, TransportError> {
+    let roots = roots(config)?;
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
@@ -31,7 +60,7 @@ impl ReqwestTransport {
             .timeout(config.timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .user_agent(config.user_agent.clone())
-            .tls_backend_preconfigured(tls_config()?)
+            .tls_backend_preconfigured(tls_config(config)?)
             .no_proxy();
         if let Some(proxy) = &config.proxy {
             // The proxy URL may carry credentials: its error is not kept.

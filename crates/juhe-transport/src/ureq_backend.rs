@@ -26,6 +26,7 @@ impl UreqTransport {
             None => None,
         };
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls_config(config)?)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(config.connect_timeout))
@@ -37,6 +38,44 @@ impl UreqTransport {
             .new_agent();
         Ok(UreqTransport(agent))
     }
+}
+
+/// Trusted roots: Mozilla's (unless turned off) and the configured extra ones. ureq takes one
+/// list of certificates, so Mozilla's come as certificates (`webpki-root-certs`) when combined.
+fn tls_config(config: &TransportConfig) -> Result<ureq::tls::TlsConfig, TransportError> {
+    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+    if config.built_in_roots && config.root_certificates.is_empty() {
+        return Ok(TlsConfig::builder().root_certs(RootCerts::WebPki).build());
+    }
+    let bad_root = || {
+        TransportError::not_sent(
+            NotSentReason::Setup,
+            Some("a root certificate is not a PEM X.509 certificate".into()),
+        )
+    };
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    if config.built_in_roots {
+        certs.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
+        );
+    }
+    for pem in &config.root_certificates {
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(pem.as_bytes()) {
+            match item.map_err(|_| bad_root())? {
+                PemItem::Certificate(cert) => certs.push(cert.to_owned()),
+                _ => return Err(bad_root()),
+            }
+        }
+        if certs.len() == before {
+            return Err(bad_root());
+        }
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::Specific(std::sync::Arc::new(certs)))
+        .build())
 }
 
 fn boxed(e: ureq::Error) -> Option<BoxError> {
@@ -60,6 +99,15 @@ fn classify(e: ureq::Error) -> TransportError {
         E::Timeout(_) => TransportError::maybe_sent(MaybeSentReason::Timeout, boxed(e)),
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             TransportError::not_sent(NotSentReason::Connect, Some(Box::new(io) as BoxError))
+        }
+        // rustls reports a refused certificate (or any handshake failure) as an I/O error: the
+        // handshake comes before the request, so nothing was sent.
+        E::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            TransportError::not_sent(NotSentReason::Tls, Some(Box::new(io) as BoxError))
         }
         E::Io(io) => TransportError::maybe_sent(
             MaybeSentReason::ConnectionClosed,
