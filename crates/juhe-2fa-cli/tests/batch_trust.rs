@@ -4,61 +4,12 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::{Run, bin, pairs, wait_at_most, write_csv};
 use juhe_2fa::ErrorCode;
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Fault, FaultPlan, Sandbox, demo};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
-    for var in [
-        "JUHE_KEY",
-        "JUHE_BASE_URL",
-        "JUHE_MODE",
-        "JUHE_OPENID",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
-
-/// `n` valid Unicom pairs.
-fn pairs(n: usize) -> Vec<(String, String)> {
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    (0..n)
-        .map(|i| {
-            let first17 = format!(
-                "1101051990{:02}{:02}{:03}",
-                1 + i % 12,
-                1 + (i / 12) % 28,
-                i % 1000
-            );
-            let sum: u32 = first17
-                .bytes()
-                .zip(weights)
-                .map(|(b, w)| u32::from(b - b'0') * w)
-                .sum();
-            let id = format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char);
-            (id, format!("130{i:08}"))
-        })
-        .collect()
-}
-
-fn csv(path: &Path, rows: &[(String, String)]) {
-    let mut text = String::from("idcard,mobile\n");
-    for (i, m) in rows {
-        text.push_str(&format!("{i},{m}\n"));
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn batch(sb: &BlockingSandbox, key: &str, input: &Path, output: &Path, extra: &[&str]) -> Run {
     let out = bin()
@@ -101,7 +52,7 @@ fn a_wrong_key_stops_the_job_and_the_fixed_rerun_resumes() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
-    csv(&input, &pairs(200));
+    write_csv(&input, &pairs(200));
 
     let wrong = batch(&sb, "not-the-key", &input, &output, &["--concurrency", "4"]);
     assert_eq!(wrong.code, 4, "{}", wrong.stderr);
@@ -154,7 +105,7 @@ fn gateway_errors_are_unknown_and_not_resent_unbilled_ones_are() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
-    csv(&input, &pairs(3));
+    write_csv(&input, &pairs(3));
     let first = batch(&sb, demo::API_KEY, &input, &output, &["--concurrency", "1"]);
     assert_eq!(first.code, 5, "{}", first.stderr);
     let s = summary(&first);
@@ -219,24 +170,6 @@ fn spawn_batch(
         .unwrap()
 }
 
-fn wait_at_most(child: std::process::Child, seconds: u64) -> Run {
-    let started = std::time::Instant::now();
-    let mut child = child;
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed().as_secs() > seconds {
-            child.kill().unwrap();
-            panic!("the run did not end within {seconds} s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn slow_sandbox(rows: usize, delay_ms: u64) -> BlockingSandbox {
     Sandbox::builder()
         .default_verdict(DefaultVerdict::Match)
@@ -250,7 +183,7 @@ fn a_second_run_on_the_same_journal_is_refused_at_once() {
     let sb = slow_sandbox(10, 150);
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
-    csv(&input, &pairs(10));
+    write_csv(&input, &pairs(10));
     let first = spawn_batch(&sb, &input, &output, &["--concurrency", "1"]);
     let pid = first.id();
     let lock = dir.path().join("out.csv.journal.lock");
@@ -286,7 +219,7 @@ fn sigint_drains_in_flight_rows_and_the_rerun_finishes() {
     let sb = slow_sandbox(40, 200);
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
-    csv(&input, &pairs(40));
+    write_csv(&input, &pairs(40));
     let child = spawn_batch(&sb, &input, &output, &["--concurrency", "4"]);
     while sb.stats().requests < 4 {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -330,7 +263,7 @@ fn files_are_private_and_digests_salted_per_job() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.csv");
-    csv(&input, &pairs(2));
+    write_csv(&input, &pairs(2));
     let mut digests = Vec::new();
     for name in ["a.csv", "b.csv"] {
         let output = dir.path().join(name);
@@ -362,7 +295,7 @@ fn path_guards_compare_files_not_strings() {
     let sb = Sandbox::builder().spawn_blocking().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("same.csv");
-    csv(&input, &pairs(1));
+    write_csv(&input, &pairs(1));
     let before = std::fs::read_to_string(&input).unwrap();
     let dotted = dir.path().join(".").join("same.csv");
     let r = batch(&sb, demo::API_KEY, &input, &dotted, &[]);
@@ -395,7 +328,7 @@ fn a_fixed_rejected_row_is_checked_without_resending_the_rest() {
     rows[1]
         .0
         .replace_range(17..18, if good.0.ends_with('0') { "1" } else { "0" });
-    csv(&input, &rows);
+    write_csv(&input, &rows);
     let first = batch(&sb, demo::API_KEY, &input, &output, &[]);
     assert_eq!(
         summary(&first)["by_status"]["rejected"],
@@ -405,13 +338,13 @@ fn a_fixed_rejected_row_is_checked_without_resending_the_rest() {
     );
     assert_eq!(sb.stats().requests, 2);
     rows[1] = good;
-    csv(&input, &rows);
+    write_csv(&input, &rows);
     let second = batch(&sb, demo::API_KEY, &input, &output, &[]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(sb.stats().requests, 3, "only the fixed row was sent");
     // A row that was sent may not change.
     rows[0] = pairs(4)[3].clone();
-    csv(&input, &rows);
+    write_csv(&input, &rows);
     let third = batch(&sb, demo::API_KEY, &input, &output, &[]);
     assert_eq!(third.code, 2, "{}", third.stderr);
 }
@@ -470,7 +403,7 @@ fn a_repeated_pair_is_sent_once_unless_asked() {
     let distinct = pairs(5);
     // Each pair four times, interleaved so copies are in flight together.
     let rows: Vec<(String, String)> = (0..4).flat_map(|_| distinct.clone()).collect();
-    csv(&input, &rows);
+    write_csv(&input, &rows);
     let run = batch(&sb, demo::API_KEY, &input, &output, &["--concurrency", "8"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let s = summary(&run);

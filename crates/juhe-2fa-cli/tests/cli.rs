@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::{bin, pairs, run};
 use juhe_crypto::{AesConfig, AesDecryptor, AesMode, FieldDecryptor, IvPolicy, RsaOaepDecryptor};
 use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
@@ -18,39 +20,6 @@ const VERIFY_MATCH: [&str; 5] = [
     "--mobile",
     demo::MATCH.1,
 ];
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
-    for var in [
-        "JUHE_KEY",
-        "JUHE_BASE_URL",
-        "JUHE_MODE",
-        "JUHE_AES_KEY",
-        "JUHE_OPENID",
-        "JUHE_AES_MODE",
-        "JUHE_AES_IV",
-        "JUHE_RSA_PUBLIC_KEY",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn client(sb: &BlockingSandbox) -> Command {
     let mut cmd = bin();
@@ -808,28 +777,6 @@ fn batch_refuses_a_journal_from_another_input() {
     ]));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("another input"), "{}", r.stderr);
-}
-
-/// `n` distinct valid China Unicom pairs.
-fn pairs(n: usize) -> Vec<(String, String)> {
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    (0..n)
-        .map(|i| {
-            let first17 = format!(
-                "1101051990{:02}{:02}{:03}",
-                1 + i % 12,
-                1 + (i / 12) % 28,
-                i % 1000
-            );
-            let sum: u32 = first17
-                .bytes()
-                .zip(weights)
-                .map(|(b, w)| u32::from(b - b'0') * w)
-                .sum();
-            let id = format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char);
-            (id, format!("130{:08}", i))
-        })
-        .collect()
 }
 
 #[test]

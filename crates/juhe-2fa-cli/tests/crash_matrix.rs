@@ -7,30 +7,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
+
+mod common;
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Fault, FaultPlan, Sandbox, demo};
 
 const ROWS: usize = 60;
-
-fn pairs(n: usize) -> Vec<(String, String)> {
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    (0..n)
-        .map(|i| {
-            let first17 = format!(
-                "3101041985{:02}{:02}{:03}",
-                1 + i % 12,
-                1 + (i / 12) % 28,
-                i % 1000
-            );
-            let sum: u32 = first17
-                .bytes()
-                .zip(weights)
-                .map(|(b, w)| u32::from(b - b'0') * w)
-                .sum();
-            let id = format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char);
-            (id, format!("131{i:08}"))
-        })
-        .collect()
-}
 
 /// The input file's lines, as bytes, header first (for CSV).
 fn input_lines(kind: &str) -> Vec<Vec<u8>> {
@@ -40,7 +21,10 @@ fn input_lines(kind: &str) -> Vec<Vec<u8>> {
         "gbk" => lines.push(b"\xd0\xd5\xc3\xfb,idcard,mobile".to_vec()),
         _ => lines.push("姓名,idcard,mobile".as_bytes().to_vec()),
     }
-    for (i, (id, m)) in pairs(ROWS).into_iter().enumerate() {
+    for (i, (id, m)) in common::pairs_from("3101041985", "131", ROWS)
+        .into_iter()
+        .enumerate()
+    {
         lines.push(match kind {
             "jsonl" => {
                 format!("{{\"n\":{i},\"idcard\":\"{id}\",\"mobile\":\"{m}\",\"名\":\"张{i}\"}}")

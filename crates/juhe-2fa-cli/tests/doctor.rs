@@ -1,33 +1,16 @@
 //! `doctor` against sandboxes set up with each AES scheme, and the OpenID as a secret.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::bin;
 use juhe_crypto::{AesConfig, AesDecryptor, AesMode, FieldDecryptor, IvPolicy};
 use juhe_sandbox::{BlockingSandbox, Sandbox, SandboxBuilder, demo};
 use serde_json::Value;
 
 const OPENID: &str = "JH7c0ffee5a1d9b3e2f40112358132134";
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
-    for var in [
-        "JUHE_KEY",
-        "JUHE_BASE_URL",
-        "JUHE_MODE",
-        "JUHE_AES_KEY",
-        "JUHE_OPENID",
-        "JUHE_AES_MODE",
-        "JUHE_AES_IV",
-        "JUHE_RSA_PUBLIC_KEY",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 fn doctor(sb: &BlockingSandbox, flags: &[&str], pair: (&str, &str)) -> (i32, Value, String) {
     let out = bin()

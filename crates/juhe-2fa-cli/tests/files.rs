@@ -3,26 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::bin;
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Sandbox, demo};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
-    for var in [
-        "JUHE_KEY",
-        "JUHE_BASE_URL",
-        "JUHE_MODE",
-        "JUHE_OPENID",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 fn batch(
     sb: &BlockingSandbox,

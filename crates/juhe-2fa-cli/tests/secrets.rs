@@ -4,27 +4,14 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::bin;
 use juhe_sandbox::demo;
 
 const KEY: &str = "SECRETKEY0123456789";
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
-    for var in [
-        "JUHE_KEY",
-        "JUHE_BASE_URL",
-        "JUHE_MODE",
-        "JUHE_OPENID",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 /// A captive portal: answers every request with a 200 HTML page that quotes the request.
 fn echo_server() -> String {

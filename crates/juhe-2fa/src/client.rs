@@ -134,12 +134,7 @@ impl Client {
         I: AsRef<str> + 'a,
         M: AsRef<str> + 'a,
     {
-        inputs
-            .enumerate()
-            .map(move |(index, (idcard, mobile))| async move {
-                (index, self.verify(idcard.as_ref(), mobile.as_ref()).await)
-            })
-            .buffered(concurrency.max(1))
+        self.checks(inputs).buffered(concurrency.max(1))
     }
 
     /// [`Client::verify_all`], with results as they finish rather than in input order.
@@ -153,12 +148,24 @@ impl Client {
         I: AsRef<str> + 'a,
         M: AsRef<str> + 'a,
     {
+        self.checks(inputs).buffer_unordered(concurrency.max(1))
+    }
+
+    /// One indexed check future per input, not yet started.
+    fn checks<'a, S, I, M>(
+        &'a self,
+        inputs: S,
+    ) -> impl Stream<Item = impl Future<Output = (usize, Result<Verification, Error>)> + 'a> + 'a
+    where
+        S: Stream<Item = (I, M)> + 'a,
+        I: AsRef<str> + 'a,
+        M: AsRef<str> + 'a,
+    {
         inputs
             .enumerate()
             .map(move |(index, (idcard, mobile))| async move {
                 (index, self.verify(idcard.as_ref(), mobile.as_ref()).await)
             })
-            .buffer_unordered(concurrency.max(1))
     }
 
     /// [`Client::verify_all`] over validated pairs with a pre-send hook (see

@@ -1,0 +1,98 @@
+//! Helpers shared by the command's integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The built `juhe-2fa`, with none of the user's `JUHE_*` settings and no stdin.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("juhe-2fa").unwrap();
+    for var in [
+        "JUHE_KEY",
+        "JUHE_BASE_URL",
+        "JUHE_MODE",
+        "JUHE_AES_KEY",
+        "JUHE_OPENID",
+        "JUHE_AES_MODE",
+        "JUHE_AES_IV",
+        "JUHE_RSA_PUBLIC_KEY",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// A finished run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    finished(cmd.output().unwrap())
+}
+
+fn finished(out: std::process::Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for a child with piped output, killing it (and failing) after `seconds`: a regression
+/// must not hang CI.
+pub fn wait_at_most(mut child: Child, seconds: u64) -> Run {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(seconds) {
+            child.kill().unwrap();
+            panic!("the run did not end within {seconds} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    finished(child.wait_with_output().unwrap())
+}
+
+/// `n` valid, distinct ID numbers from a 10-digit region-and-year stem, with China Unicom
+/// mobiles under a 3-digit segment.
+pub fn pairs_from(stem: &str, segment: &str, n: usize) -> Vec<(String, String)> {
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    (0..n)
+        .map(|i| {
+            let first17 = format!(
+                "{stem}{:02}{:02}{:03}",
+                1 + i % 12,
+                1 + (i / 12) % 28,
+                i % 1000
+            );
+            let sum: u32 = first17
+                .bytes()
+                .zip(weights)
+                .map(|(b, w)| u32::from(b - b'0') * w)
+                .sum();
+            let id = format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char);
+            (id, format!("{segment}{i:08}"))
+        })
+        .collect()
+}
+
+/// `n` valid, distinct Unicom pairs.
+pub fn pairs(n: usize) -> Vec<(String, String)> {
+    pairs_from("1101051990", "130", n)
+}
+
+/// A CSV with the header `idcard,mobile`.
+pub fn write_csv(path: &Path, rows: &[(String, String)]) {
+    let mut text = String::from("idcard,mobile\n");
+    for (i, m) in rows {
+        text.push_str(&format!("{i},{m}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
