@@ -236,8 +236,13 @@ fn sandbox_keys_are_shown_masked_and_the_demo_key_stays_unless_asked() {
     let text = lines.join("\n");
     assert!(!text.contains("my-real-key-123456"), "{text}");
     assert!(
-        text.contains("my-… (18 characters)") && text.contains("sandbox-demo-key (the demo key)"),
+        text.contains("a key of 18 characters (not shown)")
+            && text.contains("sandbox-demo-key (the demo key)"),
         "{text}"
+    );
+    assert!(
+        !text.contains("my-"),
+        "not even a prefix of a real key: {text}"
     );
     let (mut child, lines) = sandbox_cli(&["--no-demo-key", "--key", "k1"], None);
     child.kill().unwrap();
