@@ -22,6 +22,23 @@
 //! assert_eq!(e.error_code(), Some(ErrorCode::InvalidKey));
 //! # Ok(()) }
 //! ```
+//!
+//! With a mockall mock (feature `mock`), wired into the client the same way:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), juhe_2fa::Error> {
+//! use juhe_2fa::{Client, ErrorClass, mock::MockTransport, testing::answer};
+//!
+//! let mut transport = MockTransport::new();
+//! transport
+//!     .expect_send()
+//!     .times(1) // a timeout after sending is never retried: it may have been billed
+//!     .returning(|_req| Err(answer::maybe_sent()));
+//! let client = Client::builder().api_key("k").build_with_transport(transport)?;
+//! let e = client.verify("110105199003071239", "13012345678").await.unwrap_err();
+//! assert_eq!(e.class(), ErrorClass::Ambiguous);
+//! # Ok(()) }
+//! ```
 
 /// Responses and transport failures, as a transport returns them.
 pub mod answer {
