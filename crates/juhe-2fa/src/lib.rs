@@ -3,7 +3,7 @@
 //!
 //! Every check costs money and carries a person's identity data, so the clients here:
 //! validate both numbers locally before anything is sent; encrypt the fields for the AES and
-//! RSA endpoints with keys parsed once at [`ClientBuilder::build`]; retry only outcomes that
+//! RSA endpoints with keys parsed once at `ClientBuilder::build`; retry only outcomes that
 //! cannot have been billed; rate-limit on request; and never print the API key or an unmasked
 //! number.
 //!
@@ -23,7 +23,7 @@
 //! ```
 //!
 //! [`BlockingClient`] is the same on plain threads. Backends are features: `reqwest` (default;
-//! [`ClientBuilder::build`]) and `ureq` ([`ClientBuilder::build_blocking`]); `async` and
+//! `ClientBuilder::build`) and `ureq` (`ClientBuilder::build_blocking`); `async` and
 //! `blocking` are their old names. Both clients work with no backend at all over your own
 //! transport ([`ClientBuilder::build_with_transport`]), on any async runtime ([`Timer`]).
 #![forbid(unsafe_code)]

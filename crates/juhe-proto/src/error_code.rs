@@ -202,7 +202,7 @@ impl ErrorCode {
     }
 
     /// Whether an answer with this code is billed: never. The vendor charges only when
-    /// `error_code` is 0 ([`Answer::is_billable`](crate::Answer::is_billable)); this says so
+    /// `error_code` is 0 (`Answer::is_billable`, feature `wire`); this says so
     /// for code that counts spend over outcomes of both kinds.
     pub fn is_billable(self) -> bool {
         false

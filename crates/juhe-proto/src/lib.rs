@@ -2,10 +2,12 @@
 //! 手机身份证二要素核验 API (`telecom2Cucc`: does this ID card number own this China Unicom
 //! mobile number?).
 //!
-//! This crate never touches a socket. It turns validated inputs and already-encoded field
-//! values into an [`http::Request`] and turns an [`http::Response`] into an [`Answer`] or a
-//! typed [`ResponseError`]. Errors are split by concern: [`ValidationError`] (local input
-//! checks), [`ResponseError`] (what came back), [`RequestError`] (building the request). Transports and encryption live in sibling crates.
+//! This crate never touches a socket. With the default feature `wire` it turns validated
+//! inputs and already-encoded field values into an `http::Request` (`build_request`) and an
+//! `http::Response` into an `Answer` or a typed `ResponseError` (`parse_response`); without it,
+//! it is validation, carriers and error codes only. Errors are split by concern:
+//! [`ValidationError`] (local input checks), `ResponseError` (what came back), `RequestError`
+//! (building the request). Transports and encryption live in sibling crates.
 //!
 //! ```
 //! use juhe_proto::{Carrier, IdCard, Mobile};
