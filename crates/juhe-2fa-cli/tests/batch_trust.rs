@@ -6,37 +6,14 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{Run, bin, pairs, wait_at_most, write_csv};
+use common::{Run, batch_cmd, bin, pairs, run, wait_at_most, write_csv};
 use juhe_2fa::ErrorCode;
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Fault, FaultPlan, Sandbox, demo};
 use serde_json::Value;
 
 fn batch(sb: &BlockingSandbox, key: &str, input: &Path, output: &Path, extra: &[&str]) -> Run {
-    let out = bin()
-        .args([
-            "--base-url",
-            &sb.base_url(),
-            "--key",
-            key,
-            "--retries",
-            "0",
-            "--json",
-        ])
-        .args([
-            "batch",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let global = ["--retries", "0", "--json"];
+    run(batch_cmd(&sb.base_url(), key, &global, input, output).args(extra))
 }
 
 fn summary(run: &Run) -> Value {
@@ -147,27 +124,18 @@ fn spawn_batch(
     output: &Path,
     extra: &[&str],
 ) -> std::process::Child {
-    bin()
-        .args([
-            "--base-url",
-            &sb.base_url(),
-            "--key",
-            demo::API_KEY,
-            "--retries",
-            "0",
-        ])
-        .args([
-            "batch",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    batch_cmd(
+        &sb.base_url(),
+        demo::API_KEY,
+        &["--retries", "0"],
+        input,
+        output,
+    )
+    .args(extra)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
 }
 
 fn slow_sandbox(rows: usize, delay_ms: u64) -> BlockingSandbox {

@@ -6,8 +6,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
-
 mod common;
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Fault, FaultPlan, Sandbox, demo};
 
@@ -43,31 +41,18 @@ fn run_batch(
     input: &Path,
     output: &Path,
 ) -> std::process::Child {
-    Command::cargo_bin("juhe-2fa")
-        .unwrap()
-        .env_remove("JUHE_KEY")
-        .env_remove("RUST_LOG")
-        .args([
-            "--base-url",
-            &sb.base_url(),
-            "--key",
-            demo::API_KEY,
-            "--client",
-            client,
-        ])
-        .args([
-            "batch",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ])
-        .args(["--concurrency", "4"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::batch_cmd(
+        &sb.base_url(),
+        demo::API_KEY,
+        &["--client", client],
+        input,
+        output,
+    )
+    .args(["--concurrency", "4"])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
 }
 
 fn jitter_ms() -> u64 {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 mod common;
 
-use common::bin;
+use common::{batch_cmd, bin};
 use juhe_sandbox::{BlockingSandbox, DefaultVerdict, Sandbox, demo};
 use serde_json::Value;
 
@@ -17,21 +17,7 @@ fn batch(
     output: &Path,
     extra: &[&str],
 ) -> std::process::Output {
-    bin()
-        .args([
-            "--base-url",
-            &sb.base_url(),
-            "--key",
-            demo::API_KEY,
-            "--json",
-        ])
-        .args([
-            "batch",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ])
+    batch_cmd(&sb.base_url(), demo::API_KEY, &["--json"], input, output)
         .args(extra)
         .output()
         .unwrap()

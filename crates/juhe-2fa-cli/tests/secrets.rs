@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 mod common;
 
-use common::bin;
+use common::{batch_cmd, bin};
 use juhe_sandbox::demo;
 
 const KEY: &str = "SECRETKEY0123456789";
@@ -84,15 +84,7 @@ fn an_echoing_middlebox_leaks_nothing() {
         format!("idcard,mobile\n{},{}\n", demo::MATCH.0, demo::MATCH.1),
     )
     .unwrap();
-    let out = bin()
-        .args(["--base-url", &url, "--key", KEY, "--json", "-vv"])
-        .args([
-            "batch",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ])
+    let out = batch_cmd(&url, KEY, &["--json", "-vv"], &input, &output)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5));

@@ -27,6 +27,23 @@ pub fn bin() -> Command {
     cmd
 }
 
+/// `juhe-2fa --base-url URL --key KEY <global…> batch --input IN --output OUT`; add batch
+/// flags with `.args`.
+pub fn batch_cmd(
+    base_url: &str,
+    key: &str,
+    global: &[&str],
+    input: &Path,
+    output: &Path,
+) -> Command {
+    let mut cmd = bin();
+    cmd.args(["--base-url", base_url, "--key", key])
+        .args(global)
+        .args(["batch", "--input", input.to_str().unwrap()])
+        .args(["--output", output.to_str().unwrap()]);
+    cmd
+}
+
 /// A finished run.
 pub struct Run {
     pub code: i32,
