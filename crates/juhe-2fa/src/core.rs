@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use juhe_crypto::FieldEncryptor;
-use juhe_proto::{Carrier, Endpoint, IdCard, Method, Mobile, QueryParams};
+use juhe_proto::{Answer, Carrier, Endpoint, IdCard, Method, Mobile, QueryParams};
 use juhe_transport::{HttpRequest, HttpResponse, TransportError};
 
 use crate::rate_limit::RateLimit;
@@ -113,7 +113,7 @@ impl Core {
         )?)
     }
 
-    fn read(&self, outcome: Result<HttpResponse, TransportError>) -> Result<Verification, Error> {
+    fn read(&self, outcome: Result<HttpResponse, TransportError>) -> Result<Answer, Error> {
         let response = outcome.map_err(Error::Transport)?;
         let answer = juhe_proto::parse_response(&response).map_err(|e| {
             if matches!(e, juhe_proto::ResponseError::Decode(_)) {
@@ -122,13 +122,7 @@ impl Core {
             }
             Error::from(e)
         })?;
-        Ok(Verification {
-            verdict: answer.verdict,
-            order_id: answer.order_id,
-            mode: self.endpoint,
-            attempts: 0,
-            carrier: Carrier::Unicom,
-        })
+        Ok(answer)
     }
 
     /// Reads one attempt's outcome: `Break` with the final result, or `Continue` with the wait
@@ -147,8 +141,14 @@ impl Core {
             span.record("latency_ms", started.elapsed().as_millis() as u64);
         };
         match result {
-            Ok(mut v) => {
-                (v.attempts, v.carrier) = (attempt, prepared.carrier);
+            Ok(answer) => {
+                let v = Verification {
+                    verdict: answer.verdict,
+                    order_id: answer.order_id,
+                    mode: self.endpoint,
+                    attempts: attempt,
+                    carrier: prepared.carrier,
+                };
                 finish();
                 span.record("order_id", v.order_id.as_str());
                 span.in_scope(|| tracing::info!(verdict = %v.verdict, "check answered"));
