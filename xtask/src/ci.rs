@@ -76,7 +76,13 @@ fn layering() -> Result<(), String> {
     // A user crate with `default-features = false` and its own transport, on another runtime.
     let example = "juhe-2fa-no-backend-example";
     cargo(&["run", "--locked", "--quiet", "-p", example], &[])?;
-    forbid_deps(example, &[], &["reqwest", "ureq", "hyper", "tokio"])
+    forbid_deps(example, &[], &["reqwest", "ureq", "hyper", "tokio"])?;
+    // The user-crate tests (and the guides' examples) name everything through `juhe_2fa::`.
+    forbid_deps(
+        "juhe-2fa-as-a-user",
+        &["-e", "dev", "--depth", "1"],
+        &["http", "juhe-proto", "juhe-crypto", "juhe-transport"],
+    )
 }
 
 /// The docs as docs.rs builds them: every feature, `--cfg docsrs` (feature labels), nightly.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use juhe_2fa::FieldEncryptor;
-use juhe_2fa::{AesConfig, AesMode, ClientBuilder, Method, Mode, RetryPolicy};
+use juhe_2fa::{AesConfig, AesMode, ClientBuilder, Method, Mode, RetryPolicy, RsaPublicKey};
 
 use crate::cli::{Global, MethodArg, ModeArg};
 use crate::error::{CliError, chain};
@@ -83,21 +83,25 @@ pub fn mode(global: &Global) -> Result<Mode, CliError> {
     Ok(match global.mode {
         ModeArg::Plain => Mode::Plain,
         ModeArg::Aes => Mode::Aes(aes_config(global)?.ok_or_else(missing_aes_key)?),
-        ModeArg::Rsa => {
-            let key = global.rsa_public_key.as_deref().ok_or_else(|| {
-                CliError::usage("--mode rsa needs the vendor's RSA public key")
-                    .with_hint("pass --rsa-public-key FILE|B64 or set JUHE_RSA_PUBLIC_KEY")
-            })?;
-            Mode::Rsa(read_key_arg(key)?)
-        }
+        ModeArg::Rsa => Mode::Rsa(rsa_public_key(global)?),
     })
+}
+
+/// The vendor's RSA public key from `--rsa-public-key`, parsed (a usage error if it is not one).
+pub fn rsa_public_key(global: &Global) -> Result<RsaPublicKey, CliError> {
+    let key = global.rsa_public_key.as_deref().ok_or_else(|| {
+        CliError::usage("--mode rsa needs the vendor's RSA public key")
+            .with_hint("pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY")
+    })?;
+    RsaPublicKey::parse(&read_key_arg(key)?)
+        .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))
 }
 
 /// The encryptor for `encrypt --value`.
 pub fn encryptor(global: &Global) -> Result<Box<dyn FieldEncryptor>, CliError> {
     mode(global)?
         .encryptor()
-        .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))
+        .map_err(|e| CliError::usage(chain(&e)))
 }
 
 /// The client builder for the commands that call the API.

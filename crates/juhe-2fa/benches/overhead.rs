@@ -24,10 +24,7 @@ fn modes() -> [(&'static str, Mode); 3] {
             "aes128_cbc",
             Mode::Aes(AesConfig::new(demo::AES_KEY).unwrap()),
         ),
-        (
-            "rsa2048_oaep",
-            Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned()),
-        ),
+        ("rsa2048_oaep", Mode::rsa(demo::RSA_PUBLIC_KEY_B64).unwrap()),
     ]
 }
 

@@ -55,7 +55,7 @@ fn main() {
     let modes = [
         ("plain", Mode::Plain),
         ("aes", Mode::Aes(AesConfig::new(demo::AES_KEY).unwrap())),
-        ("rsa", Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned())),
+        ("rsa", Mode::rsa(demo::RSA_PUBLIC_KEY_B64).unwrap()),
     ];
     println!(
         "{:<6} {:<22} {:>10} {:>14}",

@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 b = b.base_url(url);
             }
             if let Ok(path) = std::env::var("JUHE_RSA_PUBLIC_KEY") {
-                b = b.mode(Mode::Rsa(std::fs::read_to_string(path)?));
+                b = b.mode(Mode::rsa(&std::fs::read_to_string(path)?)?);
             }
             b
         }
@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ClientBuilder::new()
                 .api_key(juhe_sandbox::demo::API_KEY)
                 .base_url(sandbox.base_url())
-                .mode(Mode::Rsa(juhe_sandbox::demo::RSA_PUBLIC_KEY_B64.to_owned()))
+                .mode(Mode::rsa(juhe_sandbox::demo::RSA_PUBLIC_KEY_B64)?)
         }
     };
     let client = builder.build_blocking()?;

@@ -4,9 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use juhe_crypto::{AesConfig, AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor};
+use juhe_crypto::{
+    AesConfig, AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor, RsaPublicKey,
+};
 use juhe_proto::{Endpoint, Method};
-use juhe_transport::{BlockingTransport, Transport, TransportConfig};
+use juhe_transport::{BlockingTransport, Proxy, Transport, TransportConfig};
 
 use crate::core::Core;
 use crate::rate_limit::RateLimit;
@@ -27,8 +29,8 @@ pub enum Mode {
     /// scheme is [`Mode::aes_openid`]; a config from [`AesConfig::new`] covers other set-ups.
     Aes(AesConfig),
     /// `/telecom2Cucc/queryRV2`: fields RSA-OAEP(SHA-1) encrypted with the vendor's public key
-    /// (PEM, or base64 DER as the vendor console shows it). Parsed at build.
-    Rsa(String),
+    /// (see [`Mode::rsa`] to parse it from the PEM or base64 DER text the console shows).
+    Rsa(RsaPublicKey),
 }
 
 impl Mode {
@@ -52,6 +54,26 @@ impl Mode {
             })
     }
 
+    /// RSA mode with the vendor's public key as text: PEM, or base64 DER as the vendor console
+    /// shows it. The key is parsed and checked here, so a bad key fails before any client is
+    /// built.
+    ///
+    /// ```
+    /// use juhe_2fa::Mode;
+    /// assert!(Mode::rsa("not a key").is_err());
+    /// let mode = Mode::rsa(juhe_sandbox::demo::RSA_PUBLIC_KEY_B64)?; // the sandbox's key
+    /// assert_eq!(format!("{mode:?}"), "Rsa(RsaPublicKey { bits: 2048 })");
+    /// # Ok::<(), juhe_2fa::Error>(())
+    /// ```
+    pub fn rsa(public_key: &str) -> Result<Mode, Error> {
+        RsaPublicKey::parse(public_key)
+            .map(Mode::Rsa)
+            .map_err(|e| Error::Config {
+                problem: "the RSA public key cannot be used".into(),
+                source: Some(Box::new(e)),
+            })
+    }
+
     /// The field encryptor for this mode, its key parsed and checked (what `build` uses; also
     /// handy to see what would be sent, as the CLI's `encrypt` does).
     ///
@@ -60,21 +82,13 @@ impl Mode {
     /// let config = AesConfig::new("1234567890abcdef")?.with_mode(AesMode::Cbc);
     /// let aes = Mode::Aes(config).encryptor()?;
     /// assert_eq!(aes.encrypt("13800138000")?, "ed94IFh2niaJJjw1QLO6vw==");
-    /// assert!(Mode::Rsa("not a key".into()).encryptor().is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encryptor(&self) -> Result<Box<dyn FieldEncryptor>, Error> {
         Ok(match self {
             Mode::Plain => Box::new(PlainEncoder),
             Mode::Aes(config) => Box::new(AesEncryptor::new(config.clone())),
-            Mode::Rsa(key) => {
-                Box::new(
-                    RsaOaepEncryptor::from_public_key(key).map_err(|e| Error::Config {
-                        problem: "the RSA public key cannot be used".into(),
-                        source: Some(Box::new(e)),
-                    })?,
-                )
-            }
+            Mode::Rsa(key) => Box::new(RsaOaepEncryptor::new(key.clone())),
         })
     }
 
@@ -93,7 +107,7 @@ impl fmt::Debug for Mode {
         match self {
             Mode::Plain => f.write_str("Plain"),
             Mode::Aes(config) => f.debug_tuple("Aes").field(config).finish(),
-            Mode::Rsa(_) => f.write_str("Rsa(..)"),
+            Mode::Rsa(key) => f.debug_tuple("Rsa").field(key).finish(),
         }
     }
 }
@@ -221,9 +235,18 @@ impl ClientBuilder {
         self
     }
 
-    /// A proxy URL (`http://`, `https://`, `socks5://`).
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.transport.proxy = Some(url.into());
+    /// Sends through this proxy (`http://`, `https://` or `socks5://`, parsed by
+    /// [`Proxy::parse`], so a bad URL fails where it is written). Without it no proxy is used,
+    /// whatever the environment says.
+    ///
+    /// ```
+    /// use juhe_2fa::{ClientBuilder, Proxy};
+    /// let builder = ClientBuilder::new().proxy(Proxy::parse("http://user:secret@10.0.0.1:3128")?);
+    /// assert!(!format!("{builder:?}").contains("secret"));
+    /// # Ok::<(), juhe_2fa::TransportError>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.transport.proxy = Some(proxy);
         self
     }
 

@@ -122,6 +122,18 @@ impl From<ResponseError> for Error {
     }
 }
 
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
+        match e {
+            TransportError::InvalidProxy { .. } => Error::Config {
+                problem: "the proxy cannot be used".into(),
+                source: Some(Box::new(e)),
+            },
+            e => Error::Transport(e),
+        }
+    }
+}
+
 impl From<RequestError> for Error {
     fn from(e: RequestError) -> Error {
         Error::Config {
@@ -144,6 +156,7 @@ impl Error {
         match self {
             Error::InvalidInput(_) | Error::UnsupportedCarrier { .. } => ErrorClass::Rejected,
             Error::Crypto(_) | Error::Config { .. } => ErrorClass::Config,
+            Error::Transport(TransportError::InvalidProxy { .. }) => ErrorClass::Config,
             Error::Transport(e) if e.may_have_been_sent() => ErrorClass::Ambiguous,
             Error::Transport(_) => ErrorClass::Unbilled,
             Error::Api { code, .. } => ErrorClass::Api(*code),

@@ -54,14 +54,16 @@ pub use retry::RetryPolicy;
 pub use timer::{DefaultTimer, Sleep, Timer};
 pub use verification::Verification;
 
-pub use juhe_crypto::{AesConfig, AesMode, CryptoError, FieldEncryptor, IvPolicy, OutputEncoding};
+pub use juhe_crypto::{
+    AesConfig, AesMode, CryptoError, FieldEncryptor, IvPolicy, OutputEncoding, RsaPublicKey,
+};
 pub use juhe_proto::{
     Carrier, DecodeError, DecodeProblem, Endpoint, ErrorCode, ErrorKind, Field, IdCard, Method,
     Mobile, ValidationError, Verdict,
 };
 pub use juhe_transport::{
-    BlockingTransport, BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason,
-    Transport, TransportConfig, TransportError,
+    BlockingTransport, BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason, Proxy,
+    ProxyScheme, Transport, TransportConfig, TransportError,
 };
 
 /// The `http` crate, so a transport or a test can build requests and responses without a

@@ -13,7 +13,7 @@ fn mode(endpoint: Endpoint) -> Mode {
     match endpoint {
         Endpoint::Plain => Mode::Plain,
         Endpoint::Aes => Mode::aes_openid(demo::OPENID).unwrap(),
-        Endpoint::Rsa => Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned()),
+        Endpoint::Rsa => Mode::rsa(demo::RSA_PUBLIC_KEY_B64).unwrap(),
         other => panic!("no test mode for {other}"),
     }
 }
@@ -364,14 +364,20 @@ fn bad_configuration_fails_at_build() {
         builder(&sb, Endpoint::Plain).api_key("  "),
         builder(&sb, Endpoint::Plain).base_url("ftp://x"),
         builder(&sb, Endpoint::Plain).base_url("not a url"),
-        builder(&sb, Endpoint::Plain).mode(Mode::Rsa("not a key".into())),
         builder(&sb, Endpoint::Plain).rate_limit(0.0),
-        builder(&sb, Endpoint::Plain).proxy("::bad::"),
     ];
     for b in cases {
         let e = b.build_blocking().unwrap_err();
         assert!(matches!(e, Error::Config { .. }), "{e:?}");
         assert_eq!(e.kind_name(), "config");
+    }
+    // Typed arguments refuse bad text where it is written, as config errors.
+    for e in [
+        Mode::rsa("not a key").unwrap_err(),
+        Error::from(juhe_2fa::Proxy::parse("::bad::").unwrap_err()),
+    ] {
+        assert_eq!(e.class(), juhe_2fa::ErrorClass::Config, "{e:?}");
+        assert!(!e.is_retryable() && e.nothing_sent(), "{e:?}");
     }
 }
 

@@ -84,13 +84,13 @@ fn get_puts_the_key_in_the_url_as_documented() {
 
 #[test]
 fn debug_of_public_types_is_clean() {
-    let rsa = Mode::Rsa(demo::RSA_PUBLIC_KEY_PEM.to_owned());
+    let rsa = Mode::rsa(demo::RSA_PUBLIC_KEY_PEM).unwrap();
     let aes = Mode::Aes(juhe_2fa::AesConfig::new("AESKEY0123456789").unwrap());
     let openid = Mode::aes_openid("JHopenid-secret-4242").unwrap();
     assert!(!format!("{openid:?}").contains("4242"), "{openid:?}");
     let b = builder()
         .mode(aes.clone())
-        .proxy("http://user:proxypass@127.0.0.1:1");
+        .proxy("http://user:proxypass@127.0.0.1:1".parse().unwrap());
     let blocking = b.clone().build_blocking().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -34,6 +34,7 @@ pub use aes_field::{AesConfig, AesEncryptor, AesMode, IvPolicy};
 pub use encoding::OutputEncoding;
 pub use error::CryptoError;
 pub use plain::PlainEncoder;
+pub use rsa_key::RsaPublicKey;
 pub use rsa_oaep::RsaOaepEncryptor;
 
 #[cfg(feature = "decrypt")]

@@ -82,9 +82,54 @@ fn public_from_spki(der: &[u8]) -> Result<rsa::PublicKey, CryptoError> {
     )
 }
 
+/// The vendor's RSA public key, parsed and checked (1024–4096 bits). Public key material, but
+/// `Debug` shows only its size, so logs stay short and the type can be passed around freely.
+///
+/// ```
+/// use juhe_crypto::RsaPublicKey;
+///
+/// let key: RsaPublicKey = include_str!("../tests/data/rsa2048/pub.pem").parse()?;
+/// assert_eq!(key.bits(), 2048);
+/// assert_eq!(format!("{key:?}"), "RsaPublicKey { bits: 2048 }");
+/// assert!(RsaPublicKey::parse("not a key").is_err());
+/// # Ok::<(), juhe_crypto::CryptoError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct RsaPublicKey(pub(crate) rsa::PublicKey);
+
+impl RsaPublicKey {
+    /// Parses PEM `PUBLIC KEY`, PEM `RSA PUBLIC KEY`, or base64 DER (SubjectPublicKeyInfo, as
+    /// the vendor console shows it, or bare PKCS#1); whitespace and line breaks allowed.
+    pub fn parse(text: &str) -> Result<RsaPublicKey, CryptoError> {
+        public_key(text).map(RsaPublicKey)
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        use rsa::traits::PublicKeyParts;
+        self.0.n().bit_width() as usize
+    }
+}
+
+impl std::str::FromStr for RsaPublicKey {
+    type Err = CryptoError;
+
+    fn from_str(text: &str) -> Result<RsaPublicKey, CryptoError> {
+        RsaPublicKey::parse(text)
+    }
+}
+
+impl std::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaPublicKey")
+            .field("bits", &self.bits())
+            .finish()
+    }
+}
+
 /// Parses an RSA public key (1024–4096 bits) from PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) or
 /// base64 DER (SubjectPublicKeyInfo, or bare PKCS#1), whitespace anywhere allowed.
-pub(crate) fn public_key(text: &str) -> Result<rsa::PublicKey, CryptoError> {
+fn public_key(text: &str) -> Result<rsa::PublicKey, CryptoError> {
     let key = read(text, "public", PUBLIC_FORMS)?;
     match key.label.as_deref() {
         Some("PUBLIC KEY") => public_from_spki(&key.der),

@@ -5,7 +5,7 @@ use std::fmt;
 use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
 
-use crate::{CryptoError, FieldEncryptor, OutputEncoding, rsa_key};
+use crate::{CryptoError, FieldEncryptor, OutputEncoding, RsaPublicKey};
 
 /// OAEP overhead with SHA-1: 2 × 20-byte digests + 2.
 const OAEP_SHA1_OVERHEAD: usize = 42;
@@ -36,10 +36,15 @@ impl RsaOaepEncryptor {
     /// Parses the vendor's public key once: PEM `PUBLIC KEY`, PEM `RSA PUBLIC KEY`, or base64
     /// DER SubjectPublicKeyInfo on one line (whitespace and line breaks allowed); 1024–4096 bits.
     pub fn from_public_key(text: &str) -> Result<RsaOaepEncryptor, CryptoError> {
-        Ok(RsaOaepEncryptor {
-            key: rsa_key::public_key(text)?,
+        RsaPublicKey::parse(text).map(RsaOaepEncryptor::new)
+    }
+
+    /// An encryptor for a key already parsed.
+    pub fn new(key: RsaPublicKey) -> RsaOaepEncryptor {
+        RsaOaepEncryptor {
+            key: key.0,
             output: OutputEncoding::default(),
-        })
+        }
     }
 
     /// Sets the text encoding of ciphertexts (base64 by default).
@@ -114,7 +119,7 @@ mod decrypt {
         /// or base64 DER (PKCS#8 or PKCS#1).
         pub fn from_private_key(text: &str) -> Result<RsaOaepDecryptor, CryptoError> {
             Ok(RsaOaepDecryptor {
-                key: rsa_key::private_key(text)?,
+                key: crate::rsa_key::private_key(text)?,
                 output: OutputEncoding::default(),
             })
         }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::Proxy;
+
 /// Timeouts, proxy and pool settings for a backend. Safe defaults: 5 s to connect, 15 s for
 /// the whole exchange, no redirects (always), connection reuse.
 #[derive(Clone)]
@@ -12,8 +14,8 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// Time allowed for the whole exchange.
     pub timeout: Duration,
-    /// A proxy URL: `http://`, `https://` or `socks5://` (may carry credentials; never printed).
-    pub proxy: Option<String>,
+    /// A proxy (may carry credentials; never printed).
+    pub proxy: Option<Proxy>,
     /// Idle connections kept per host for reuse.
     pub max_idle_per_host: usize,
     /// The `User-Agent` header.
@@ -52,7 +54,7 @@ impl TransportConfig {
     }
 
     /// Sets [`TransportConfig::proxy`].
-    pub fn with_proxy(mut self, proxy: Option<String>) -> Self {
+    pub fn with_proxy(mut self, proxy: Option<Proxy>) -> Self {
         self.proxy = proxy;
         self
     }
@@ -87,7 +89,7 @@ impl fmt::Debug for TransportConfig {
         f.debug_struct("TransportConfig")
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
-            .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
+            .field("proxy", &self.proxy)
             .field("max_idle_per_host", &self.max_idle_per_host)
             .field("user_agent", &self.user_agent)
             .field("root_certificates", &self.root_certificates.len())

@@ -85,6 +85,15 @@ pub enum TransportError {
         #[source]
         source: Option<BoxError>,
     },
+    /// A proxy URL did not parse (see [`crate::Proxy::parse`]); the URL itself is not repeated,
+    /// as it may carry credentials.
+    #[error(
+        "invalid proxy URL: {problem}; expected http://, https:// or socks5://[user:password@]host[:port]"
+    )]
+    InvalidProxy {
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 impl TransportError {

@@ -29,6 +29,7 @@ mod error;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+mod proxy;
 #[cfg(feature = "reqwest")]
 mod reqwest_backend;
 #[cfg(feature = "ureq")]
@@ -39,6 +40,7 @@ use std::sync::Arc;
 
 pub use config::TransportConfig;
 pub use error::{BoxError, MaybeSentReason, NotSentReason, TransportError};
+pub use proxy::{Proxy, ProxyScheme};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_backend::ReqwestTransport;

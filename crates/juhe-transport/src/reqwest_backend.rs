@@ -64,7 +64,7 @@ impl ReqwestTransport {
             .no_proxy();
         if let Some(proxy) = &config.proxy {
             // The proxy URL may carry credentials: its error is not kept.
-            let proxy = reqwest::Proxy::all(proxy)
+            let proxy = reqwest::Proxy::all(proxy.url())
                 .map_err(|_| TransportError::not_sent(NotSentReason::Setup, None))?;
             builder = builder.proxy(proxy);
         }

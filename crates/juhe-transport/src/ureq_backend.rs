@@ -19,8 +19,8 @@ impl UreqTransport {
     pub fn new(config: &TransportConfig) -> Result<UreqTransport, TransportError> {
         let proxy = match &config.proxy {
             // The proxy URL may carry credentials: its error is not kept.
-            Some(url) => Some(
-                ureq::Proxy::new(url)
+            Some(proxy) => Some(
+                ureq::Proxy::new(proxy.url())
                     .map_err(|_| TransportError::not_sent(NotSentReason::Setup, None))?,
             ),
             None => None,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use juhe_sandbox::{Fault, FaultPlan, Sandbox, demo};
 use juhe_transport::{
-    BlockingTransport, HttpRequest, MaybeSentReason, NotSentReason, ReqwestTransport, Transport,
-    TransportConfig, TransportError, UreqTransport,
+    BlockingTransport, HttpRequest, MaybeSentReason, NotSentReason, Proxy, ReqwestTransport,
+    Transport, TransportConfig, TransportError, UreqTransport,
 };
 
 fn config() -> TransportConfig {
@@ -218,16 +218,14 @@ fn closures_and_mocks_are_transports() {
 
 #[test]
 fn config_debug_hides_the_proxy() {
-    let cfg = TransportConfig::default().with_proxy(Some("http://user:pass@127.0.0.1:3128".into()));
+    let proxy = Proxy::parse("http://user:pass@127.0.0.1:3128").unwrap();
+    let cfg = TransportConfig::default().with_proxy(Some(proxy));
     assert!(!format!("{cfg:?}").contains("pass"));
     assert!(UreqTransport::new(&cfg).is_ok());
-    let bad = TransportConfig::default().with_proxy(Some("::not a url::".into()));
+    assert!(ReqwestTransport::new(&cfg).is_ok());
     assert!(matches!(
-        UreqTransport::new(&bad),
-        Err(TransportError::NotSent {
-            reason: NotSentReason::Setup,
-            ..
-        })
+        Proxy::parse("::not a url::"),
+        Err(TransportError::InvalidProxy { .. })
     ));
 }
 
@@ -265,7 +263,7 @@ fn requests_go_through_a_configured_proxy() {
         .unwrap()
         .port();
     let target = format!("http://127.0.0.1:{closed}");
-    let cfg = config().with_proxy(Some(proxy));
+    let cfg = config().with_proxy(Some(proxy.parse().unwrap()));
     let ureq = UreqTransport::new(&cfg).unwrap();
     assert_eq!(
         ureq.send(check_request(&target, false)).unwrap().status(),

@@ -18,7 +18,10 @@ pub fn run(json: bool) -> Result<Exit, CliError> {
             "aes",
             Mode::aes_openid(demo::OPENID).map_err(|e| CliError::failure(chain(&e)))?,
         ),
-        ("rsa", Mode::Rsa(demo::RSA_PUBLIC_KEY_B64.to_owned())),
+        (
+            "rsa",
+            Mode::rsa(demo::RSA_PUBLIC_KEY_B64).map_err(|e| CliError::failure(chain(&e)))?,
+        ),
     ];
     let mut rows = Vec::new();
     let mut all_ok = true;

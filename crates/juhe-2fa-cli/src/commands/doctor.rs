@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::cli::{DoctorArgs, Global, ModeArg};
 use crate::config::{
-    client_builder_without_mode, literal_aes_key, missing_aes_key, openid_key, read_key_arg,
+    client_builder_without_mode, literal_aes_key, missing_aes_key, openid_key, rsa_public_key,
     timeout,
 };
 use crate::error::{CliError, Exit, chain};
@@ -49,16 +49,10 @@ fn candidates(global: &Global) -> Result<(Vec<Candidate>, Option<usize>), CliErr
     match global.mode {
         ModeArg::Plain => Ok((vec![candidate("plain", Mode::Plain, "--mode plain")], None)),
         ModeArg::Rsa => {
-            let key = global.rsa_public_key.as_deref().ok_or_else(|| {
-                CliError::usage("--mode rsa needs the vendor's RSA public key")
-                    .with_hint("pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY")
-            })?;
-            let text = read_key_arg(key)?;
-            let bits = juhe_2fa::layers::crypto::RsaOaepEncryptor::from_public_key(&text)
-                .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))?
-                .key_bits();
+            let key = rsa_public_key(global)?;
+            let bits = key.bits();
             let flags = "--mode rsa --rsa-public-key <the key>";
-            Ok((vec![candidate("rsa", Mode::Rsa(text), flags)], Some(bits)))
+            Ok((vec![candidate("rsa", Mode::Rsa(key), flags)], Some(bits)))
         }
         ModeArg::Aes => {
             let mut sources: Vec<(&str, AesConfig, &str)> = Vec::new();
