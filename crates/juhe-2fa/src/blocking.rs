@@ -9,7 +9,7 @@ use std::time::Instant;
 use juhe_proto::{IdCard, Mobile};
 use juhe_transport::{BlockingTransport, BoxError};
 
-use crate::core::{Core, parse_inputs};
+use crate::core::{Core, Prepared, parse_inputs};
 use crate::{Attempt, ClientBuilder, Error, Verification};
 
 /// The blocking client. Cheap to clone and `Send + Sync`: share it across threads.
@@ -24,6 +24,8 @@ use crate::{Attempt, ClientBuilder, Error, Verification};
 pub struct BlockingClient {
     pub(crate) core: Arc<Core>,
     pub(crate) transport: Arc<dyn BlockingTransport>,
+    #[cfg(feature = "redis")]
+    pub(crate) store: Option<Arc<dyn crate::fleet::BlockingSharedStore>>,
 }
 
 impl fmt::Debug for BlockingClient {
@@ -63,6 +65,28 @@ impl BlockingClient {
     ) -> Result<Verification, Error> {
         let prepared = self.core.prepare(idcard, mobile)?;
         let _entered = prepared.span.clone().entered();
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+            let reuse = |answer: &str| self.core.reused(&prepared, answer);
+            let held = match fleet.begin_blocking(&**store, (idcard, mobile), reuse)? {
+                crate::fleet::Turn::Reused(v) => return Ok(v),
+                crate::fleet::Turn::Send(held) => held,
+            };
+            let result = self.attempts(&prepared, &mut on_send);
+            if let Some(held) = held {
+                fleet.end_blocking(&**store, held, &result);
+            }
+            return result;
+        }
+        self.attempts(&prepared, &mut on_send)
+    }
+
+    /// Sends a prepared check until it is answered or retrying stops.
+    fn attempts(
+        &self,
+        prepared: &Prepared,
+        on_send: &mut impl FnMut(Attempt) -> Result<(), BoxError>,
+    ) -> Result<Verification, Error> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -70,13 +94,14 @@ impl BlockingClient {
             if let Some(limit) = &self.core.rate_limit {
                 limit.wait_blocking();
             }
-            let request = self.core.request(&prepared)?;
+            #[cfg(feature = "redis")]
+            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+                fleet.wait_turn_blocking(&**store)?;
+            }
+            let request = self.core.request(prepared)?;
             on_send(Attempt::new(attempt)).map_err(Error::Cancelled)?;
             let outcome = self.transport.send(request);
-            match self
-                .core
-                .after_attempt(&prepared, outcome, attempt, started)
-            {
+            match self.core.after_attempt(prepared, outcome, attempt, started) {
                 ControlFlow::Break(result) => return result,
                 ControlFlow::Continue(delay) => std::thread::sleep(delay),
             }

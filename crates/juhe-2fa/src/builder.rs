@@ -154,6 +154,8 @@ pub struct ClientBuilder {
     rate_limit: Option<(f64, u32)>,
     carrier_policy: CarrierPolicy,
     timer: Option<Arc<dyn Timer>>,
+    #[cfg(feature = "redis")]
+    fleet: crate::fleet::FleetPlan,
 }
 
 impl Default for ClientBuilder {
@@ -164,8 +166,8 @@ impl Default for ClientBuilder {
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("api_key", &self.api_key)
+        let mut f = f.debug_struct("ClientBuilder");
+        f.field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
             .field("mode", &self.mode)
             .field("method", &self.method)
@@ -176,8 +178,13 @@ impl fmt::Debug for ClientBuilder {
             .field(
                 "timer",
                 &self.timer.as_ref().map_or("default", |_| "custom"),
-            )
-            .finish()
+            );
+        // The Redis URL may hold a password: only whether there is one.
+        #[cfg(feature = "redis")]
+        f.field("shared_store", &self.fleet.url.as_ref().map(|_| "redis"))
+            .field("shared_rate_limit", &self.fleet.qps)
+            .field("dedupe", &self.fleet.dedupe_keep);
+        f.finish()
     }
 }
 
@@ -195,6 +202,8 @@ impl ClientBuilder {
             rate_limit: None,
             carrier_policy: CarrierPolicy::Report,
             timer: None,
+            #[cfg(feature = "redis")]
+            fleet: Default::default(),
         }
     }
 
@@ -291,6 +300,51 @@ impl ClientBuilder {
         self
     }
 
+    /// At most `qps` requests per second for every client of this API key, in every process
+    /// that uses the same Redis (feature `redis`): a GCRA budget in one atomic script, keyed by
+    /// a hash of the API key. Retries count. When Redis is unreachable each process falls back
+    /// to `qps / expected_replicas` locally ([`FleetOptions`](crate::FleetOptions)) and logs once a minute.
+    ///
+    /// ```
+    /// use juhe_2fa::{ClientBuilder, FleetOptions};
+    /// let builder = ClientBuilder::new()
+    ///     .api_key("key")
+    ///     .shared_rate_limit("redis://:secret@10.0.0.5:6379/0", 50.0)
+    ///     .fleet_options(FleetOptions::default().with_expected_replicas(10));
+    /// assert!(!format!("{builder:?}").contains("secret"));
+    /// ```
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn shared_rate_limit(mut self, redis_url: impl Into<String>, qps: f64) -> Self {
+        self.fleet.set_url(redis_url.into());
+        self.fleet.qps = Some(qps);
+        self
+    }
+
+    /// De-duplicates checks of the same pair across every client of this API key that uses
+    /// the same Redis (feature `redis`): a caller that finds the pair in flight elsewhere waits
+    /// for that answer instead of sending (and paying) again. The answer is then kept for
+    /// `keep` ([`Duration::ZERO`]: only for the callers already waiting) and returned with
+    /// [`Verification::from_cache`](crate::Verification::from_cache). Failures are never kept.
+    /// The store holds HMAC-SHA256 tags keyed by a secret derived from the API key, never a
+    /// number.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn dedupe(mut self, redis_url: impl Into<String>, keep: Duration) -> Self {
+        self.fleet.set_url(redis_url.into());
+        self.fleet.dedupe_keep = Some(keep);
+        self
+    }
+
+    /// Burst, fallback and waiting behaviour of [`ClientBuilder::shared_rate_limit`] and
+    /// [`ClientBuilder::dedupe`].
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn fleet_options(mut self, options: crate::FleetOptions) -> Self {
+        self.fleet.options = options;
+        self
+    }
+
     /// How the async client sleeps between attempts (default [`DefaultTimer`]: tokio's timer
     /// inside a tokio runtime, a runtime-free timer thread elsewhere).
     pub fn timer(mut self, timer: impl Timer) -> Self {
@@ -306,9 +360,10 @@ impl ClientBuilder {
 
     /// Checks everything that can be checked without sending: the key is present, the base URL
     /// is an http(s) URL, the encryption key parses, the rate limit is sane.
-    pub(crate) fn into_core(self) -> Result<(Core, TransportConfig), Error> {
+    pub(crate) fn into_core(self) -> Result<(Core, Option<String>), Error> {
         let api_key = self
             .api_key
+            .clone()
             .filter(|k| !k.expose_secret().trim().is_empty())
             .ok_or_else(|| {
                 Error::config("the API key is missing (set it with ClientBuilder::api_key)")
@@ -339,6 +394,10 @@ impl ClientBuilder {
             .transpose()?;
         #[cfg(not(feature = "rate-limit"))]
         let rate_limit: Option<RateLimit> = None;
+        #[cfg(feature = "redis")]
+        let (fleet, store_url) = self.fleet_core(&api_key)?;
+        #[cfg(not(feature = "redis"))]
+        let store_url = None;
         let core = Core {
             api_key,
             base_url,
@@ -348,8 +407,33 @@ impl ClientBuilder {
             retry: self.retry,
             rate_limit,
             carrier_policy: self.carrier_policy,
+            #[cfg(feature = "redis")]
+            fleet,
         };
-        Ok((core, self.transport))
+        Ok((core, store_url))
+    }
+
+    /// The fleet part, if a Redis URL was given, and that URL.
+    #[cfg(feature = "redis")]
+    fn fleet_core(
+        &self,
+        api_key: &ApiKey,
+    ) -> Result<(Option<crate::fleet::FleetCore>, Option<String>), Error> {
+        let plan = &self.fleet;
+        let Some(url) = plan.url.clone() else {
+            return Ok((None, None));
+        };
+        if plan.conflict {
+            return Err(Error::config(
+                "shared_rate_limit and dedupe name different Redis URLs; use one store",
+            ));
+        }
+        // The longest a check may hold its pair: every attempt timing out, every backoff.
+        let attempts = self.retry.max_retries.saturating_add(1);
+        let busy_for = self.transport.timeout.saturating_mul(attempts)
+            + self.retry.max_delay.saturating_mul(self.retry.max_retries);
+        let fleet = crate::fleet::FleetCore::new(plan, api_key, busy_for)?;
+        Ok((Some(fleet), Some(url)))
     }
 
     /// Builds the async client over reqwest (feature `reqwest`). Fails on a missing key, a bad
@@ -373,11 +457,19 @@ impl ClientBuilder {
         transport: impl Transport + 'static,
     ) -> Result<Client, Error> {
         let timer = self.timer.clone().unwrap_or_else(|| Arc::new(DefaultTimer));
-        let (core, _) = self.into_core()?;
+        #[cfg(feature = "redis")]
+        let store_timeout = self.fleet.options.store_timeout;
+        let (core, _store_url) = self.into_core()?;
         Ok(Client {
             core: Arc::new(core),
             transport: Arc::new(transport),
             timer,
+            #[cfg(feature = "redis")]
+            store: _store_url
+                .map(|url| crate::fleet::RedisStore::new(&url, store_timeout))
+                .transpose()
+                .map_err(store_config)?
+                .map(|store| Arc::new(store) as Arc<dyn crate::fleet::SharedStore>),
         })
     }
 
@@ -398,10 +490,26 @@ impl ClientBuilder {
         self,
         transport: impl BlockingTransport + 'static,
     ) -> Result<BlockingClient, Error> {
-        let (core, _) = self.into_core()?;
+        #[cfg(feature = "redis")]
+        let store_timeout = self.fleet.options.store_timeout;
+        let (core, _store_url) = self.into_core()?;
         Ok(BlockingClient {
             core: Arc::new(core),
             transport: Arc::new(transport),
+            #[cfg(feature = "redis")]
+            store: _store_url
+                .map(|url| crate::fleet::BlockingRedisStore::new(&url, store_timeout))
+                .transpose()
+                .map_err(store_config)?
+                .map(|store| Arc::new(store) as Arc<dyn crate::fleet::BlockingSharedStore>),
         })
+    }
+}
+
+#[cfg(feature = "redis")]
+fn store_config(e: juhe_transport::BoxError) -> Error {
+    Error::Config {
+        problem: "the shared store cannot be used".into(),
+        source: Some(e),
     }
 }

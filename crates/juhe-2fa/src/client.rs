@@ -11,7 +11,7 @@ use juhe_proto::{IdCard, Mobile};
 use juhe_transport::{BoxError, Transport};
 use tracing::Instrument;
 
-use crate::core::{Core, parse_inputs};
+use crate::core::{Core, Prepared, parse_inputs};
 use crate::timer::Timer;
 use crate::{Attempt, ClientBuilder, Error, Verification};
 
@@ -32,6 +32,8 @@ pub struct Client {
     pub(crate) core: Arc<Core>,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) timer: Arc<dyn Timer>,
+    #[cfg(feature = "redis")]
+    pub(crate) store: Option<Arc<dyn crate::fleet::SharedStore>>,
 }
 
 impl fmt::Debug for Client {
@@ -96,30 +98,60 @@ impl Client {
     {
         let prepared = self.core.prepare(idcard, mobile)?;
         let span = prepared.span.clone();
-        let started = Instant::now();
         async {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                if let Some(limit) = &self.core.rate_limit {
-                    limit.wait().await;
+            #[cfg(feature = "redis")]
+            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+                let reuse = |answer: &str| self.core.reused(&prepared, answer);
+                let turn = fleet
+                    .begin(&**store, &*self.timer, (idcard, mobile), reuse)
+                    .await?;
+                let held = match turn {
+                    crate::fleet::Turn::Reused(v) => return Ok(v),
+                    crate::fleet::Turn::Send(held) => held,
+                };
+                let result = self.attempts(&prepared, &mut on_send).await;
+                if let Some(held) = held {
+                    fleet.end(&**store, held, &result).await;
                 }
-                let request = self.core.request(&prepared)?;
-                on_send(Attempt::new(attempt))
-                    .await
-                    .map_err(Error::Cancelled)?;
-                let outcome = self.transport.send(request).await;
-                match self
-                    .core
-                    .after_attempt(&prepared, outcome, attempt, started)
-                {
-                    ControlFlow::Break(result) => return result,
-                    ControlFlow::Continue(delay) => self.timer.sleep(delay).await,
-                }
+                return result;
             }
+            self.attempts(&prepared, &mut on_send).await
         }
         .instrument(span)
         .await
+    }
+
+    /// Sends a prepared check until it is answered or retrying stops.
+    async fn attempts<F, Fut>(
+        &self,
+        prepared: &Prepared,
+        on_send: &mut F,
+    ) -> Result<Verification, Error>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>>,
+    {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(limit) = &self.core.rate_limit {
+                limit.wait().await;
+            }
+            #[cfg(feature = "redis")]
+            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+                fleet.wait_turn(&**store, &*self.timer).await?;
+            }
+            let request = self.core.request(prepared)?;
+            on_send(Attempt::new(attempt))
+                .await
+                .map_err(Error::Cancelled)?;
+            let outcome = self.transport.send(request).await;
+            match self.core.after_attempt(prepared, outcome, attempt, started) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(delay) => self.timer.sleep(delay).await,
+            }
+        }
     }
 
     /// Checks a stream of pairs with at most `concurrency` in flight (and the rate limit).

@@ -20,6 +20,8 @@ pub(crate) struct Core {
     pub(crate) retry: RetryPolicy,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) carrier_policy: CarrierPolicy,
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: Option<crate::fleet::FleetCore>,
 }
 
 /// A check ready to send: fields encrypted once, reused by every attempt.
@@ -99,6 +101,19 @@ impl Core {
         })
     }
 
+    /// A stored answer of another caller, as this caller's result.
+    #[cfg(feature = "redis")]
+    pub(crate) fn reused(&self, prepared: &Prepared, answer: &str) -> Option<Verification> {
+        let v = crate::fleet::reused(answer, self.endpoint, prepared.carrier)?;
+        let span = &prepared.span;
+        span.record("attempts", 0);
+        span.record("order_id", v.order_id.as_str());
+        span.in_scope(
+            || tracing::info!(verdict = %v.verdict, "answer reused from the shared store"),
+        );
+        Some(v)
+    }
+
     pub(crate) fn request(&self, prepared: &Prepared) -> Result<HttpRequest, Error> {
         let params = QueryParams {
             key: self.api_key.expose_secret(),
@@ -148,6 +163,7 @@ impl Core {
                     mode: self.endpoint,
                     attempts: attempt,
                     carrier: prepared.carrier,
+                    reused_from: None,
                 };
                 finish();
                 span.record("order_id", v.order_id.as_str());

@@ -55,6 +55,17 @@ pub enum Error {
     /// sent for that attempt.
     #[error("the pre-send hook stopped the request; nothing was sent")]
     Cancelled(#[source] BoxError),
+    /// The fleet's shared store (Redis, feature `redis`) could not be used where the client
+    /// must not go on without it (fail-closed), or another caller's in-flight check of the
+    /// same pair did not end in time. Nothing was sent; not billed.
+    #[error("{problem}; nothing was sent")]
+    SharedStore {
+        /// What happened.
+        problem: &'static str,
+        /// The store's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 /// What a failure means for money and for the next step. Every [`Error`] has exactly one
@@ -162,6 +173,7 @@ impl Error {
             Error::Api { code, .. } => ErrorClass::Api(*code),
             Error::Decode(d) => decode_class(d.status),
             Error::Cancelled(_) => ErrorClass::Cancelled,
+            Error::SharedStore { .. } => ErrorClass::Unbilled,
         }
     }
 
@@ -187,7 +199,9 @@ impl Error {
     pub fn nothing_sent(&self) -> bool {
         match self.class() {
             ErrorClass::Rejected | ErrorClass::Config | ErrorClass::Cancelled => true,
-            ErrorClass::Unbilled => matches!(self, Error::Transport(_)),
+            ErrorClass::Unbilled => {
+                matches!(self, Error::Transport(_) | Error::SharedStore { .. })
+            }
             ErrorClass::Api(_) | ErrorClass::Ambiguous => false,
         }
     }
@@ -202,7 +216,7 @@ impl Error {
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode`, `config` or `cancelled`.
+    /// `transport`, `decode`, `config`, `cancelled` or `shared_store`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -213,6 +227,7 @@ impl Error {
             Error::Decode(_) => "decode",
             Error::Config { .. } => "config",
             Error::Cancelled(_) => "cancelled",
+            Error::SharedStore { .. } => "shared_store",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

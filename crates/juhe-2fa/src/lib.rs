@@ -36,6 +36,9 @@ mod builder;
 mod client;
 mod core;
 mod error;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod fleet;
 mod rate_limit;
 mod retry;
 #[cfg(feature = "testing")]
@@ -50,6 +53,8 @@ pub use blocking::BlockingClient;
 pub use builder::{CarrierPolicy, ClientBuilder, DEFAULT_BASE_URL, Mode};
 pub use client::Client;
 pub use error::{Error, ErrorClass};
+#[cfg(feature = "redis")]
+pub use fleet::FleetOptions;
 pub use retry::RetryPolicy;
 pub use timer::{DefaultTimer, Sleep, Timer};
 pub use verification::Verification;

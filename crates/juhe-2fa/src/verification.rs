@@ -16,6 +16,10 @@ pub struct Verification {
     pub attempts: u32,
     /// The carrier of the mobile number's segment (advice: numbers can be ported).
     pub carrier: Carrier,
+    /// When another caller's answer was reused (feature `redis`): that answer's time, in
+    /// milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reused_from: Option<u64>,
 }
 
 impl Verification {
@@ -29,9 +33,23 @@ impl Verification {
         self.verdict == Verdict::Match
     }
 
-    /// Whether this check was billed: always (a verdict comes with `error_code` 0); failures
-    /// never are, except possibly the ambiguous ones ([`crate::Error::is_ambiguous`]).
+    /// True when this result is another caller's answer for the same pair, shared through the
+    /// fleet store ([`ClientBuilder::dedupe`](crate::ClientBuilder), feature `redis`): nothing
+    /// was sent and nothing billed for this call (`attempts` is 0).
+    pub fn from_cache(&self) -> bool {
+        self.reused_from.is_some()
+    }
+
+    /// For a reused result ([`Verification::from_cache`]), when the original answer came, in
+    /// milliseconds since the Unix epoch.
+    pub fn answered_at_ms(&self) -> Option<u64> {
+        self.reused_from
+    }
+
+    /// Whether this check was billed: always when it was sent (a verdict comes with
+    /// `error_code` 0), never when reused ([`Verification::from_cache`]); failures never are,
+    /// except possibly the ambiguous ones ([`crate::Error::is_ambiguous`]).
     pub fn is_billable(&self) -> bool {
-        true
+        !self.from_cache()
     }
 }

@@ -41,6 +41,15 @@ pub enum SandboxError {
     /// The tokio runtime for a blocking sandbox could not be started.
     #[error("cannot start the sandbox runtime")]
     Runtime(#[source] std::io::Error),
+    /// An external test server (`redis-server`) could not be started.
+    #[error("{hint}")]
+    Tool {
+        /// What to do about it.
+        hint: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Reads a configuration file, and tells whether its name ends in `.ext` (any case): the

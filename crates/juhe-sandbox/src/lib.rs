@@ -32,6 +32,7 @@ mod in_process;
 mod order_id;
 mod rate_limit;
 mod recorder;
+mod redis_server;
 mod server;
 
 pub use builder::{
@@ -43,3 +44,4 @@ pub use faults::{Fault, FaultPlan};
 pub use fixtures::{Fixture, Fixtures, Outcome};
 pub use in_process::InProcessSandbox;
 pub use recorder::{PairCount, RequestRecord, Stats};
+pub use redis_server::RedisServer;

@@ -1,0 +1,247 @@
+//! The fleet features against a real `redis-server` (started here on a free loopback port)
+//! and the sandbox: one bill for a pair checked by several clients at once, a shared QPS
+//! budget, Redis failing under load, and nothing personal in Redis.
+
+use std::time::{Duration, Instant};
+
+use juhe_2fa::{ClientBuilder, ErrorClass, FleetOptions, RetryPolicy};
+use juhe_sandbox::{DefaultVerdict, Fault, FaultPlan, RedisServer, Sandbox, SandboxBuilder, demo};
+
+const ID: &str = "110105199003071239";
+const MOBILE: &str = "13012345678";
+
+fn builder(sandbox_url: &str) -> ClientBuilder {
+    ClientBuilder::new()
+        .api_key(demo::API_KEY)
+        .base_url(sandbox_url)
+        .retry_policy(RetryPolicy::none())
+}
+
+/// A sandbox that answers unknown pairs (the load tests' pairs) with a billed match.
+fn answering() -> SandboxBuilder {
+    Sandbox::builder().default_verdict(DefaultVerdict::Match)
+}
+
+/// Every request answered after `ms`, so concurrent callers overlap.
+fn slow(ms: u64) -> FaultPlan {
+    FaultPlan::new().then_times(Fault::DelayMs(ms), 1000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_of_one_pair_are_billed_once() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder().faults(slow(300)).spawn().await.unwrap();
+    // Four separate clients: four connections to Redis, as four processes would have.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            builder(&sandbox.base_url())
+                .dedupe(redis.url(), Duration::ZERO)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let results =
+        futures_util::future::join_all(clients.iter().map(|c| c.verify(ID, MOBILE))).await;
+    let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 1);
+    assert!(results.iter().all(|v| v.order_id == results[0].order_id));
+    assert_eq!(results.iter().filter(|v| v.from_cache()).count(), 3);
+    assert!(results.iter().all(|v| v.from_cache() == (v.attempts == 0)));
+
+    // Keep 0: once the waiters have their answer, a later call sends again.
+    let later = clients[0].verify(ID, MOBILE).await.unwrap();
+    assert!(!later.from_cache());
+    assert_ne!(later.order_id, results[0].order_id);
+    assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 2);
+    assert!(redis.keys().unwrap().is_empty(), "{:?}", redis.keys());
+}
+
+#[test]
+fn blocking_clients_share_answers_for_the_configured_time() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .faults(slow(200))
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::from_secs(60))
+        .build_blocking()
+        .unwrap();
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || client.verify(ID, MOBILE).unwrap())
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 1);
+    assert_eq!(results.iter().filter(|v| v.from_cache()).count(), 2);
+    // Kept for 60 s: a later call is answered from Redis, not sent.
+    let later = client.verify(ID, MOBILE).unwrap();
+    assert!(later.from_cache() && later.answered_at_ms().is_some());
+    assert_eq!(later.order_id, results[0].order_id);
+    assert_eq!(sandbox.stats().requests, 1);
+}
+
+#[test]
+fn failures_are_never_kept_and_waiters_then_send_themselves() {
+    let redis = RedisServer::start().unwrap();
+    // The first request times out after being sent (ambiguous), the rest are answered.
+    let plan = FaultPlan::new()
+        .then(Fault::DelayMs(1500))
+        .then_times(Fault::DelayMs(100), 10);
+    let sandbox = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let client = builder(&sandbox.base_url())
+        .timeout(Duration::from_millis(800))
+        .dedupe(redis.url(), Duration::from_secs(60))
+        .build_blocking()
+        .unwrap();
+    let first = {
+        let client = client.clone();
+        std::thread::spawn(move || client.verify(ID, MOBILE))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let second = client.verify(ID, MOBILE).unwrap();
+    let first = first.join().unwrap().unwrap_err();
+    assert_eq!(first.class(), ErrorClass::Ambiguous);
+    assert!(!second.from_cache(), "the ambiguous failure was not shared");
+    // Its answer is kept; the failure was not.
+    assert!(client.verify(ID, MOBILE).unwrap().from_cache());
+}
+
+/// Checks `n` pairs with `clients`, `per_client` at a time; returns the elapsed time.
+async fn run_load(clients: &[juhe_2fa::Client], n: usize) -> Duration {
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .iter()
+        .enumerate()
+        .map(|(c, client)| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let pairs = (0..n).map(move |i| demo::pair(c * 100_000 + i));
+                let checks = client.verify_all(futures_util::stream::iter(pairs), 8);
+                futures_util::StreamExt::collect::<Vec<_>>(checks).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        for (_, result) in task.await.unwrap() {
+            result.unwrap();
+        }
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clients_share_one_budget() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().qps_limit(Some(40)).spawn().await.unwrap();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            builder(&sandbox.base_url())
+                .shared_rate_limit(redis.url(), 40.0)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let elapsed = run_load(&clients, 40).await;
+    let stats = sandbox.stats();
+    assert_eq!(stats.by_error_code.get(&10012), None, "{stats:?}");
+    let rate = 120.0 / elapsed.as_secs_f64();
+    // 120 checks at 40/s: about 3 s, never faster than the budget.
+    assert!((40.0 * 0.85..=40.0 * 1.02).contains(&rate), "{rate:.1}/s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_failing_mid_run_falls_back_and_recovers() {
+    let mut redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    let client = builder(&sandbox.base_url())
+        .shared_rate_limit(redis.url(), 100.0)
+        .dedupe(redis.url(), Duration::ZERO)
+        .fleet_options(
+            FleetOptions::default()
+                .with_expected_replicas(2)
+                .with_store_timeout(Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    run_load(std::slice::from_ref(&client), 20).await;
+    assert!(
+        redis
+            .keys()
+            .unwrap()
+            .iter()
+            .any(|k| k.starts_with("juhe2fa:rate:"))
+    );
+
+    redis.stop();
+    // Down: checks go on at 100 / 2 per second, each within the store timeout.
+    let elapsed = run_load(std::slice::from_ref(&client), 50).await;
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "{elapsed:?}: not limited locally"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    redis.restart().unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // one probe interval
+    run_load(std::slice::from_ref(&client), 20).await;
+    assert!(
+        redis
+            .keys()
+            .unwrap()
+            .iter()
+            .any(|k| k.starts_with("juhe2fa:rate:")),
+        "shared limiting resumed"
+    );
+    assert_eq!(sandbox.stats().by_error_code.get(&0), Some(&90));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_waits_for_redis_and_sends_nothing_without_it() {
+    let redis = RedisServer::start().unwrap();
+    let url = redis.url();
+    drop(redis);
+    let sandbox = Sandbox::builder().spawn().await.unwrap();
+    let client = builder(&sandbox.base_url())
+        .shared_rate_limit(url, 10.0)
+        .fleet_options(
+            FleetOptions::default()
+                .with_fail_closed(true)
+                .with_max_wait(Duration::from_millis(600)),
+        )
+        .build()
+        .unwrap();
+    let e = client.verify(ID, MOBILE).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Unbilled);
+    assert!(e.nothing_sent());
+    assert_eq!(sandbox.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_holds_no_number_and_no_key() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    let client = builder(&sandbox.base_url())
+        .shared_rate_limit(redis.url(), 200.0)
+        .dedupe(redis.url(), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    run_load(std::slice::from_ref(&client), 30).await;
+    let keys = redis.keys().unwrap();
+    assert_eq!(keys.len(), 31, "{keys:?}"); // 30 kept answers and the rate bucket
+    let numbers: Vec<String> = (0..30)
+        .flat_map(|i| {
+            let (id, mobile) = demo::pair(i);
+            let masked = juhe_2fa::IdCard::parse(&id).unwrap().masked();
+            [id, mobile, masked]
+        })
+        .collect();
+    for key in &keys {
+        assert!(!key.contains(demo::API_KEY), "{key}");
+        for n in &numbers {
+            assert!(!key.contains(n.as_str()) && !key.contains(&n[..6]), "{key}");
+        }
+    }
+}
