@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use crate::util::{cargo, cargo_bin, have_nightly, nightly_cargo, run, workspace_root};
+use crate::util::{
+    cargo, cargo_bin, ensure_apt_binaries, have_nightly, nightly_cargo, run, workspace_root,
+};
 
 /// Crates that must never be in a pure crate's normal dependency tree.
 const NETWORK_AND_RUNTIME: &[&str] = &["reqwest", "ureq", "hyper", "tokio", "axum"];
@@ -23,6 +25,8 @@ pub fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    // The fleet tests run a real redis-server on loopback.
+    ensure_apt_binaries(&[("redis-server", "redis-server")])?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],

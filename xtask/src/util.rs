@@ -49,6 +49,44 @@ pub fn ensure_cargo_tool(subcommand: &str, krate: &str, version: &str) -> Result
     cargo(&["install", "--locked", &format!("{krate}@{version}")], &[])
 }
 
+/// Installs Debian packages whose `binary` is not on `PATH` (one `apt-get update` first;
+/// with `sudo` when not root). Tests that need a real server (redis-server, wrk) run on a
+/// fresh machine instead of skipping.
+pub fn ensure_apt_binaries(wanted: &[(&str, &str)]) -> Result<(), String> {
+    let on_path = |binary: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {binary}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(binary, _)| !on_path(binary))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = output("id", &["-u"]).is_ok_and(|uid| uid.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(command, &format!("apt-get {}", args.join(" ")))
+    };
+    apt(&["update", "-qq"])?;
+    apt(&[
+        &["install", "-y", "-qq", "--no-install-recommends"][..],
+        &missing,
+    ]
+    .concat())
+}
+
 pub fn cargo_bin() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

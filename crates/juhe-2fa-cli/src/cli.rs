@@ -97,6 +97,33 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N", default_value_t = 2)]
     pub retries: u32,
 
+    /// At most this many requests per second (retries included); with --redis, for every
+    /// process that shares the API key and the Redis
+    #[arg(long, global = true, value_name = "Q")]
+    pub qps: Option<f64>,
+
+    /// A Redis every process using this API key shares: in-flight de-duplication of a pair
+    /// (one bill when several processes check it at once) and a fleet-wide --qps. Holds no
+    /// number or key in any readable form. The URL may hold a password: never printed
+    #[arg(
+        long,
+        env = "JUHE_REDIS_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    pub redis: Option<String>,
+
+    /// With --redis: reuse a pair's answer for SECS seconds after it came (0: only callers
+    /// already waiting for it share it)
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
+    pub dedupe_ttl: u64,
+
+    /// With --redis and --qps: how many processes share the budget; while Redis is unreachable
+    /// each one limits itself to qps / N
+    #[arg(long, global = true, value_name = "N", default_value_t = 1)]
+    pub expected_replicas: u32,
+
     /// Which SDK client `verify` uses (`--transport` is an old name). `batch` always runs on
     /// the async client; `doctor` on the blocking one
     #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
@@ -206,9 +233,6 @@ pub struct BatchArgs {
     /// Checks in flight at once
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
-    /// At most this many requests per second
-    #[arg(long, value_name = "Q")]
-    pub qps: Option<f64>,
     /// Re-send rows that may already have been billed (left `sent` by an interrupted run)
     #[arg(long)]
     pub retry_ambiguous: bool,

@@ -4,7 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use juhe_2fa::FieldEncryptor;
-use juhe_2fa::{AesConfig, AesMode, ClientBuilder, Method, Mode, RetryPolicy, RsaPublicKey};
+use juhe_2fa::{
+    AesConfig, AesMode, ClientBuilder, FleetOptions, Method, Mode, RetryPolicy, RsaPublicKey,
+};
 
 use crate::cli::{Global, MethodArg, ModeArg};
 use crate::error::{CliError, chain};
@@ -124,6 +126,31 @@ pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, Cli
         .retry_policy(RetryPolicy::default().with_max_retries(global.retries));
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
+    }
+    fleet(builder, global)
+}
+
+/// `--qps`, alone or fleet-wide with `--redis` (which also turns on de-duplication).
+fn fleet(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuilder, CliError> {
+    let Some(url) = &global.redis else {
+        if global.dedupe_ttl > 0 {
+            return Err(CliError::usage(
+                "--dedupe-ttl needs --redis (or JUHE_REDIS_URL)",
+            ));
+        }
+        if let Some(qps) = global.qps {
+            builder = builder.rate_limit(qps);
+        }
+        return Ok(builder);
+    };
+    if global.expected_replicas == 0 {
+        return Err(CliError::usage("--expected-replicas must be at least 1"));
+    }
+    builder = builder
+        .dedupe(url.clone(), Duration::from_secs(global.dedupe_ttl))
+        .fleet_options(FleetOptions::default().with_expected_replicas(global.expected_replicas));
+    if let Some(qps) = global.qps {
+        builder = builder.shared_rate_limit(url.clone(), qps);
     }
     Ok(builder)
 }

@@ -73,10 +73,10 @@ fn init_tracing(verbose: u8, log_requests: bool) {
         1 => "info",
         _ => "debug",
     };
-    // Warnings (e.g. the sandbox's connection cap) show by default; the SDK's own retry
-    // warnings only with -v, as the command reports failures itself.
+    // Warnings (e.g. the sandbox's connection cap, Redis unreachable) show by default; the
+    // SDK's own retry warnings only with -v, as the command reports failures itself.
     let mut default = if verbose == 0 {
-        "error,juhe_sandbox=warn".to_owned()
+        "error,juhe_sandbox=warn,juhe_2fa::fleet=info".to_owned()
     } else {
         level.to_owned()
     };

@@ -17,6 +17,10 @@ mod crate_readme {}
 mod usage {}
 
 #[cfg(doctest)]
+#[doc = include_str!("../../../docs/fleet.md")]
+mod fleet {}
+
+#[cfg(doctest)]
 #[doc = include_str!("../../../docs/sandbox.md")]
 mod sandbox {}
 

@@ -19,6 +19,7 @@ pub fn bin() -> Command {
         "JUHE_AES_MODE",
         "JUHE_AES_IV",
         "JUHE_RSA_PUBLIC_KEY",
+        "JUHE_REDIS_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

@@ -1,5 +1,7 @@
 //! Store keys: derived from the API key with HMAC-SHA256, so nothing in the store names the key,
-//! an ID card or a mobile number, and nothing there can be reversed without the API key.
+//! an ID card or a mobile number, and nothing there can be reversed without the API key. Tags
+//! are written with the letters `a`–`p` (one per nibble): no digit in a key can be mistaken for
+//! part of a number.
 
 use hmac::{Hmac, KeyInit, Mac};
 use juhe_proto::{IdCard, Mobile};
@@ -18,12 +20,13 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+/// Hexadecimal with the letters `a`–`p` for 0–15.
+fn letters(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0f])
+        .map(|nibble| char::from(b'a' + nibble))
+        .collect()
 }
 
 /// The two keys of one pair: its answer (or in-flight marker), and its waiter count. They
@@ -47,7 +50,7 @@ impl FleetKeys {
         let key = api_key.expose_secret().as_bytes();
         let bucket = hmac(key, &[b"juhe-2fa/rate-bucket/v1"]);
         FleetKeys {
-            rate: format!("juhe2fa:rate:{{{}}}", hex(&bucket[..16])),
+            rate: format!("juhe2fa:rate:{{{}}}", letters(&bucket[..16])),
             pair_secret: hmac(key, &[b"juhe-2fa/pair/v1"]),
         }
     }
@@ -59,7 +62,7 @@ impl FleetKeys {
 
     /// The keys of one pair: HMAC-SHA256(secret derived from the API key, idcard ‖ mobile).
     pub(crate) fn pair(&self, idcard: &IdCard, mobile: &Mobile) -> PairKeys {
-        let tag = hex(&*hmac(
+        let tag = letters(&*hmac(
             &*self.pair_secret,
             &[
                 idcard.as_unmasked_str().as_bytes(),
@@ -92,9 +95,8 @@ mod tests {
         let p = pair("secret-api-key", ID, MOBILE);
         for k in [keys.rate(), p.state.as_str(), p.waiters.as_str()] {
             assert!(!k.contains("secret"), "{k}");
-            for digits in k.split(|c: char| !c.is_ascii_digit()) {
-                assert!(digits.len() < 6, "a digit run in {k}");
-            }
+            let digits: String = k.chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(digits, "2", "only juhe2fa's own digit in {k}");
         }
         assert!(p.state.starts_with("juhe2fa:pair:{") && p.state.ends_with('}'));
         assert_eq!(p.state.len(), "juhe2fa:pair:{}".len() + 64);

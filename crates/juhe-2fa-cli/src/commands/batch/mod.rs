@@ -58,6 +58,8 @@ struct Context {
     inflight: Mutex<HashMap<i64, watch::Sender<Option<Published>>>>,
     /// Rows answered with another row's result.
     duplicates: AtomicU64,
+    /// Rows answered with another process's result through `--redis`.
+    reused: AtomicU64,
 }
 
 /// What the first row of a pair tells the rows waiting on it: its number and, when it may be
@@ -98,6 +100,9 @@ fn pair_digest(ctx: &Context, row: &Row) -> i64 {
 }
 
 fn verdict_result(v: Verification) -> RowResult {
+    let reason = v
+        .from_cache()
+        .then(|| "another process's answer for this pair (shared through Redis), not sent".into());
     RowResult {
         status: if v.is_match() {
             Status::Match
@@ -107,7 +112,7 @@ fn verdict_result(v: Verification) -> RowResult {
         res: Some(v.res()),
         order_id: Some(v.order_id),
         error_code: None,
-        reason: None,
+        reason,
     }
 }
 
@@ -328,25 +333,30 @@ async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError
     }
     let checked = send_row(ctx, row.number, pair, &idcard, &mobile).await;
     if claimed {
-        let published = checked.as_ref().ok().map(|(_, r)| r.clone());
+        let published = checked.as_ref().ok().map(|(_, r, _)| r.clone());
         release(ctx, pair, (row.number, published));
     }
-    let (state, result) = checked?;
+    let (state, result, sent) = checked?;
     ctx.journal
         .write(row.number, pair, state, result.clone())
         .await?;
-    Ok((result, true))
+    Ok((result, sent))
 }
 
-/// Sends a row's check and turns the answer into its journal state and result.
+/// Sends a row's check and turns the answer into its journal state and result, and whether it
+/// was sent (not an answer reused from another process).
 async fn send_row(
     ctx: &Context,
     row: u64,
     pair: i64,
     idcard: &IdCard,
     mobile: &Mobile,
-) -> Result<(State, RowResult), CliError> {
-    Ok(match check(ctx, row, pair, idcard, mobile).await {
+) -> Result<(State, RowResult, bool), CliError> {
+    let (state, result) = match check(ctx, row, pair, idcard, mobile).await {
+        Ok(v) if v.from_cache() => {
+            ctx.reused.fetch_add(1, Ordering::SeqCst);
+            return Ok((State::Done, verdict_result(v), false));
+        }
         Ok(v) => (State::Done, verdict_result(v)),
         Err(e) => {
             let (_, fate) = handling(e.class());
@@ -357,7 +367,8 @@ async fn send_row(
             }
             failed_row(&e, fate)
         }
-    })
+    };
+    Ok((state, result, true))
 }
 
 /// The journal path: `--journal`, or `<output>.journal`.
@@ -384,7 +395,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let journal_path = journal_path(args, output);
     check_paths(input, output, &journal_path)?;
     let runtime = crate::runtime()?;
-    let client = build_client(global, args, &runtime)?;
+    let client = build_client(global, &runtime)?;
     let journal = Journal::open(&journal_path, input)?;
     // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
     let total = if std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
@@ -413,6 +424,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         dedupe: !args.no_dedupe,
         inflight: Mutex::new(HashMap::new()),
         duplicates: AtomicU64::new(0),
+        reused: AtomicU64::new(0),
     });
     let progress = Progress::new(total, global.json);
     let mut summary = runtime.block_on(pipeline(
@@ -424,6 +436,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     ))?;
     summary.suspicious_records = reader.suspicious();
     summary.duplicates = ctx.duplicates.load(Ordering::SeqCst);
+    summary.reused = ctx.reused.load(Ordering::SeqCst);
+    // Reused answers were billed to the process that sent them.
+    summary.billable = summary.billable.saturating_sub(summary.reused);
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
     let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -446,16 +461,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-/// The async client with `--qps`, on the command's runtime.
-fn build_client(
-    global: &Global,
-    args: &BatchArgs,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<Client, CliError> {
-    let mut builder = client_builder(global)?;
-    if let Some(qps) = args.qps {
-        builder = builder.rate_limit(qps);
-    }
+/// The async client (with `--qps` and `--redis`), on the command's runtime.
+fn build_client(global: &Global, runtime: &tokio::runtime::Runtime) -> Result<Client, CliError> {
+    let builder = client_builder(global)?;
     runtime
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))
@@ -571,6 +579,12 @@ fn print_summary(
             eprintln!(
                 "{} row(s) repeated an earlier pair: they got its result and were not sent again (--no-dedupe to send them)",
                 summary.duplicates
+            );
+        }
+        if summary.reused > 0 {
+            eprintln!(
+                "{} row(s) got another process's answer for the same pair through Redis: not sent, not billed to this run",
+                summary.reused
             );
         }
         if summary.suspicious_records > 0 {

@@ -35,6 +35,8 @@ pub struct Summary {
     pub suspicious_records: u64,
     /// Rows whose pair came earlier in the job: answered with that row's result, not sent.
     pub duplicates: u64,
+    /// Rows answered with another process's result for the same pair (`--redis`), not sent.
+    pub reused: u64,
 }
 
 impl Progress {
@@ -119,6 +121,7 @@ impl Progress {
             rows_per_s: self.done as f64 / elapsed.max(1e-9),
             suspicious_records: 0,
             duplicates: 0,
+            reused: 0,
         }
     }
 }
