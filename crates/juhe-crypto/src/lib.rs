@@ -27,6 +27,7 @@ mod aes_field;
 mod encoding;
 mod error;
 mod plain;
+mod rsa_engine;
 mod rsa_key;
 mod rsa_oaep;
 
@@ -34,6 +35,7 @@ pub use aes_field::{AesConfig, AesEncryptor, AesMode, IvPolicy};
 pub use encoding::OutputEncoding;
 pub use error::CryptoError;
 pub use plain::PlainEncoder;
+pub use rsa_engine::RSA_BACKEND;
 pub use rsa_key::RsaPublicKey;
 pub use rsa_oaep::RsaOaepEncryptor;
 

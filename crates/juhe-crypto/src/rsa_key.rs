@@ -94,22 +94,47 @@ fn public_from_spki(der: &[u8]) -> Result<rsa::PublicKey, CryptoError> {
 /// assert!(RsaPublicKey::parse("not a key").is_err());
 /// # Ok::<(), juhe_crypto::CryptoError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct RsaPublicKey(pub(crate) rsa::PublicKey);
+#[derive(Clone)]
+pub struct RsaPublicKey {
+    key: rsa::PublicKey,
+    pub(crate) engine: crate::rsa_engine::PublicEngine,
+}
 
 impl RsaPublicKey {
     /// Parses PEM `PUBLIC KEY`, PEM `RSA PUBLIC KEY`, or base64 DER (SubjectPublicKeyInfo, as
     /// the vendor console shows it, or bare PKCS#1); whitespace and line breaks allowed.
     pub fn parse(text: &str) -> Result<RsaPublicKey, CryptoError> {
-        public_key(text).map(RsaPublicKey)
+        RsaPublicKey::from_rsa(public_key(text)?)
+    }
+
+    /// Wraps a key read by this module (or derived from a private key), for the engine.
+    pub(crate) fn from_rsa(key: rsa::PublicKey) -> Result<RsaPublicKey, CryptoError> {
+        Ok(RsaPublicKey {
+            engine: crate::rsa_engine::PublicEngine::new(&key)?,
+            key,
+        })
     }
 
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
         use rsa::traits::PublicKeyParts;
-        self.0.n().bit_width() as usize
+        self.key.n().bit_width() as usize
+    }
+
+    /// The modulus size in bytes (the ciphertext length).
+    pub(crate) fn size(&self) -> usize {
+        use rsa::traits::PublicKeyParts;
+        self.key.size()
     }
 }
+
+impl PartialEq for RsaPublicKey {
+    fn eq(&self, other: &RsaPublicKey) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for RsaPublicKey {}
 
 impl std::str::FromStr for RsaPublicKey {
     type Err = CryptoError;

@@ -2,9 +2,6 @@
 
 use std::fmt;
 
-use rsa::traits::PublicKeyParts;
-use sha1::Sha1;
-
 use crate::{CryptoError, FieldEncryptor, OutputEncoding, RsaPublicKey};
 
 /// OAEP overhead with SHA-1: 2 × 20-byte digests + 2.
@@ -28,7 +25,7 @@ const OAEP_SHA1_OVERHEAD: usize = 42;
 /// ```
 #[derive(Clone)]
 pub struct RsaOaepEncryptor {
-    key: rsa::PublicKey,
+    key: RsaPublicKey,
     output: OutputEncoding,
 }
 
@@ -42,7 +39,7 @@ impl RsaOaepEncryptor {
     /// An encryptor for a key already parsed.
     pub fn new(key: RsaPublicKey) -> RsaOaepEncryptor {
         RsaOaepEncryptor {
-            key: key.0,
+            key,
             output: OutputEncoding::default(),
         }
     }
@@ -55,7 +52,7 @@ impl RsaOaepEncryptor {
 
     /// The modulus size in bits.
     pub fn key_bits(&self) -> usize {
-        self.key.n().bit_width() as usize
+        self.key.bits()
     }
 
     /// The longest plaintext this key can encrypt: k − 42 bytes (86 / 214 / 470 for 1024 /
@@ -73,9 +70,7 @@ impl RsaOaepEncryptor {
                 max,
             });
         }
-        self.key
-            .oaep_encrypt::<Sha1>(plaintext)
-            .map_err(CryptoError::Rsa)
+        self.key.engine.encrypt(plaintext)
     }
 }
 
@@ -110,7 +105,8 @@ mod decrypt {
     /// `docs/security.md` on RUSTSEC-2023-0071. The key zeroizes itself on drop.
     #[cfg_attr(docsrs, doc(cfg(feature = "decrypt")))]
     pub struct RsaOaepDecryptor {
-        key: rsa::PrivateKey,
+        engine: crate::rsa_engine::PrivateEngine,
+        public: RsaPublicKey,
         output: OutputEncoding,
     }
 
@@ -118,8 +114,10 @@ mod decrypt {
         /// Parses a private key: PEM `PRIVATE KEY` (PKCS#8), PEM `RSA PRIVATE KEY` (PKCS#1),
         /// or base64 DER (PKCS#8 or PKCS#1).
         pub fn from_private_key(text: &str) -> Result<RsaOaepDecryptor, CryptoError> {
+            let key = crate::rsa_key::private_key(text)?;
             Ok(RsaOaepDecryptor {
-                key: crate::rsa_key::private_key(text)?,
+                public: RsaPublicKey::from_rsa(key.to_public_key())?,
+                engine: crate::rsa_engine::PrivateEngine::new(key)?,
                 output: OutputEncoding::default(),
             })
         }
@@ -133,7 +131,7 @@ mod decrypt {
         /// The matching encryptor (for tests and demos).
         pub fn encryptor(&self) -> RsaOaepEncryptor {
             RsaOaepEncryptor {
-                key: self.key.to_public_key(),
+                key: self.public.clone(),
                 output: self.output,
             }
         }
@@ -143,10 +141,7 @@ mod decrypt {
             &self,
             ciphertext: &[u8],
         ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
-            self.key
-                .oaep_decrypt::<Sha1>(ciphertext)
-                .map(zeroize::Zeroizing::new)
-                .map_err(CryptoError::Rsa)
+            self.engine.decrypt(ciphertext)
         }
     }
 
