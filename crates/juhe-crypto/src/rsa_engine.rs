@@ -158,3 +158,23 @@ pub(crate) use imp::PublicEngine;
 pub(crate) use pure::PrivateEngine;
 #[cfg(not(feature = "aws-lc"))]
 pub(crate) use pure::PublicEngine;
+
+#[cfg(all(test, feature = "aws-lc"))]
+mod tests {
+    use super::PublicEngine;
+
+    #[test]
+    fn aws_lc_takes_2048_bits_and_up_the_pure_engine_smaller_keys() {
+        let engine = |pem| match PublicEngine::new(&crate::rsa_key::test_public_key(pem)) {
+            Ok(PublicEngine::AwsLc(_)) => "aws-lc",
+            Ok(PublicEngine::Pure(_)) => "rsa",
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(
+            engine(include_str!("../tests/data/rsa2048/pub.pem")),
+            "aws-lc"
+        );
+        assert_eq!(engine(include_str!("../tests/data/rsa1024/pub.pem")), "rsa");
+        assert_eq!(super::RSA_BACKEND, "aws-lc");
+    }
+}

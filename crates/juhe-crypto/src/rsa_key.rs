@@ -172,6 +172,11 @@ fn public_key(text: &str) -> Result<rsa::PublicKey, CryptoError> {
     }
 }
 
+#[cfg(test)]
+pub(crate) fn test_public_key(text: &str) -> rsa::PublicKey {
+    public_key(text).expect("a valid test key")
+}
+
 fn looks_private(der: &[u8]) -> bool {
     rsa::pkcs8::PrivateKeyInfoRef::from_der(der).is_ok()
         || rsa::pkcs1::RsaPrivateKeyRef::from_der(der).is_ok()
