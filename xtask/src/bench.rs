@@ -1,23 +1,676 @@
-//! `cargo xtask bench`: the criterion benchmarks and the sandbox load benchmark (long; never in
-//! `ci`).
+//! `cargo xtask bench [--quick]`: one run, one table. Against one sandbox (a separate
+//! `juhe-2fa sandbox` process on loopback), for plain, AES and RSA: `wrk` (the loopback
+//! ceiling), the async and the blocking client, `juhe-2fa batch`, and the Python peer
+//! (`benches/python_client.py` in a venv this task makes); then the crypto floor (`openssl
+//! speed` against our RSA engines) and the no-regression figures (`check`, batch memory).
+//! A full run writes the table, date and machine into `docs/performance.md`; `--quick`
+//! (about 2 minutes once built) only prints it. Never part of `ci`.
 
-use crate::util::cargo;
+use std::fmt::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-pub fn run() -> Result<(), String> {
-    cargo(&["bench", "--workspace", "--locked"], &[])?;
-    cargo(
-        &[
-            "run",
-            "--release",
-            "--locked",
-            "-p",
-            "juhe-sandbox",
-            "--example",
-            "load",
-            "--",
-            "5",
-            "4",
-        ],
-        &[],
-    )
+use crate::util::{cargo, cargo_bin, ensure_apt_binaries, target_dir, workspace_root};
+
+const MODES: [&str; 3] = ["plain", "aes", "rsa"];
+const KEY: &str = "sandbox-demo-key";
+/// The sandbox's demo OpenID (`juhe_sandbox::demo::OPENID`).
+const OPENID: &str = "JHdemo0penid5andb0x0000000000001";
+const DOC: &str = "docs/performance.md";
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// One line of the table; `None` prints as `—`.
+struct Row {
+    mode: &'static str,
+    who: String,
+    per_s: Option<f64>,
+    cpu_us: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let seconds = if quick { 3 } else { 10 };
+    ensure_apt_binaries(&[("wrk", "wrk"), ("openssl", "openssl")])?;
+    let python = python_venv()?;
+    cargo(&["build", "--release", "--locked", "-p", "juhe-2fa-cli"], &[])?;
+    let cli = target_dir().join("release").join("juhe-2fa");
+    let sandbox = SandboxProcess::start(&cli)?;
+    let dir = target_dir().join("bench-run");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+
+    let mut rows = Vec::new();
+    for mode in MODES {
+        println!("xtask bench: {mode}");
+        rows.push(wrk(mode, &cli, &sandbox.url, seconds, &dir)?);
+        rows.extend(clients(mode, &sandbox.url, seconds)?);
+        let n = match (mode, quick) {
+            ("rsa", true) => 1_500,
+            (_, true) => 4_000,
+            ("rsa", false) => 10_000,
+            (_, false) => 40_000,
+        };
+        rows.push(batch(mode, &cli, &sandbox.url, n, &dir)?);
+        rows.push(python_peer(mode, &python, &sandbox.url, seconds)?);
+    }
+    drop(sandbox);
+    let floor = crypto_floor(quick)?;
+    let extra = no_regression(&cli, &python, quick, &dir)?;
+    let table = render(&rows, &floor, &extra, quick);
+    println!("\n{table}");
+    if quick {
+        println!("xtask bench: --quick run; {DOC} keeps the last full run");
+        Ok(())
+    } else {
+        write_doc(&table)
+    }
+}
+
+/// A Python venv with the peer's two libraries (pinned), made once under `target/`.
+fn python_venv() -> Result<PathBuf, String> {
+    let venv = target_dir().join("bench-venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let ready = Command::new(&python)
+        .args(["-c", "import requests, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        run_ok(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "requests==2.32.3",
+            "cryptography==44.0.0",
+        ]))?;
+    }
+    Ok(python)
+}
+
+fn run_ok(command: &mut Command) -> Result<String, String> {
+    let out = command
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `juhe-2fa sandbox` on a free loopback port, answering every valid pair; killed on drop.
+struct SandboxProcess {
+    child: Child,
+    url: String,
+}
+
+impl SandboxProcess {
+    fn start(cli: &Path) -> Result<SandboxProcess, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(cli)
+            .args(["sandbox", "--addr", &addr, "--default-verdict", "hash"])
+            .env("JUHE_KEY", KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+        let started = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("the sandbox did not listen within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(SandboxProcess {
+            child,
+            url: format!("http://{addr}"),
+        })
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The CLI's mode flags for `mode`, with the sandbox's demo keys.
+fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
+    Ok(match mode {
+        "aes" => vec!["--mode".into(), "aes".into(), "--openid".into(), OPENID.into()],
+        "rsa" => {
+            let path = workspace_root().join("crates/juhe-sandbox/demo/rsa_public.b64");
+            let key = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            vec!["--mode".into(), "rsa".into(), "--rsa-public-key".into(), key.trim().into()]
+        }
+        _ => vec!["--mode".into(), "plain".into()],
+    })
+}
+
+/// A field value as `mode` sends it, form-encoded (what `juhe-2fa encrypt` prints).
+fn field(cli: &Path, mode: &str, value: &str) -> Result<String, String> {
+    let text = run_ok(
+        Command::new(cli)
+            .args(mode_flags(mode)?)
+            .args(["encrypt", "--value", value]),
+    )?;
+    let text = text.trim();
+    Ok(text.chars().fold(String::new(), |mut out, c| {
+        match c {
+            '+' => out.push_str("%2B"),
+            '/' => out.push_str("%2F"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+        out
+    }))
+}
+
+/// `wrk` POSTing one valid, already encoded check: the sandbox's ceiling on this machine.
+fn wrk(mode: &'static str, cli: &Path, url: &str, seconds: u64, dir: &Path) -> Result<Row, String> {
+    let path = match mode {
+        "aes" => "/telecom2Cucc/queryEncry",
+        "rsa" => "/telecom2Cucc/queryRV2",
+        _ => "/telecom2Cucc/query",
+    };
+    let body = format!(
+        "key={KEY}&idcard={}&mobile={}",
+        field(cli, mode, "110105199003071239")?,
+        field(cli, mode, "13012345678")?
+    );
+    let script = dir.join(format!("wrk-{mode}.lua"));
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{body}\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n"
+    );
+    std::fs::write(&script, lua).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let (out, cpu) = measured(
+        Command::new("wrk")
+            .args(["-t2", "-c16", &format!("-d{seconds}s"), "--latency", "-s"])
+            .arg(&script)
+            .arg(format!("{url}{path}")),
+    )?;
+    let per_s = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let percentile = |p: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(p))
+            .and_then(|v| duration_ms(v.trim()))
+    };
+    Ok(Row {
+        mode,
+        who: "wrk (2 threads, 16 connections)".into(),
+        per_s,
+        cpu_us: per_s.map(|r| cpu * 1e6 / (r * seconds as f64)),
+        p50_ms: percentile("50%"),
+        p99_ms: percentile("99%"),
+    })
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
+fn duration_ms(text: &str) -> Option<f64> {
+    let (number, factor) = if let Some(v) = text.strip_suffix("us") {
+        (v, 1e-3)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1e3)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}
+
+/// Runs a command to the end and returns its stdout and its CPU seconds (its children
+/// included: the kernel adds a waited-for child's time to ours).
+fn measured(command: &mut Command) -> Result<(String, f64), String> {
+    let before = children_cpu();
+    let out = command
+        .current_dir(workspace_root())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{command:?} failed"));
+    }
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        children_cpu() - before,
+    ))
+}
+
+/// CPU seconds of this process's waited-for children, from `/proc/self/stat` (cutime+cstime).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    fields
+        .get(13..15)
+        .map(|f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum::<f64>() / 100.0)
+        .unwrap_or(0.0)
+}
+
+/// The SDK's async and blocking clients (`benches/throughput.rs`, AWS-LC RSA engine).
+fn clients(mode: &'static str, url: &str, seconds: u64) -> Result<Vec<Row>, String> {
+    let out = run_ok(
+        Command::new(cargo_bin())
+            .args(["bench", "--locked", "-q", "-p", "juhe-2fa", "--features", "aws-lc"])
+            .args(["--bench", "throughput", "--"])
+            .arg(seconds.to_string())
+            .arg(mode)
+            .env("JUHE_BENCH_BASE_URL", url),
+    )?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+            let who = match *f.get(1)? {
+                "async" => "SDK `Client` (async, 16 in flight)",
+                _ => "SDK `BlockingClient` (16 threads)",
+            };
+            Some(Row {
+                mode,
+                who: who.into(),
+                per_s: num(2),
+                cpu_us: num(3),
+                p50_ms: num(4),
+                p99_ms: num(5),
+            })
+        })
+        .collect())
+}
+
+/// `n` distinct valid Unicom pairs as CSV (the same series as `juhe_sandbox::demo::pair`).
+fn write_pairs(path: &Path, n: usize) -> Result<(), String> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let mut csv = String::from("idcard,mobile\n");
+    for i in 0..n {
+        let first17 = format!(
+            "1101051990{:02}{:02}{:03}",
+            1 + (i / 28_000) % 12,
+            1 + (i / 1000) % 28,
+            i % 1000
+        );
+        let sum: u32 = first17
+            .bytes()
+            .zip(WEIGHTS)
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum();
+        let check = b"10X98765432"[(sum % 11) as usize] as char;
+        let _ = writeln!(csv, "{first17}{check},130{:08}", i % 100_000_000);
+    }
+    std::fs::write(path, csv).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `juhe-2fa batch` of `n` rows, 16 in flight, journal and all: rows/s and CPU per row.
+fn batch(mode: &'static str, cli: &Path, url: &str, n: usize, dir: &Path) -> Result<Row, String> {
+    let input = dir.join(format!("batch-{mode}.csv"));
+    let output = dir.join(format!("batch-{mode}.out.csv"));
+    write_pairs(&input, n)?;
+    for stale in [output.clone(), dir.join(format!("batch-{mode}.out.csv.journal"))] {
+        let _ = std::fs::remove_file(stale);
+    }
+    let started = Instant::now();
+    let (_, cpu) = measured(
+        Command::new(cli)
+            .env("JUHE_KEY", KEY)
+            .args(["--base-url", url])
+            .args(mode_flags(mode)?)
+            .args(["batch", "--concurrency", "16", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&output),
+    )?;
+    let wall = started.elapsed().as_secs_f64();
+    Ok(Row {
+        mode,
+        who: format!("`juhe-2fa batch` ({n} rows, 16 in flight)"),
+        per_s: Some(n as f64 / wall),
+        cpu_us: Some(cpu * 1e6 / n as f64),
+        p50_ms: None,
+        p99_ms: None,
+    })
+}
+
+/// The Python peer: `requests` + `cryptography`, 16 threads.
+fn python_peer(mode: &'static str, python: &Path, url: &str, seconds: u64) -> Result<Row, String> {
+    let out = run_ok(Command::new(python).args([
+        "benches/python_client.py",
+        url,
+        mode,
+        &seconds.to_string(),
+        "16",
+    ]))?;
+    let f: Vec<f64> = out
+        .split_whitespace()
+        .skip(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Ok(Row {
+        mode,
+        who: "Python requests + cryptography (16 threads)".into(),
+        per_s: f.first().copied(),
+        cpu_us: f.get(1).copied(),
+        p50_ms: f.get(2).copied(),
+        p99_ms: f.get(3).copied(),
+    })
+}
+
+/// RSA-2048: OpenSSL's public-key operation, our two engines' OAEP encryption, and the SDK's
+/// whole RSA check without network (criterion), in µs.
+struct Floor {
+    openssl_public_op: f64,
+    pure_encrypt: f64,
+    aws_lc_encrypt: f64,
+    client_overhead: f64,
+}
+
+fn crypto_floor(quick: bool) -> Result<Floor, String> {
+    let speed = run_ok(Command::new("openssl").args([
+        "speed",
+        "-seconds",
+        if quick { "1" } else { "3" },
+        "rsa2048",
+    ]))?;
+    let verify_per_s = speed
+        .lines()
+        .find(|l| l.starts_with("rsa 2048") || l.starts_with("rsa  2048"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or("cannot read `openssl speed rsa2048`")?;
+    let time = if quick { "2" } else { "5" };
+    let criterion = |args: &[&str], name: &str| -> Result<f64, String> {
+        let out = run_ok(
+            Command::new(cargo_bin())
+                .args(["bench", "--locked", "-q"])
+                .args(args)
+                .args(["--", name, "--warm-up-time", "1", "--measurement-time", time]),
+        )?;
+        criterion_mid_us(&out).ok_or_else(|| format!("no criterion figure for {name}"))
+    };
+    Ok(Floor {
+        openssl_public_op: 1e6 / verify_per_s,
+        pure_encrypt: criterion(
+            &["-p", "juhe-crypto", "--bench", "encrypt"],
+            "encrypt_18_bytes/rsa2048_oaep_sha1",
+        )?,
+        aws_lc_encrypt: criterion(
+            &["-p", "juhe-crypto", "--features", "aws-lc", "--bench", "encrypt"],
+            "encrypt_18_bytes/rsa2048_oaep_sha1",
+        )?,
+        client_overhead: criterion(
+            &["-p", "juhe-2fa", "--features", "aws-lc", "--bench", "overhead"],
+            "client_overhead/blocking/rsa",
+        )?,
+    })
+}
+
+/// The middle figure of criterion's `time: [low mid high]`, in µs.
+fn criterion_mid_us(out: &str) -> Option<f64> {
+    let line = out.lines().find(|l| l.trim_start().starts_with("time:"))?;
+    let inside = line.split('[').nth(1)?.trim_end_matches(']');
+    let parts: Vec<&str> = inside.split_whitespace().collect();
+    let (value, unit) = (parts.get(2)?.parse::<f64>().ok()?, *parts.get(3)?);
+    Some(match unit {
+        "ns" => value / 1e3,
+        "ms" => value * 1e3,
+        "s" => value * 1e6,
+        _ => value,
+    })
+}
+
+/// `check` speed and `batch` memory, against the figures the project promises.
+struct Extra {
+    check_lines: usize,
+    check_lines_per_s: f64,
+    batch_rows: usize,
+    batch_peak_rss_mib: f64,
+}
+
+fn no_regression(cli: &Path, python: &Path, quick: bool, dir: &Path) -> Result<Extra, String> {
+    let lines = if quick { 300_000 } else { 1_000_000 };
+    let input = dir.join("check.csv");
+    write_pairs(&input, lines.min(336_000))?;
+    // Repeat the series up to `lines` (check has no journal: repeats are fine).
+    if lines > 336_000 {
+        let text = std::fs::read_to_string(&input).map_err(|e| e.to_string())?;
+        let body: Vec<&str> = text.lines().skip(1).collect();
+        let mut all = String::from("idcard,mobile\n");
+        for line in body.iter().cycle().take(lines) {
+            all.push_str(line);
+            all.push('\n');
+        }
+        std::fs::write(&input, all).map_err(|e| e.to_string())?;
+    }
+    let measure = |args: &[&str]| -> Result<(f64, f64), String> {
+        let out = run_ok(
+            Command::new(python)
+                .arg("benches/measure.py")
+                .arg(cli)
+                .args(args)
+                .env("JUHE_KEY", KEY),
+        )?;
+        let f: Vec<f64> = out
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        Ok((f.first().copied().unwrap_or(0.0), f.get(2).copied().unwrap_or(0.0)))
+    };
+    let input_str = input.to_string_lossy().into_owned();
+    let (check_wall, _) = measure(&["check", "--input", &input_str])?;
+    let rows = if quick { 100_000 } else { 1_000_000 };
+    let batch_input = dir.join("rss.csv");
+    write_pairs(&batch_input, rows.min(336_000))?;
+    let sandbox = SandboxProcess::start(cli)?;
+    let out = dir.join("rss.out.csv");
+    for stale in [out.clone(), dir.join("rss.out.csv.journal")] {
+        let _ = std::fs::remove_file(stale);
+    }
+    let (_, rss_kb) = measure(&[
+        "--base-url",
+        &sandbox.url,
+        "batch",
+        "--concurrency",
+        "16",
+        "--input",
+        &batch_input.to_string_lossy(),
+        "--output",
+        &out.to_string_lossy(),
+    ])?;
+    Ok(Extra {
+        check_lines: lines,
+        check_lines_per_s: lines as f64 / check_wall.max(1e-9),
+        batch_rows: rows.min(336_000),
+        batch_peak_rss_mib: rss_kb / 1024.0,
+    })
+}
+
+fn cell(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "—".into(),
+    }
+}
+
+fn find<'a>(rows: &'a [Row], mode: &str, who: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.mode == mode && r.who.starts_with(who))
+}
+
+fn verdict(ok: bool, measured: f64, target: f64) -> String {
+    if ok {
+        "met".into()
+    } else {
+        format!("**missed** by {:.0} %", ((measured / target) - 1.0).abs() * 100.0)
+    }
+}
+
+fn render(rows: &[Row], floor: &Floor, extra: &Extra, quick: bool) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| mode | client | checks/s | client CPU µs/check | p50 ms | p99 ms | CPU vs Python | checks/s vs wrk |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let python = find(rows, r.mode, "Python");
+        let wrk = find(rows, r.mode, "wrk");
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.mode,
+            r.who,
+            cell(r.per_s, 0),
+            cell(r.cpu_us, 1),
+            cell(r.p50_ms, 2),
+            cell(r.p99_ms, 2),
+            ratio(r.cpu_us, python.and_then(|p| p.cpu_us)),
+            ratio(r.per_s, wrk.and_then(|w| w.per_s)),
+        );
+    }
+    let two_openssl = 2.0 * floor.openssl_public_op;
+    let _ = writeln!(
+        t,
+        "\nCrypto floor, RSA-2048: OpenSSL public-key operation {:.1} µs (`openssl speed rsa2048`); \
+         our OAEP-SHA1 encryption {:.1} µs with AWS-LC, {:.1} µs with the pure-Rust `rsa` crate; \
+         the SDK's whole RSA check without network (validate, two encryptions, request, parse; \
+         criterion, AWS-LC) {:.1} µs = {:.2} × two OpenSSL public-key operations.",
+        floor.openssl_public_op,
+        floor.aws_lc_encrypt,
+        floor.pure_encrypt,
+        floor.client_overhead,
+        floor.client_overhead / two_openssl
+    );
+    let _ = writeln!(t, "\n| target | measured | |\n|---|---|---|");
+    let mut target = |name: &str, measured: String, ok: bool, off: (f64, f64)| {
+        let _ = writeln!(t, "| {name} | {measured} | {} |", verdict(ok, off.0, off.1));
+    };
+    let overhead = floor.client_overhead / two_openssl;
+    target(
+        "RSA check overhead ≤ 1.25 × two OpenSSL public ops",
+        format!("{overhead:.2} ×"),
+        overhead <= 1.25,
+        (overhead, 1.25),
+    );
+    for (mode, limit) in [("rsa", 6.0), ("plain", 10.0), ("aes", 10.0)] {
+        let batch = find(rows, mode, "`juhe-2fa batch`").and_then(|r| r.cpu_us);
+        let python = find(rows, mode, "Python").and_then(|r| r.cpu_us);
+        if let (Some(b), Some(p)) = (batch, python) {
+            target(
+                &format!("{mode} batch CPU/check ≤ 1/{limit:.0} of Python's"),
+                format!("1/{:.1}", p / b),
+                p / b >= limit,
+                (p / b, limit),
+            );
+        }
+    }
+    if let (Some(a), Some(w)) = (
+        find(rows, "plain", "SDK `Client`").and_then(|r| r.per_s),
+        find(rows, "plain", "wrk").and_then(|r| r.per_s),
+    ) {
+        target(
+            "async plain ≥ 70 % of wrk",
+            format!("{:.0} %", a / w * 100.0),
+            a / w >= 0.7,
+            (a / w, 0.7),
+        );
+    }
+    if let Some(w) = find(rows, "rsa", "wrk").and_then(|r| r.per_s) {
+        target(
+            "sandbox RSA ≥ 3 × 400 checks/s",
+            format!("{w:.0}/s"),
+            w >= 1200.0,
+            (w, 1200.0),
+        );
+    }
+    target(
+        "`check` ≥ 1.5 M lines/s",
+        format!(
+            "{:.2} M lines/s ({} lines)",
+            extra.check_lines_per_s / 1e6,
+            extra.check_lines
+        ),
+        extra.check_lines_per_s >= 1.5e6,
+        (extra.check_lines_per_s, 1.5e6),
+    );
+    target(
+        "batch peak RSS < 64 MiB",
+        format!(
+            "{:.1} MiB ({} rows)",
+            extra.batch_peak_rss_mib, extra.batch_rows
+        ),
+        extra.batch_peak_rss_mib < 64.0,
+        (extra.batch_peak_rss_mib, 64.0),
+    );
+    let _ = writeln!(
+        t,
+        "\n{}, {}. {}",
+        today(),
+        machine(),
+        if quick { "`cargo xtask bench --quick`" } else { "`cargo xtask bench`" }
+    );
+    t
+}
+
+fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("{cores} cores ({model}), {mem_gib:.0} GiB")
+}
+
+/// Replaces the generated part of `docs/performance.md`.
+fn write_doc(table: &str) -> Result<(), String> {
+    let path = workspace_root().join(DOC);
+    let doc = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {DOC}: {e}"))?;
+    let (Some(begin), Some(end)) = (doc.find(BEGIN), doc.find(END)) else {
+        return Err(format!("{DOC} has no {BEGIN} … {END} section"));
+    };
+    let updated = format!("{}{BEGIN}\n{table}{}", &doc[..begin], &doc[end..]);
+    std::fs::write(&path, updated).map_err(|e| format!("cannot write {DOC}: {e}"))?;
+    println!("xtask bench: wrote {DOC}");
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //!
 //! - `ci`: everything CI checks (format, lints, tests, docs, dependency rules, supply chain,
 //!   fuzz targets build).
-//! - `bench`: the criterion benchmarks and the sandbox load benchmark (long; never in `ci`).
+//! - `bench [--quick]`: one table from one run: the clients, `batch`, a Python peer and `wrk`
+//!   against one sandbox, the crypto floor; a full run updates docs/performance.md (never in
+//!   `ci`).
 //! - `release <VERSION> [--dry-run]`: checks, packages, builds the archive; then bumps, commits
 //!   and tags (never publishes or pushes).
 //! - `deny`: licences, bans and sources with cargo-deny.
@@ -21,13 +23,13 @@ mod util;
 use std::env;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench | release VERSION [--dry-run] | deny | tidy | fuzz [--seconds N]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | tidy | fuzz [--seconds N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::ci(),
-        Some("bench") => bench::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("release") => release::release(&args[1..]),
         Some("deny") => deny::run(),
         Some("tidy") => tidy::run(),
