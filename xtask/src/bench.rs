@@ -37,7 +37,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let seconds = if quick { 3 } else { 10 };
     ensure_apt_binaries(&[("wrk", "wrk"), ("openssl", "openssl")])?;
     let python = python_venv()?;
-    cargo(&["build", "--release", "--locked", "-p", "juhe-2fa-cli"], &[])?;
+    cargo(
+        &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
+        &[],
+    )?;
     let cli = target_dir().join("release").join("juhe-2fa");
     let sandbox = SandboxProcess::start(&cli)?;
     let dir = target_dir().join("bench-run");
@@ -152,12 +155,22 @@ impl Drop for SandboxProcess {
 /// The CLI's mode flags for `mode`, with the sandbox's demo keys.
 fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
     Ok(match mode {
-        "aes" => vec!["--mode".into(), "aes".into(), "--openid".into(), OPENID.into()],
+        "aes" => vec![
+            "--mode".into(),
+            "aes".into(),
+            "--openid".into(),
+            OPENID.into(),
+        ],
         "rsa" => {
             let path = workspace_root().join("crates/juhe-sandbox/demo/rsa_public.b64");
             let key = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            vec!["--mode".into(), "rsa".into(), "--rsa-public-key".into(), key.trim().into()]
+            vec![
+                "--mode".into(),
+                "rsa".into(),
+                "--rsa-public-key".into(),
+                key.trim().into(),
+            ]
         }
         _ => vec!["--mode".into(), "plain".into()],
     })
@@ -275,7 +288,15 @@ fn children_cpu() -> f64 {
 fn clients(mode: &'static str, url: &str, seconds: u64) -> Result<Vec<Row>, String> {
     let out = run_ok(
         Command::new(cargo_bin())
-            .args(["bench", "--locked", "-q", "-p", "juhe-2fa", "--features", "aws-lc"])
+            .args([
+                "bench",
+                "--locked",
+                "-q",
+                "-p",
+                "juhe-2fa",
+                "--features",
+                "aws-lc",
+            ])
             .args(["--bench", "throughput", "--"])
             .arg(seconds.to_string())
             .arg(mode)
@@ -330,7 +351,10 @@ fn batch(mode: &'static str, cli: &Path, url: &str, n: usize, dir: &Path) -> Res
     let input = dir.join(format!("batch-{mode}.csv"));
     let output = dir.join(format!("batch-{mode}.out.csv"));
     write_pairs(&input, n)?;
-    for stale in [output.clone(), dir.join(format!("batch-{mode}.out.csv.journal"))] {
+    for stale in [
+        output.clone(),
+        dir.join(format!("batch-{mode}.out.csv.journal")),
+    ] {
         let _ = std::fs::remove_file(stale);
     }
     let started = Instant::now();
@@ -407,7 +431,14 @@ fn crypto_floor(quick: bool) -> Result<Floor, String> {
             Command::new(cargo_bin())
                 .args(["bench", "--locked", "-q"])
                 .args(args)
-                .args(["--", name, "--warm-up-time", "1", "--measurement-time", time]),
+                .args([
+                    "--",
+                    name,
+                    "--warm-up-time",
+                    "1",
+                    "--measurement-time",
+                    time,
+                ]),
         )?;
         criterion_mid_us(&out).ok_or_else(|| format!("no criterion figure for {name}"))
     };
@@ -418,11 +449,25 @@ fn crypto_floor(quick: bool) -> Result<Floor, String> {
             "encrypt_18_bytes/rsa2048_oaep_sha1",
         )?,
         aws_lc_encrypt: criterion(
-            &["-p", "juhe-crypto", "--features", "aws-lc", "--bench", "encrypt"],
+            &[
+                "-p",
+                "juhe-crypto",
+                "--features",
+                "aws-lc",
+                "--bench",
+                "encrypt",
+            ],
             "encrypt_18_bytes/rsa2048_oaep_sha1",
         )?,
         client_overhead: criterion(
-            &["-p", "juhe-2fa", "--features", "aws-lc", "--bench", "overhead"],
+            &[
+                "-p",
+                "juhe-2fa",
+                "--features",
+                "aws-lc",
+                "--bench",
+                "overhead",
+            ],
             "client_overhead/blocking/rsa",
         )?,
     })
@@ -477,7 +522,10 @@ fn no_regression(cli: &Path, python: &Path, quick: bool, dir: &Path) -> Result<E
             .split_whitespace()
             .filter_map(|v| v.parse().ok())
             .collect();
-        Ok((f.first().copied().unwrap_or(0.0), f.get(2).copied().unwrap_or(0.0)))
+        Ok((
+            f.first().copied().unwrap_or(0.0),
+            f.get(2).copied().unwrap_or(0.0),
+        ))
     };
     let input_str = input.to_string_lossy().into_owned();
     let (check_wall, _) = measure(&["check", "--input", &input_str])?;
@@ -520,14 +568,18 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn find<'a>(rows: &'a [Row], mode: &str, who: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r.mode == mode && r.who.starts_with(who))
+    rows.iter()
+        .find(|r| r.mode == mode && r.who.starts_with(who))
 }
 
 fn verdict(ok: bool, measured: f64, target: f64) -> String {
     if ok {
         "met".into()
     } else {
-        format!("**missed** by {:.0} %", ((measured / target) - 1.0).abs() * 100.0)
+        format!(
+            "**missed** by {:.0} %",
+            ((measured / target) - 1.0).abs() * 100.0
+        )
     }
 }
 
@@ -633,14 +685,23 @@ fn render(rows: &[Row], floor: &Floor, extra: &Extra, quick: bool) -> String {
         "\n{}, {}. {}",
         today(),
         machine(),
-        if quick { "`cargo xtask bench --quick`" } else { "`cargo xtask bench`" }
+        if quick {
+            "`cargo xtask bench --quick`"
+        } else {
+            "`cargo xtask bench`"
+        }
     );
     t
 }
 
 fn today() -> String {
     let now = time::OffsetDateTime::now_utc();
-    format!("{}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+    format!(
+        "{}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
 }
 
 fn machine() -> String {

@@ -28,6 +28,23 @@ pub fn ci() -> Result<(), String> {
     // The fleet tests run a real redis-server on loopback.
     ensure_apt_binaries(&[("redis-server", "redis-server")])?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
+    // The workspace run has juhe-crypto on AWS-LC (the sandbox and the command enable it); the
+    // library's default engine is the pure-Rust one: its known-answer, Java and OpenSSL tests
+    // run again on it.
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            "juhe-crypto",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(&["test", "-p", "juhe-crypto", "--locked"], &[])?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

@@ -35,7 +35,7 @@ const SNIFF: usize = 64 * 1024;
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Reads up to `SNIFF` bytes without losing them: the sniffed start, then the rest.
-fn sniff(mut input: Box<dyn Read>) -> std::io::Result<(Vec<u8>, Box<dyn Read>)> {
+fn sniff(mut input: Box<dyn Read + Send>) -> std::io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
     let mut start = Vec::with_capacity(SNIFF);
     (&mut input).take(SNIFF as u64).read_to_end(&mut start)?;
     Ok((start, input))
@@ -51,9 +51,9 @@ fn is_utf8_start(bytes: &[u8]) -> bool {
 
 /// Wraps an input as UTF-8 text (BOM removed), and says what it was.
 pub fn decode(
-    input: Box<dyn Read>,
+    input: Box<dyn Read + Send>,
     choice: EncodingArg,
-) -> Result<(Box<dyn Read>, Detected), CliError> {
+) -> Result<(Box<dyn Read + Send>, Detected), CliError> {
     let (start, rest) =
         sniff(input).map_err(|e| CliError::failure(format!("cannot read the input: {e}")))?;
     let bom = start.starts_with(BOM);
@@ -67,8 +67,8 @@ pub fn decode(
     } else {
         start
     };
-    let whole: Chain<Cursor<Vec<u8>>, Box<dyn Read>> = Cursor::new(body).chain(rest);
-    let reader: Box<dyn Read> = if gbk {
+    let whole: Chain<Cursor<Vec<u8>>, Box<dyn Read + Send>> = Cursor::new(body).chain(rest);
+    let reader: Box<dyn Read + Send> = if gbk {
         Box::new(
             DecodeReaderBytesBuilder::new()
                 .encoding(Some(GB18030))

@@ -50,7 +50,7 @@ pub struct Row {
 }
 
 /// Any byte source: a file, a pipe, or bytes in memory.
-type Input = BufReader<Box<dyn Read>>;
+type Input = BufReader<Box<dyn Read + Send>>;
 
 enum Source {
     Csv {
@@ -92,7 +92,7 @@ impl RowReader {
 
     /// Rows from any byte source; `path` only names it in messages.
     pub fn from_reader(
-        input: Box<dyn Read>,
+        input: Box<dyn Read + Send>,
         format: Format,
         path: &Path,
     ) -> Result<RowReader, CliError> {

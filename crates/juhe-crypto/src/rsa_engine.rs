@@ -113,7 +113,7 @@ mod imp {
     #[cfg(feature = "decrypt")]
     pub(crate) enum PrivateEngine {
         AwsLc(OaepPrivateDecryptingKey),
-        Pure(pure::PrivateEngine),
+        Pure(Box<pure::PrivateEngine>),
     }
 
     #[cfg(feature = "decrypt")]
@@ -121,7 +121,7 @@ mod imp {
         pub(crate) fn new(key: rsa::PrivateKey) -> Result<PrivateEngine, CryptoError> {
             use rsa::pkcs8::EncodePrivateKey;
             if key.n().bit_width() < AWS_LC_MIN_BITS {
-                return pure::PrivateEngine::new(key).map(PrivateEngine::Pure);
+                return pure::PrivateEngine::new(key).map(|e| PrivateEngine::Pure(Box::new(e)));
             }
             // A zeroizing document: the key's DER never lingers in freed memory.
             let der = key.to_pkcs8_der().map_err(invalid)?;

@@ -151,6 +151,8 @@ pub struct Journal {
     tx: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<Result<(), rusqlite::Error>>>,
     digest: PairDigest,
+    /// No row was recorded when the job started: nothing to look up from earlier runs.
+    fresh: bool,
     _lock: JobLock,
 }
 
@@ -387,6 +389,11 @@ impl Journal {
         )
         .map_err(|e| sql_error(path, &e))?;
         let digest = pair_digest(&conn)?;
+        let fresh = !conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM rows)", [], |r| {
+                r.get::<_, bool>(0)
+            })
+            .map_err(|e| sql_error(path, &e))?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("juhe-journal".into())
@@ -397,8 +404,14 @@ impl Journal {
             tx: Some(tx),
             thread: Some(thread),
             digest,
+            fresh,
             _lock: lock,
         })
+    }
+
+    /// True when the journal held no row when it was opened (a new job, not a resumed one).
+    pub fn fresh(&self) -> bool {
+        self.fresh
     }
 
     /// The digest that recognises a row's pair in this journal.

@@ -13,7 +13,7 @@ mod lock;
 mod output;
 mod progress;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,6 +56,9 @@ struct Context {
     /// Pairs being checked right now: a later row with the same pair waits for the first one's
     /// result instead of sending. Holds at most `--concurrency` entries.
     inflight: Mutex<HashMap<i64, watch::Sender<Option<Published>>>>,
+    /// Pairs claimed in this run. In a fresh job, a pair not in it came in no earlier row, so
+    /// the journal need not be asked (a round trip to its thread per row saved).
+    seen: Mutex<HashSet<i64>>,
     /// Rows answered with another row's result.
     duplicates: AtomicU64,
     /// Rows answered with another process's result through `--redis`.
@@ -144,6 +147,10 @@ fn failed_row(error: &Error, fate: RowFate) -> (State, RowResult) {
 
 /// What the journal already knows about a row: `Some` result when it needs no request now.
 async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResult>, CliError> {
+    if ctx.journal.fresh() {
+        // A new job: this run is the only writer, and it reaches each row once.
+        return Ok(None);
+    }
     let Some(Entry {
         pair: recorded,
         state,
@@ -241,6 +248,14 @@ fn copyable(first: u64, state: State, result: &RowResult) -> Option<(State, RowR
     Some((state, copy))
 }
 
+/// Records that this run has claimed `pair`; true the first time.
+fn first_sighting(ctx: &Context, pair: i64) -> bool {
+    ctx.seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pair)
+}
+
 fn claim(ctx: &Context, pair: i64) -> Claim {
     let mut inflight = ctx.inflight.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(first) = inflight.get(&pair) {
@@ -284,6 +299,7 @@ async fn earlier_result(
             });
             Ok((copy, false))
         }
+        Claim::Mine if ctx.journal.fresh() && first_sighting(ctx, pair) => Ok((None, true)),
         Claim::Mine => match ctx.journal.find_pair(pair, row).await {
             Ok(found) => Ok((
                 found.and_then(|(n, e)| copyable(n, e.state, &e.outcome)),
@@ -423,17 +439,22 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         prefix: args.prefix.clone().unwrap_or_default(),
         dedupe: !args.no_dedupe,
         inflight: Mutex::new(HashMap::new()),
+        seen: Mutex::new(HashSet::new()),
         duplicates: AtomicU64::new(0),
         reused: AtomicU64::new(0),
     });
     let progress = Progress::new(total, global.json);
-    let mut summary = runtime.block_on(pipeline(
-        &ctx,
-        &mut reader,
-        writer,
-        progress,
-        args.concurrency,
-    ))?;
+    // On a worker, not the main thread: each row's request, answer and journal write then
+    // mostly stay on one thread instead of waking another at every step.
+    let (task_ctx, concurrency) = (ctx.clone(), args.concurrency);
+    let task = runtime.spawn(async move {
+        let summary = pipeline(&task_ctx, &mut reader, writer, progress, concurrency).await;
+        (summary, reader)
+    });
+    let (summary, reader) = runtime
+        .block_on(task)
+        .map_err(|e| CliError::failure(format!("the batch task failed: {e}")))?;
+    let mut summary = summary?;
     summary.suspicious_records = reader.suspicious();
     summary.duplicates = ctx.duplicates.load(Ordering::SeqCst);
     summary.reused = ctx.reused.load(Ordering::SeqCst);
