@@ -172,7 +172,7 @@ fn public_key(text: &str) -> Result<rsa::PublicKey, CryptoError> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws-lc"))]
 pub(crate) fn test_public_key(text: &str) -> rsa::PublicKey {
     public_key(text).expect("a valid test key")
 }
