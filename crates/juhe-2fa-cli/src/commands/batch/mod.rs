@@ -419,7 +419,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     } else {
         None
     };
-    let (mut reader, mut encoding) = RowReader::open(input, args.encoding)?;
+    let (reader, mut encoding) = RowReader::open(input, args.encoding)?;
     // A BOM goes back into CSV (Excel needs it to read UTF-8); JSON Lines never carry one.
     encoding.bom &= Format::of(input) == Format::Csv;
     let writer = OutputWriter::create(
@@ -444,16 +444,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         reused: AtomicU64::new(0),
     });
     let progress = Progress::new(total, global.json);
-    // On a worker, not the main thread: each row's request, answer and journal write then
-    // mostly stay on one thread instead of waking another at every step.
-    let (task_ctx, concurrency) = (ctx.clone(), args.concurrency);
-    let task = runtime.spawn(async move {
-        let summary = pipeline(&task_ctx, &mut reader, writer, progress, concurrency).await;
-        (summary, reader)
-    });
-    let (summary, reader) = runtime
-        .block_on(task)
-        .map_err(|e| CliError::failure(format!("the batch task failed: {e}")))?;
+    let (summary, reader) = on_worker(&runtime, &ctx, reader, writer, progress, args.concurrency)?;
     let mut summary = summary?;
     summary.suspicious_records = reader.suspicious();
     summary.duplicates = ctx.duplicates.load(Ordering::SeqCst);
@@ -635,6 +626,26 @@ fn print_summary(
     } else {
         Exit::Failure
     })
+}
+
+/// Runs the pipeline on a worker, not the main thread: each row's request, answer and journal
+/// write then mostly stay on one thread instead of waking another at every step.
+fn on_worker(
+    runtime: &tokio::runtime::Runtime,
+    ctx: &Arc<Context>,
+    mut reader: RowReader,
+    writer: OutputWriter,
+    progress: Progress,
+    concurrency: usize,
+) -> Result<(Result<progress::Summary, CliError>, RowReader), CliError> {
+    let ctx = ctx.clone();
+    let task = runtime.spawn(async move {
+        let summary = pipeline(&ctx, &mut reader, writer, progress, concurrency).await;
+        (summary, reader)
+    });
+    runtime
+        .block_on(task)
+        .map_err(|e| CliError::failure(format!("the batch task failed: {e}")))
 }
 
 async fn pipeline(
