@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for format in [Format::Csv, Format::Jsonl] {
-        let bytes: Box<dyn std::io::Read> = Box::new(std::io::Cursor::new(data.to_vec()));
+        let bytes: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(data.to_vec()));
         // Through the encoding sniffer first, as `batch` reads a file.
         let Ok((text, _)) = encoding::decode(bytes, encoding::EncodingArg::Auto) else {
             continue;
