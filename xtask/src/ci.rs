@@ -68,7 +68,7 @@ fn layering() -> Result<(), String> {
     forbid_deps(
         "juhe-proto",
         &["--no-default-features"],
-        &["http", "serde_json", "form_urlencoded"],
+        &["http", "serde_json", "form_urlencoded", "percent-encoding"],
     )?;
     forbid_deps("juhe-crypto", &[], NETWORK_AND_RUNTIME)?;
     forbid_deps(

@@ -101,13 +101,39 @@ impl fmt::Debug for QueryParams<'_> {
     }
 }
 
+/// What `application/x-www-form-urlencoded` leaves as is: ASCII letters, digits and `*-._`.
+const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+
 impl QueryParams<'_> {
+    /// `key=…&idcard=…&mobile=…`. percent-encoding copies each unreserved run whole, which
+    /// matters for RSA's 344-character fields (form_urlencoded goes byte by byte: 5 µs a check).
     fn form_encoded(&self) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("key", self.key)
-            .append_pair("idcard", self.idcard)
-            .append_pair("mobile", self.mobile)
-            .finish()
+        let mut out = String::with_capacity(
+            24 + (self.key.len() + self.idcard.len() + self.mobile.len()) * 3 / 2,
+        );
+        for (i, (name, value)) in [
+            ("key", self.key),
+            ("idcard", self.idcard),
+            ("mobile", self.mobile),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+            // Encoded bytes come one per chunk; a space is `+` in this format.
+            for chunk in percent_encoding::utf8_percent_encode(value, FORM) {
+                out.push_str(if chunk == "%20" { "+" } else { chunk });
+            }
+        }
+        out
     }
 }
 
