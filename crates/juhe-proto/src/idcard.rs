@@ -210,12 +210,16 @@ impl std::str::FromStr for IdCard {
 }
 
 fn normalize(input: &str) -> String {
-    input
-        .trim()
-        .chars()
-        .map(fold_width)
-        .map(|c| if c == 'x' { 'X' } else { c })
-        .collect()
+    let input = input.trim();
+    // One allocation of the final size (folding never lengthens): `collect` would grow it.
+    let mut out = String::with_capacity(input.len());
+    out.extend(
+        input
+            .chars()
+            .map(fold_width)
+            .map(|c| if c == 'x' { 'X' } else { c }),
+    );
+    out
 }
 
 /// ISO 7064 MOD 11-2 over the first 17 ASCII digits.
