@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
@@ -309,41 +309,17 @@ fn execute(tx: &rusqlite::Transaction<'_>, msg: Msg) -> Result<Reply, rusqlite::
     })
 }
 
-/// When fewer than [`GROUP`] writes are queued, a commit waits this long for more: against a
-/// slow server rows trickle in, and one commit per write cost more CPU than the check itself.
-/// Each write (and so each request, which waits for its "sent" mark) waits at most this long.
-const LINGER: Duration = Duration::from_micros(700);
-/// Enough writes queued to commit at once.
-const GROUP: usize = 16;
-
-/// The messages for one transaction: whatever is queued, waiting up to [`LINGER`] for a group.
-fn next_batch(rx: &mpsc::Receiver<Msg>, first: Msg) -> Vec<Msg> {
-    let started = Instant::now();
-    let mut batch = vec![first];
-    while batch.len() < 1024 {
-        let next = match rx.try_recv() {
-            Ok(msg) => Ok(msg),
-            Err(mpsc::TryRecvError::Empty) if batch.len() < GROUP => {
-                match LINGER.checked_sub(started.elapsed()) {
-                    Some(left) => rx.recv_timeout(left).map_err(drop),
-                    None => Err(()),
-                }
-            }
-            Err(_) => Err(()),
-        };
-        match next {
-            Ok(msg) => batch.push(msg),
-            Err(()) => break,
-        }
-    }
-    batch
-}
-
 /// Group commit: whatever is queued runs in one transaction; replies go out after the commit,
 /// so a caller told "written" can rely on it.
 fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::Error> {
     while let Ok(first) = rx.recv() {
-        let batch = next_batch(&rx, first);
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(msg) => batch.push(msg),
+                Err(_) => break,
+            }
+        }
         let tx = conn.transaction()?;
         let replies = batch
             .into_iter()
