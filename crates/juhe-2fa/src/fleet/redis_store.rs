@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use juhe_transport::BoxError;
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 
 use super::{BlockingSharedStore, Claim, PairKeys, SharedStore};
 
@@ -96,6 +96,7 @@ struct Scripts {
     leave: Script,
 }
 
+/// Each operation's script with its keys and arguments, for either connection kind.
 impl Scripts {
     fn new() -> Scripts {
         Scripts {
@@ -104,6 +105,49 @@ impl Scripts {
             settle: Script::new(SETTLE),
             leave: Script::new(LEAVE),
         }
+    }
+
+    fn reserve(&self, bucket: &str, interval: Duration, burst: u32) -> ScriptInvocation<'_> {
+        let mut call = self.reserve.key(bucket);
+        call.arg(micros(interval)).arg(burst.max(1));
+        call
+    }
+
+    fn claim(
+        &self,
+        keys: &PairKeys,
+        marker: &str,
+        lease: Duration,
+        waiting: bool,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.claim.key(&keys.state);
+        call.key(&keys.waiters)
+            .arg(marker)
+            .arg(millis(lease))
+            .arg(if waiting { "1" } else { "0" });
+        call
+    }
+
+    fn settle(
+        &self,
+        keys: &PairKeys,
+        marker: &str,
+        answer: Option<&str>,
+        (keep, linger): (Duration, Duration),
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.settle.key(&keys.state);
+        call.key(&keys.waiters)
+            .arg(marker)
+            .arg(answer.unwrap_or(""))
+            .arg(if keep.is_zero() { 0 } else { millis(keep) })
+            .arg(millis(linger));
+        call
+    }
+
+    fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> ScriptInvocation<'_> {
+        let mut call = self.leave.key(&keys.state);
+        call.key(&keys.waiters).arg(answer.unwrap_or(""));
+        call
     }
 }
 
@@ -179,8 +223,7 @@ impl SharedStore for RedisStore {
         interval: Duration,
         burst: u32,
     ) -> Result<Duration, BoxError> {
-        let mut call = self.scripts.reserve.key(bucket);
-        call.arg(micros(interval)).arg(burst.max(1));
+        let call = self.scripts.reserve(bucket, interval, burst);
         Ok(Duration::from_micros(self.run::<u64>(call).await?))
     }
 
@@ -191,11 +234,7 @@ impl SharedStore for RedisStore {
         lease: Duration,
         waiting: bool,
     ) -> Result<Claim, BoxError> {
-        let mut call = self.scripts.claim.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(millis(lease))
-            .arg(if waiting { "1" } else { "0" });
+        let call = self.scripts.claim(keys, marker, lease, waiting);
         Ok(claim_of(self.run::<String>(call).await?))
     }
 
@@ -207,18 +246,12 @@ impl SharedStore for RedisStore {
         keep: Duration,
         linger: Duration,
     ) -> Result<(), BoxError> {
-        let mut call = self.scripts.settle.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(answer.unwrap_or(""))
-            .arg(if keep.is_zero() { 0 } else { millis(keep) })
-            .arg(millis(linger));
+        let call = self.scripts.settle(keys, marker, answer, (keep, linger));
         self.run::<i64>(call).await.map(drop)
     }
 
     async fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> Result<(), BoxError> {
-        let mut call = self.scripts.leave.key(&keys.state);
-        call.key(&keys.waiters).arg(answer.unwrap_or(""));
+        let call = self.scripts.leave(keys, answer);
         self.run::<i64>(call).await.map(drop)
     }
 }
@@ -276,8 +309,7 @@ impl BlockingRedisStore {
 
 impl BlockingSharedStore for BlockingRedisStore {
     fn reserve(&self, bucket: &str, interval: Duration, burst: u32) -> Result<Duration, BoxError> {
-        let mut call = self.scripts.reserve.key(bucket);
-        call.arg(micros(interval)).arg(burst.max(1));
+        let call = self.scripts.reserve(bucket, interval, burst);
         Ok(Duration::from_micros(self.run::<u64>(&call)?))
     }
 
@@ -288,11 +320,7 @@ impl BlockingSharedStore for BlockingRedisStore {
         lease: Duration,
         waiting: bool,
     ) -> Result<Claim, BoxError> {
-        let mut call = self.scripts.claim.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(millis(lease))
-            .arg(if waiting { "1" } else { "0" });
+        let call = self.scripts.claim(keys, marker, lease, waiting);
         Ok(claim_of(self.run::<String>(&call)?))
     }
 
@@ -304,18 +332,12 @@ impl BlockingSharedStore for BlockingRedisStore {
         keep: Duration,
         linger: Duration,
     ) -> Result<(), BoxError> {
-        let mut call = self.scripts.settle.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(answer.unwrap_or(""))
-            .arg(if keep.is_zero() { 0 } else { millis(keep) })
-            .arg(millis(linger));
+        let call = self.scripts.settle(keys, marker, answer, (keep, linger));
         self.run::<i64>(&call).map(drop)
     }
 
     fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> Result<(), BoxError> {
-        let mut call = self.scripts.leave.key(&keys.state);
-        call.key(&keys.waiters).arg(answer.unwrap_or(""));
+        let call = self.scripts.leave(keys, answer);
         self.run::<i64>(&call).map(drop)
     }
 }
