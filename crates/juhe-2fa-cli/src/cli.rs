@@ -104,7 +104,8 @@ pub struct Global {
 
     /// A Redis every process using this API key shares: in-flight de-duplication of a pair
     /// (one bill when several processes check it at once) and a fleet-wide --qps. Holds no
-    /// number or key in any readable form. The URL may hold a password: never printed
+    /// number or key in any readable form. The URL may hold a password: never printed, but a
+    /// flag shows in `ps`, so prefer JUHE_REDIS_URL for one with a password
     #[arg(
         long,
         env = "JUHE_REDIS_URL",
