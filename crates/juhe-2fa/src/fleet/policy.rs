@@ -80,7 +80,10 @@ pub(crate) enum Turn {
 }
 
 enum Step {
-    Send(Option<Held>),
+    /// The caller holds the pair's marker.
+    Claimed,
+    /// Send without de-duplication (the store failed, or held something unreadable).
+    SendUnguarded,
     Reused(Verification, String),
     Poll,
     Fail(Error),
@@ -237,7 +240,6 @@ impl FleetCore {
     fn claim_step(
         &self,
         result: Option<Result<Claim, BoxError>>,
-        held: &Held,
         waiting: &mut bool,
         deadline: Instant,
         reuse: impl Fn(&str) -> Option<Verification>,
@@ -252,22 +254,19 @@ impl FleetCore {
                     self.store_failed(&e);
                 }
                 return match self.options.fail_closed {
-                    false => Step::Send(None),
+                    false => Step::SendUnguarded,
                     true if Instant::now() >= deadline => Step::Fail(Self::unreachable()),
                     true => Step::Poll,
                 };
             }
         };
         match claim {
-            Claim::Claimed => Step::Send(Some(Held {
-                keys: held.keys.clone(),
-                marker: held.marker.clone(),
-            })),
+            Claim::Claimed => Step::Claimed,
             Claim::Answer(answer) => match reuse(&answer) {
                 Some(v) => Step::Reused(v, answer),
                 None => {
                     tracing::warn!("an unreadable answer in the shared store; sending");
-                    Step::Send(None)
+                    Step::SendUnguarded
                 }
             },
             Claim::InFlight if Instant::now() >= deadline => Step::Fail(Error::SharedStore {
@@ -312,8 +311,9 @@ impl FleetCore {
                 false => None,
             };
             let was_waiting = waiting;
-            match self.claim_step(result, &held, &mut waiting, deadline, &reuse) {
-                Step::Send(h) => return Ok(Turn::Send(h)),
+            match self.claim_step(result, &mut waiting, deadline, &reuse) {
+                Step::Claimed => return Ok(Turn::Send(Some(held))),
+                Step::SendUnguarded => return Ok(Turn::Send(None)),
                 Step::Reused(v, answer) => {
                     if was_waiting {
                         let _ = store.leave(&held.keys, Some(&answer)).await;
@@ -347,8 +347,9 @@ impl FleetCore {
                 .store_usable()
                 .then(|| store.claim(&held.keys, &held.marker, self.lease, waiting));
             let was_waiting = waiting;
-            match self.claim_step(result, &held, &mut waiting, deadline, &reuse) {
-                Step::Send(h) => return Ok(Turn::Send(h)),
+            match self.claim_step(result, &mut waiting, deadline, &reuse) {
+                Step::Claimed => return Ok(Turn::Send(Some(held))),
+                Step::SendUnguarded => return Ok(Turn::Send(None)),
                 Step::Reused(v, answer) => {
                     if was_waiting {
                         let _ = store.leave(&held.keys, Some(&answer));
