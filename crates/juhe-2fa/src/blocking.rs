@@ -2,14 +2,13 @@
 //! no async runtime.
 
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Instant;
 
 use juhe_proto::{IdCard, Mobile};
 use juhe_transport::{BlockingTransport, BoxError};
 
-use crate::core::{Core, Prepared, parse_inputs};
+use crate::core::{Core, parse_inputs};
+use crate::engine::{Check, Input, Step};
 use crate::{Attempt, ClientBuilder, Error, Verification};
 
 /// The blocking client. Cheap to clone and `Send + Sync`: share it across threads.
@@ -43,6 +42,31 @@ impl BlockingClient {
         ClientBuilder::new()
     }
 
+    /// Lets the fleet's keeper run (renewing held pairs, finishing dropped checks) on a thread
+    /// while it has work.
+    pub(crate) fn start_keeper(&self) {
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+            let store = store.clone();
+            fleet.keeper.set_starter(Box::new(move |keeper| {
+                let store = store.clone();
+                let runner = move || {
+                    let _gone = keeper.runner_guard();
+                    while let Some(ops) = keeper.round() {
+                        for op in ops {
+                            let _ = store.run(&op);
+                        }
+                        keeper.wait_blocking();
+                    }
+                };
+                std::thread::Builder::new()
+                    .name("juhe-2fa-keeper".into())
+                    .spawn(runner)
+                    .is_ok()
+            }));
+        }
+    }
+
     /// Checks one pair; invalid input returns [`Error::InvalidInput`] and sends nothing.
     pub fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {
         let (idcard, mobile) = parse_inputs(idcard, mobile)?;
@@ -63,47 +87,23 @@ impl BlockingClient {
         mobile: &Mobile,
         mut on_send: impl FnMut(Attempt) -> Result<(), BoxError>,
     ) -> Result<Verification, Error> {
-        let prepared = self.core.prepare(idcard, mobile)?;
-        let _entered = prepared.span.clone().entered();
-        #[cfg(feature = "redis")]
-        if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
-            let reuse = |answer: &str| self.core.reused(&prepared, answer);
-            let held = match fleet.begin_blocking(&**store, (idcard, mobile), reuse)? {
-                crate::fleet::Turn::Reused(v) => return Ok(v),
-                crate::fleet::Turn::Send(held) => held,
-            };
-            let result = self.attempts(&prepared, &mut on_send);
-            if let Some(held) = held {
-                fleet.end_blocking(&**store, held, &result);
-            }
-            return result;
-        }
-        self.attempts(&prepared, &mut on_send)
-    }
-
-    /// Sends a prepared check until it is answered or retrying stops.
-    fn attempts(
-        &self,
-        prepared: &Prepared,
-        on_send: &mut impl FnMut(Attempt) -> Result<(), BoxError>,
-    ) -> Result<Verification, Error> {
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut check = Check::new(&self.core, idcard, mobile)?;
+        let _entered = check.span().clone().entered();
+        let mut input = Input::Go;
         loop {
-            attempt += 1;
-            if let Some(limit) = &self.core.rate_limit {
-                limit.wait_blocking();
-            }
-            #[cfg(feature = "redis")]
-            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
-                fleet.wait_turn_blocking(&**store)?;
-            }
-            let request = self.core.request(prepared)?;
-            on_send(Attempt::new(attempt)).map_err(Error::Cancelled)?;
-            let outcome = self.transport.send(request);
-            match self.core.after_attempt(prepared, outcome, attempt, started) {
-                ControlFlow::Break(result) => return result,
-                ControlFlow::Continue(delay) => std::thread::sleep(delay),
+            input = match check.step(input) {
+                Step::Sleep(wait) => {
+                    std::thread::sleep(wait);
+                    Input::Go
+                }
+                Step::Hook(attempt) => Input::Hooked(on_send(attempt)),
+                Step::Send(request) => Input::Answered(self.transport.send(request)),
+                #[cfg(feature = "redis")]
+                Step::Store(op) => Input::Stored(match &self.store {
+                    Some(store) => store.run(&op),
+                    None => Err("no shared store".into()),
+                }),
+                Step::Done(result) => return result,
             }
         }
     }

@@ -285,16 +285,15 @@ impl ClientBuilder {
         self
     }
 
-    /// At most `qps` requests per second (retries included), evenly spaced.
-    #[cfg(feature = "rate-limit")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    /// At most `qps` requests per second (retries included), evenly spaced, less 5 % headroom
+    /// for requests that leave a little late. A slot is granted when due, never booked ahead,
+    /// and a 10012 answer slows the limit down until it recovers (docs/usage.md). In every
+    /// feature set: the limiter needs no dependency.
     pub fn rate_limit(self, qps: f64) -> Self {
         self.rate_limit_with_burst(qps, 1)
     }
 
     /// At most `qps` requests per second, allowing `burst` at once.
-    #[cfg(feature = "rate-limit")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
     pub fn rate_limit_with_burst(mut self, qps: f64, burst: u32) -> Self {
         self.rate_limit = Some((qps, burst));
         self
@@ -387,13 +386,10 @@ impl ClientBuilder {
         }
         let endpoint = self.mode.endpoint();
         let encryptor = self.mode.encryptor()?;
-        #[cfg(feature = "rate-limit")]
         let rate_limit = self
             .rate_limit
             .map(|(qps, burst)| RateLimit::new(qps, burst))
             .transpose()?;
-        #[cfg(not(feature = "rate-limit"))]
-        let rate_limit: Option<RateLimit> = None;
         #[cfg(feature = "redis")]
         let (fleet, store_url) = self.fleet_core(&api_key)?;
         #[cfg(not(feature = "redis"))]
@@ -428,11 +424,7 @@ impl ClientBuilder {
                 "shared_rate_limit and dedupe name different Redis URLs; use one store",
             ));
         }
-        // The longest a check may hold its pair: every attempt timing out, every backoff.
-        let attempts = self.retry.max_retries.saturating_add(1);
-        let busy_for = self.transport.timeout.saturating_mul(attempts)
-            + self.retry.max_delay.saturating_mul(self.retry.max_retries);
-        let fleet = crate::fleet::FleetCore::new(plan, api_key, busy_for)?;
+        let fleet = crate::fleet::FleetCore::new(plan, api_key)?;
         Ok((Some(fleet), Some(url)))
     }
 
@@ -471,6 +463,7 @@ impl ClientBuilder {
                 .map_err(store_config)?
                 .map(|store| Arc::new(store) as Arc<dyn crate::fleet::SharedStore>),
         })
+        .inspect(Client::start_keeper)
     }
 
     /// Builds the blocking client over ureq (feature `ureq`).
@@ -503,6 +496,7 @@ impl ClientBuilder {
                 .map_err(store_config)?
                 .map(|store| Arc::new(store) as Arc<dyn crate::fleet::BlockingSharedStore>),
         })
+        .inspect(BlockingClient::start_keeper)
     }
 }
 

@@ -2,16 +2,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::stream::{Stream, StreamExt};
 use juhe_proto::{IdCard, Mobile};
 use juhe_transport::{BoxError, Transport};
 use tracing::Instrument;
 
-use crate::core::{Core, Prepared, parse_inputs};
+use crate::core::{Core, parse_inputs};
+use crate::engine::{Check, Input, Step};
 use crate::timer::Timer;
 use crate::{Attempt, ClientBuilder, Error, Verification};
 
@@ -49,6 +48,31 @@ impl Client {
     /// A builder (same as [`ClientBuilder::new`]).
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
+    }
+
+    /// Lets the fleet's keeper run (renewing held pairs, finishing dropped checks) on a tokio
+    /// task while it has work; the Redis store needs a tokio runtime anyway.
+    pub(crate) fn start_keeper(&self) {
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
+            let store = store.clone();
+            fleet.keeper.set_starter(Box::new(move |keeper| {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return false;
+                };
+                let store = store.clone();
+                runtime.spawn(async move {
+                    let _gone = keeper.runner_guard();
+                    while let Some(ops) = keeper.round() {
+                        for op in ops {
+                            let _ = store.run(&op).await;
+                        }
+                        keeper.wait().await;
+                    }
+                });
+                true
+            }));
+        }
     }
 
     /// Checks one pair. Both numbers are validated first; an invalid one returns
@@ -96,62 +120,29 @@ impl Client {
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<(), BoxError>>,
     {
-        let prepared = self.core.prepare(idcard, mobile)?;
-        let span = prepared.span.clone();
-        async {
-            #[cfg(feature = "redis")]
-            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
-                let reuse = |answer: &str| self.core.reused(&prepared, answer);
-                let turn = fleet
-                    .begin(&**store, &*self.timer, (idcard, mobile), reuse)
-                    .await?;
-                let held = match turn {
-                    crate::fleet::Turn::Reused(v) => return Ok(v),
-                    crate::fleet::Turn::Send(held) => held,
-                };
-                let result = self.attempts(&prepared, &mut on_send).await;
-                if let Some(held) = held {
-                    fleet.end(&**store, held, &result).await;
+        let mut check = Check::new(&self.core, idcard, mobile)?;
+        let span = check.span().clone();
+        async move {
+            let mut input = Input::Go;
+            loop {
+                input = match check.step(input) {
+                    Step::Sleep(wait) => {
+                        self.timer.sleep(wait).await;
+                        Input::Go
+                    }
+                    Step::Hook(attempt) => Input::Hooked(on_send(attempt).await),
+                    Step::Send(request) => Input::Answered(self.transport.send(request).await),
+                    #[cfg(feature = "redis")]
+                    Step::Store(op) => Input::Stored(match &self.store {
+                        Some(store) => store.run(&op).await,
+                        None => Err("no shared store".into()),
+                    }),
+                    Step::Done(result) => return result,
                 }
-                return result;
             }
-            self.attempts(&prepared, &mut on_send).await
         }
         .instrument(span)
         .await
-    }
-
-    /// Sends a prepared check until it is answered or retrying stops.
-    async fn attempts<F, Fut>(
-        &self,
-        prepared: &Prepared,
-        on_send: &mut F,
-    ) -> Result<Verification, Error>
-    where
-        F: FnMut(Attempt) -> Fut,
-        Fut: Future<Output = Result<(), BoxError>>,
-    {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            if let Some(limit) = &self.core.rate_limit {
-                limit.wait().await;
-            }
-            #[cfg(feature = "redis")]
-            if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
-                fleet.wait_turn(&**store, &*self.timer).await?;
-            }
-            let request = self.core.request(prepared)?;
-            on_send(Attempt::new(attempt))
-                .await
-                .map_err(Error::Cancelled)?;
-            let outcome = self.transport.send(request).await;
-            match self.core.after_attempt(prepared, outcome, attempt, started) {
-                ControlFlow::Break(result) => return result,
-                ControlFlow::Continue(delay) => self.timer.sleep(delay).await,
-            }
-        }
     }
 
     /// Checks a stream of pairs with at most `concurrency` in flight (and the rate limit).

@@ -1,15 +1,13 @@
-//! What both clients share: preparing a check, building each attempt's request, reading the
-//! answer, and deciding whether to try again. Only the sending and the sleeping differ.
-
-use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+//! What every check of a client shares: its settings, preparing a check (validated, encrypted
+//! once), building each attempt's request, and reading the answer. The order of a check is in
+//! `engine.rs`.
 
 use juhe_crypto::FieldEncryptor;
 use juhe_proto::{Answer, Carrier, Endpoint, IdCard, Method, Mobile, QueryParams};
 use juhe_transport::{HttpRequest, HttpResponse, TransportError};
 
 use crate::rate_limit::RateLimit;
-use crate::{ApiKey, CarrierPolicy, Error, RetryPolicy, Verification};
+use crate::{ApiKey, CarrierPolicy, Error, RetryPolicy};
 
 pub(crate) struct Core {
     pub(crate) api_key: ApiKey,
@@ -101,19 +99,6 @@ impl Core {
         })
     }
 
-    /// A stored answer of another caller, as this caller's result.
-    #[cfg(feature = "redis")]
-    pub(crate) fn reused(&self, prepared: &Prepared, answer: &str) -> Option<Verification> {
-        let v = crate::fleet::reused(answer, self.endpoint, prepared.carrier)?;
-        let span = &prepared.span;
-        span.record("attempts", 0);
-        span.record("order_id", v.order_id.as_str());
-        span.in_scope(
-            || tracing::info!(verdict = %v.verdict, "answer reused from the shared store"),
-        );
-        Some(v)
-    }
-
     pub(crate) fn request(&self, prepared: &Prepared) -> Result<HttpRequest, Error> {
         let params = QueryParams {
             key: self.api_key.expose_secret(),
@@ -128,7 +113,11 @@ impl Core {
         )?)
     }
 
-    fn read(&self, outcome: Result<HttpResponse, TransportError>) -> Result<Answer, Error> {
+    /// One attempt's outcome as the vendor's answer, or the failure.
+    pub(crate) fn read(
+        &self,
+        outcome: Result<HttpResponse, TransportError>,
+    ) -> Result<Answer, Error> {
         let response = outcome.map_err(Error::Transport)?;
         let answer = juhe_proto::parse_response(&response).map_err(|e| {
             if matches!(e, juhe_proto::ResponseError::Decode(_)) {
@@ -138,52 +127,6 @@ impl Core {
             Error::from(e)
         })?;
         Ok(answer)
-    }
-
-    /// Reads one attempt's outcome: `Break` with the final result, or `Continue` with the wait
-    /// before the next attempt. The span gets the attempts and the total latency once, at the end.
-    pub(crate) fn after_attempt(
-        &self,
-        prepared: &Prepared,
-        outcome: Result<HttpResponse, TransportError>,
-        attempt: u32,
-        started: Instant,
-    ) -> ControlFlow<Result<Verification, Error>, Duration> {
-        let span = &prepared.span;
-        let result = span.in_scope(|| self.read(outcome));
-        let finish = || {
-            span.record("attempts", attempt);
-            span.record("latency_ms", started.elapsed().as_millis() as u64);
-        };
-        match result {
-            Ok(answer) => {
-                let v = Verification {
-                    verdict: answer.verdict,
-                    order_id: answer.order_id,
-                    mode: self.endpoint,
-                    attempts: attempt,
-                    carrier: prepared.carrier,
-                    reused_from: None,
-                };
-                finish();
-                span.record("order_id", v.order_id.as_str());
-                span.in_scope(|| tracing::info!(verdict = %v.verdict, "check answered"));
-                ControlFlow::Break(Ok(v))
-            }
-            Err(error) => {
-                match self.retry.delay_for(&error, attempt) {
-                    Some(delay) => {
-                        span.in_scope(|| tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying"));
-                        ControlFlow::Continue(delay)
-                    }
-                    None => {
-                        finish();
-                        span.in_scope(|| tracing::debug!(%error, class = error.class().as_str(), "check failed"));
-                        ControlFlow::Break(Err(error))
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -66,6 +66,14 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// Another caller's check of the same pair (de-duplication, feature `redis`) ended
+    /// without an answer after its request had left, or its holder died after sending: that
+    /// request may have been billed. This call sent nothing; sending the pair again may bill
+    /// it twice. Class [`ErrorClass::Ambiguous`].
+    #[error(
+        "another caller's check of this pair may have been billed without an answer; nothing was sent by this call"
+    )]
+    AmbiguousElsewhere,
 }
 
 /// What a failure means for money and for the next step. Every [`Error`] has exactly one
@@ -174,6 +182,7 @@ impl Error {
             Error::Decode(d) => decode_class(d.status),
             Error::Cancelled(_) => ErrorClass::Cancelled,
             Error::SharedStore { .. } => ErrorClass::Unbilled,
+            Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
         }
     }
 
@@ -202,7 +211,8 @@ impl Error {
             ErrorClass::Unbilled => {
                 matches!(self, Error::Transport(_) | Error::SharedStore { .. })
             }
-            ErrorClass::Api(_) | ErrorClass::Ambiguous => false,
+            ErrorClass::Ambiguous => matches!(self, Error::AmbiguousElsewhere),
+            ErrorClass::Api(_) => false,
         }
     }
 
@@ -216,7 +226,7 @@ impl Error {
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode`, `config`, `cancelled` or `shared_store`.
+    /// `transport`, `decode`, `config`, `cancelled`, `shared_store` or `ambiguous_elsewhere`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -228,6 +238,7 @@ impl Error {
             Error::Config { .. } => "config",
             Error::Cancelled(_) => "cancelled",
             Error::SharedStore { .. } => "shared_store",
+            Error::AmbiguousElsewhere => "ambiguous_elsewhere",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

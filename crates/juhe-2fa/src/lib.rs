@@ -35,6 +35,7 @@ mod blocking;
 mod builder;
 mod client;
 mod core;
+mod engine;
 mod error;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use juhe_2fa::{ClientBuilder, ErrorClass, FleetOptions, RetryPolicy};
+use juhe_2fa::{ClientBuilder, ErrorClass, FleetOptions, IdCard, Mobile, RetryPolicy};
 use juhe_sandbox::{DefaultVerdict, Fault, FaultPlan, RedisServer, Sandbox, SandboxBuilder, demo};
 
 const ID: &str = "110105199003071239";
@@ -84,7 +84,7 @@ fn blocking_clients_share_answers_for_the_configured_time() {
 }
 
 #[test]
-fn failures_are_never_kept_and_waiters_then_send_themselves() {
+fn an_ambiguous_holder_makes_its_waiters_ambiguous_and_nobody_sends_again() {
     let redis = RedisServer::start().unwrap();
     // The first request times out after being sent (ambiguous), the rest are answered.
     let plan = FaultPlan::new()
@@ -101,12 +101,177 @@ fn failures_are_never_kept_and_waiters_then_send_themselves() {
         std::thread::spawn(move || client.verify(ID, MOBILE))
     };
     std::thread::sleep(Duration::from_millis(200));
-    let second = client.verify(ID, MOBILE).unwrap();
+    let second = client.verify(ID, MOBILE).unwrap_err();
     let first = first.join().unwrap().unwrap_err();
     assert_eq!(first.class(), ErrorClass::Ambiguous);
-    assert!(!second.from_cache(), "the ambiguous failure was not shared");
-    // Its answer is kept; the failure was not.
-    assert!(client.verify(ID, MOBILE).unwrap().from_cache());
+    // The waiter gets the holder's outcome: maybe billed, and it sent nothing itself.
+    assert_eq!(second.class(), ErrorClass::Ambiguous, "{second}");
+    assert!(second.nothing_sent(), "{second}");
+    // (The sandbox drops the timed-out request's handler before it records it.)
+    let before = sandbox.pair_count(ID, MOBILE).requests;
+    assert!(before <= 1, "{before}");
+    // The ambiguous outcome was kept only for the waiters: a later, deliberate call sends.
+    let third = client.verify(ID, MOBILE).unwrap();
+    assert!(!third.from_cache());
+    assert_eq!(sandbox.pair_count(ID, MOBILE).requests, before + 1);
+    assert!(
+        client.verify(ID, MOBILE).unwrap().from_cache(),
+        "answers are kept"
+    );
+}
+
+#[test]
+fn unbilled_failures_free_the_pair_and_a_waiter_sends_itself() {
+    let redis = RedisServer::start().unwrap();
+    // The first request is refused before processing (503: not billed).
+    let plan = FaultPlan::new().then(Fault::HttpStatus(503));
+    let sandbox = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let client = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::ZERO)
+        .build_blocking()
+        .unwrap();
+    let first = {
+        let client = client.clone();
+        let (id, mobile) = (IdCard::parse(ID).unwrap(), Mobile::parse(MOBILE).unwrap());
+        // The holder takes its time before sending, so the other call waits for it.
+        let slowly = |_| {
+            std::thread::sleep(Duration::from_millis(600));
+            Ok(())
+        };
+        std::thread::spawn(move || client.verify_with(&id, &mobile, slowly))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let second = client.verify(ID, MOBILE).unwrap();
+    let first = first.join().unwrap().unwrap_err();
+    assert_eq!(first.class(), ErrorClass::Unbilled, "{first}");
+    assert!(!second.from_cache(), "the failure was not shared");
+    assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_queued_behind_the_rate_limit_keeps_its_pair() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    // The holder waits 8 s for its rate slot: longer than any fixed lease would have been.
+    let holder = builder(&sandbox.base_url())
+        .timeout(Duration::from_secs(1))
+        .rate_limit(1.0 / 8.0)
+        .dedupe(redis.url(), Duration::ZERO)
+        .fleet_options(FleetOptions::default().with_max_wait(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let other = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::ZERO)
+        .fleet_options(FleetOptions::default().with_max_wait(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let (warm_id, warm_mobile) = demo::pair(1);
+    holder.verify(&warm_id, &warm_mobile).await.unwrap(); // uses the slot
+    let queued = tokio::spawn({
+        let holder = holder.clone();
+        async move { holder.verify(ID, MOBILE).await }
+    });
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    // Still in flight: the duplicate waits (max_wait 1 s), gives up, sends nothing.
+    let e = other.verify(ID, MOBILE).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Unbilled, "{e}");
+    assert!(e.nothing_sent());
+    let v = queued.await.unwrap().unwrap();
+    assert_eq!(v.attempts, 1);
+    assert_eq!(sandbox.pair_count(ID, MOBILE).requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_call_frees_its_pair_or_settles_it_as_ambiguous() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    let options = FleetOptions::default().with_max_wait(Duration::from_secs(20));
+    let queued = builder(&sandbox.base_url())
+        .rate_limit(1.0 / 30.0)
+        .dedupe(redis.url(), Duration::ZERO)
+        .fleet_options(options.clone())
+        .build()
+        .unwrap();
+    let other = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::ZERO)
+        .fleet_options(options)
+        .build()
+        .unwrap();
+    let (warm_id, warm_mobile) = demo::pair(1);
+    queued.verify(&warm_id, &warm_mobile).await.unwrap(); // the next slot is 30 s away
+
+    // Dropped while waiting for its rate slot, before sending: the pair is free at once.
+    let dropped = tokio::time::timeout(Duration::from_millis(300), queued.verify(ID, MOBILE));
+    assert!(dropped.await.is_err(), "timed out");
+    let started = Instant::now();
+    let v = other.verify(ID, MOBILE).await.unwrap();
+    assert!(!v.from_cache());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited for a dropped call"
+    );
+    assert_eq!(sandbox.pair_count(ID, MOBILE).requests, 1);
+
+    // Dropped while its request is on the wire: waiters are told it may be billed.
+    let (id, mobile) = demo::pair(2);
+    let sandbox = answering().faults(slow(1500)).spawn().await.unwrap();
+    let sender = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::ZERO)
+        .build()
+        .unwrap();
+    let other = builder(&sandbox.base_url())
+        .dedupe(redis.url(), Duration::ZERO)
+        .build()
+        .unwrap();
+    let in_flight = tokio::spawn({
+        let (id, mobile) = (id.clone(), mobile.clone());
+        async move { sender.verify(&id, &mobile).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiter = tokio::spawn({
+        let (other, id, mobile) = (other.clone(), id.clone(), mobile.clone());
+        async move { other.verify(&id, &mobile).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    in_flight.abort();
+    let e = waiter.await.unwrap().unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Ambiguous, "{e}");
+    assert!(e.nothing_sent());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sandbox.pair_count(&id, &mobile).requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_calls_use_no_shared_rate_slots() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    let client = builder(&sandbox.base_url())
+        .shared_rate_limit(redis.url(), 10.0)
+        .build()
+        .unwrap();
+    let calls = (0..100).map(|i| {
+        let (id, mobile) = demo::pair(i);
+        let client = client.clone();
+        async move {
+            let call = client.verify(&id, &mobile);
+            tokio::time::timeout(Duration::from_millis(30), call).await
+        }
+    });
+    let finished = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .filter(Result::is_ok)
+        .count();
+    assert!(finished <= 2, "{finished}");
+    let started = Instant::now();
+    let (id, mobile) = demo::pair(500);
+    client.verify(&id, &mobile).await.unwrap();
+    // At 10/s the next slot is at most one interval away, not 100 booked slots (10 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Checks `n` pairs with `clients`, `per_client` at a time; returns the elapsed time.

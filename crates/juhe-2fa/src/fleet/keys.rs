@@ -31,17 +31,18 @@ fn letters(bytes: &[u8]) -> String {
 
 /// The two keys of one pair: its answer (or in-flight marker), and its waiter count. They
 /// share a `{hash tag}`, so a script may touch both on Redis Cluster too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairKeys {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PairKeys {
     /// The pair's state: an in-flight marker or an answer.
-    pub state: String,
+    pub(crate) state: String,
     /// How many callers wait for the in-flight check.
-    pub waiters: String,
+    pub(crate) waiters: String,
 }
 
 /// Key derivation for one API key. The derived secrets zeroize on drop.
 pub(crate) struct FleetKeys {
     rate: String,
+    slow: String,
     pair_secret: Zeroizing<[u8; 32]>,
 }
 
@@ -49,8 +50,10 @@ impl FleetKeys {
     pub(crate) fn new(api_key: &ApiKey) -> FleetKeys {
         let key = api_key.expose_secret().as_bytes();
         let bucket = hmac(key, &[b"juhe-2fa/rate-bucket/v1"]);
+        let tag = letters(&bucket[..16]);
         FleetKeys {
-            rate: format!("juhe2fa:rate:{{{}}}", letters(&bucket[..16])),
+            rate: format!("juhe2fa:rate:{{{tag}}}"),
+            slow: format!("juhe2fa:slow:{{{tag}}}"),
             pair_secret: hmac(key, &[b"juhe-2fa/pair/v1"]),
         }
     }
@@ -58,6 +61,11 @@ impl FleetKeys {
     /// The rate bucket shared by every client of this API key.
     pub(crate) fn rate(&self) -> &str {
         &self.rate
+    }
+
+    /// The bucket's 10012 slow-down factor (same hash tag as the bucket).
+    pub(crate) fn slow(&self) -> &str {
+        &self.slow
     }
 
     /// The keys of one pair: HMAC-SHA256(secret derived from the API key, idcard ‖ mobile).
@@ -93,7 +101,12 @@ mod tests {
     fn keys_name_neither_the_api_key_nor_the_numbers() {
         let keys = FleetKeys::new(&ApiKey::new("secret-api-key"));
         let p = pair("secret-api-key", ID, MOBILE);
-        for k in [keys.rate(), p.state.as_str(), p.waiters.as_str()] {
+        for k in [
+            keys.rate(),
+            keys.slow(),
+            p.state.as_str(),
+            p.waiters.as_str(),
+        ] {
             assert!(!k.contains("secret"), "{k}");
             let digits: String = k.chars().filter(char::is_ascii_digit).collect();
             assert_eq!(digits, "2", "only juhe2fa's own digit in {k}");

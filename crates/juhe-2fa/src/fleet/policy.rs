@@ -1,29 +1,28 @@
-//! What a client does with the shared store: when to use it, when to fall back, how long to
-//! wait. The async and blocking drivers differ only in how they sleep and call the store.
+//! What a check does with the shared store, sans I/O: which operation to ask for next, what a
+//! reply means, when to fall back and how long to wait. The engine (`engine.rs`) calls these;
+//! the drivers run the operations.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use juhe_proto::{Carrier, Endpoint, IdCard, Mobile, Verdict};
+use juhe_proto::{Carrier, Endpoint, IdCard, Mobile};
 use juhe_transport::BoxError;
 
+use super::keeper::{Keeper, LEASE};
 use super::keys::FleetKeys;
-use super::{BlockingSharedStore, Claim, FleetOptions, PairKeys, SharedStore};
+use super::store::{PairValue, StoreOp, StoreReply};
+use super::{FleetOptions, PairKeys};
 use crate::rate_limit::RateLimit;
-use crate::timer::Timer;
 use crate::{ApiKey, Error, Verification};
 
-/// Slots are spaced this much wider than `1 / qps`: a request that leaves a few milliseconds
-/// late must not put `qps + 1` requests into a server's sliding second (2 % = 20 ms a second).
-const HEADROOM: f64 = 0.98;
 /// How often a waiter looks at another caller's in-flight check.
 const POLL: Duration = Duration::from_millis(25);
 /// After a store failure, how long the store is left alone (the local limiter serves).
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// At most one warning a minute while the store stays unreachable.
 const WARN_EVERY: Duration = Duration::from_secs(60);
-/// An answer kept only for the callers already waiting lives at most this long.
-const LINGER: Duration = Duration::from_secs(10);
+/// A value kept only for the callers already waiting lives at most this long.
+pub(crate) const LINGER: Duration = Duration::from_secs(10);
 
 /// The builder's fleet settings, turned into a [`FleetCore`] at `build`.
 #[derive(Clone, Default)]
@@ -46,7 +45,8 @@ impl FleetPlan {
 
 struct SharedRate {
     interval: Duration,
-    local: RateLimit,
+    /// Used while the store is unreachable: `qps / expected_replicas`, same headroom.
+    fallback: RateLimit,
 }
 
 #[derive(Default)]
@@ -56,46 +56,58 @@ struct Health {
     last_warning: Option<Instant>,
 }
 
-/// The fleet part of a client: derived keys, the shared budget with its local fallback, and
-/// the store's health.
+/// The fleet part of a client: derived keys, the shared budget with its local fallback, the
+/// store's health, and the keeper of held pairs.
 pub(crate) struct FleetCore {
     keys: FleetKeys,
     rate: Option<SharedRate>,
     dedupe_keep: Option<Duration>,
     options: FleetOptions,
-    lease: Duration,
     health: Mutex<Health>,
+    pub(crate) keeper: Arc<Keeper>,
 }
 
-/// A claimed in-flight marker, settled when the check ends.
-pub(crate) struct Held {
+/// One check's part in de-duplication.
+pub(crate) struct PairTurn {
     keys: PairKeys,
     marker: String,
+    deadline: Instant,
+    /// Counted as a waiter on another caller's check.
+    waiting: bool,
+    /// Holds the pair (claimed, not yet settled).
+    pub(crate) held: bool,
 }
 
-/// Before sending: send (holding the pair's marker, if de-duplicating), or reuse an answer.
-pub(crate) enum Turn {
-    Send(Option<Held>),
-    Reused(Verification),
-}
-
-enum Step {
-    /// The caller holds the pair's marker.
+/// What a claim's reply means for the check.
+pub(crate) enum ClaimStep {
+    /// The check holds the pair: go on and send.
     Claimed,
+    /// Another caller's check is in flight: ask again after this long.
+    Wait(Duration),
     /// Send without de-duplication (the store failed, or held something unreadable).
-    SendUnguarded,
-    Reused(Verification, String),
-    Poll,
+    Unguarded,
+    /// Done: another caller's answer (or its ambiguous outcome, as an error). A waiter then
+    /// leaves with `Leave`.
+    Done(Result<Verification, Error>, Option<StoreOp>),
+}
+
+/// What a rate reservation's reply means.
+pub(crate) enum RateStep {
+    Go,
+    Wait(Duration),
+    /// The store failed: use the local fallback limiter.
+    Fallback,
     Fail(Error),
 }
 
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl FleetCore {
-    /// `busy_for`: the longest a check may take from claim to answer (attempts, backoff).
-    pub(crate) fn new(
-        plan: &FleetPlan,
-        api_key: &ApiKey,
-        busy_for: Duration,
-    ) -> Result<FleetCore, Error> {
+    pub(crate) fn new(plan: &FleetPlan, api_key: &ApiKey) -> Result<FleetCore, Error> {
         let options = plan.options.clone();
         if options.expected_replicas == 0 {
             return Err(Error::config(
@@ -104,11 +116,10 @@ impl FleetCore {
         }
         let rate = match plan.qps {
             Some(qps) => {
-                let local =
+                let fallback =
                     RateLimit::new(qps / f64::from(options.expected_replicas), options.burst)?;
-                let interval = Duration::try_from_secs_f64(1.0 / (qps * HEADROOM))
-                    .map_err(|_| Error::config("the shared rate limit is too low"))?;
-                Some(SharedRate { interval, local })
+                let interval = RateLimit::new(qps, options.burst)?.interval();
+                Some(SharedRate { interval, fallback })
             }
             None => None,
         };
@@ -116,9 +127,9 @@ impl FleetCore {
             keys: FleetKeys::new(api_key),
             rate,
             dedupe_keep: plan.dedupe_keep,
-            lease: options.max_wait.max(busy_for) + Duration::from_secs(5),
             options,
             health: Mutex::new(Health::default()),
+            keeper: Arc::default(),
         })
     }
 
@@ -131,6 +142,14 @@ impl FleetCore {
         self.health()
             .next_probe
             .is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// Records a store operation's outcome for the health tracking.
+    pub(crate) fn stored(&self, result: &Result<StoreReply, BoxError>) {
+        match result {
+            Ok(_) => self.store_ok(),
+            Err(e) => self.store_failed(e),
+        }
     }
 
     fn store_failed(&self, error: &BoxError) {
@@ -169,290 +188,215 @@ impl FleetCore {
         }
     }
 
-    fn rate_step(&self, result: Option<Result<Duration, BoxError>>) -> Result<Duration, ()> {
-        match result {
-            Some(Ok(wait)) => {
-                self.store_ok();
-                Ok(wait)
-            }
-            Some(Err(e)) => {
-                self.store_failed(&e);
-                Err(())
-            }
-            None => Err(()),
-        }
+    /// The reservation to ask for before an attempt, if the budget is shared and the store is
+    /// worth asking now.
+    pub(crate) fn reserve_op(&self) -> Option<StoreOp> {
+        let rate = self.rate.as_ref()?;
+        Some(StoreOp::Reserve {
+            bucket: self.keys.rate().to_owned(),
+            slow: self.keys.slow().to_owned(),
+            interval: rate.interval,
+            burst: self.options.burst,
+        })
+        .filter(|_| self.store_usable())
     }
 
-    /// Waits for this attempt's slot in the fleet's budget (async).
-    pub(crate) async fn wait_turn(
+    /// Whether the budget is shared at all.
+    pub(crate) fn shares_rate(&self) -> bool {
+        self.rate.is_some()
+    }
+
+    /// A reservation's reply (`None`: the store was not asked).
+    pub(crate) fn on_reserve(
         &self,
-        store: &dyn SharedStore,
-        timer: &dyn Timer,
-    ) -> Result<(), Error> {
-        let Some(rate) = &self.rate else {
-            return Ok(());
-        };
-        let deadline = Instant::now() + self.options.max_wait;
-        loop {
-            let reserved = match self.store_usable() {
-                true => Some(
-                    store
-                        .reserve(self.keys.rate(), rate.interval, self.options.burst)
-                        .await,
-                ),
-                false => None,
+        reply: Option<Result<StoreReply, BoxError>>,
+        since: Instant,
+    ) -> RateStep {
+        if let Some(Ok(StoreReply::Int(wait_us))) = reply {
+            return match u64::try_from(wait_us) {
+                Ok(0) | Err(_) => RateStep::Go,
+                Ok(us) => RateStep::Wait(Duration::from_micros(us)),
             };
-            match self.rate_step(reserved) {
-                Ok(wait) if wait.is_zero() => break,
-                Ok(wait) => break timer.sleep(wait).await,
-                Err(()) if !self.options.fail_closed => break rate.local.wait().await,
-                Err(()) if Instant::now() >= deadline => return Err(Self::unreachable()),
-                Err(()) => timer.sleep(POLL * 4).await,
-            }
         }
-        Ok(())
-    }
-
-    /// Waits for this attempt's slot in the fleet's budget (blocking).
-    pub(crate) fn wait_turn_blocking(&self, store: &dyn BlockingSharedStore) -> Result<(), Error> {
-        let Some(rate) = &self.rate else {
-            return Ok(());
-        };
-        let deadline = Instant::now() + self.options.max_wait;
-        loop {
-            let reserved = self
-                .store_usable()
-                .then(|| store.reserve(self.keys.rate(), rate.interval, self.options.burst));
-            match self.rate_step(reserved) {
-                Ok(wait) => break std::thread::sleep(wait),
-                Err(()) if !self.options.fail_closed => break rate.local.wait_blocking(),
-                Err(()) if Instant::now() >= deadline => return Err(Self::unreachable()),
-                Err(()) => std::thread::sleep(POLL * 4),
-            }
+        if !self.options.fail_closed {
+            return RateStep::Fallback;
         }
-        Ok(())
+        if since.elapsed() >= self.options.max_wait {
+            return RateStep::Fail(Self::unreachable());
+        }
+        RateStep::Wait(POLL * 4)
     }
 
-    fn marker() -> String {
-        format!("p:{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
-    }
-
-    fn claim_step(
-        &self,
-        result: Option<Result<Claim, BoxError>>,
-        waiting: &mut bool,
-        deadline: Instant,
-        reuse: impl Fn(&str) -> Option<Verification>,
-    ) -> Step {
-        let claim = match result {
-            Some(Ok(claim)) => {
-                self.store_ok();
-                claim
-            }
-            failed => {
-                if let Some(Err(e)) = failed {
-                    self.store_failed(&e);
-                }
-                return match self.options.fail_closed {
-                    false => Step::SendUnguarded,
-                    true if Instant::now() >= deadline => Step::Fail(Self::unreachable()),
-                    true => Step::Poll,
-                };
-            }
-        };
-        match claim {
-            Claim::Claimed => Step::Claimed,
-            Claim::Answer(answer) => match reuse(&answer) {
-                Some(v) => Step::Reused(v, answer),
-                None => {
-                    tracing::warn!("an unreadable answer in the shared store; sending");
-                    Step::SendUnguarded
-                }
-            },
-            Claim::InFlight if Instant::now() >= deadline => Step::Fail(Error::SharedStore {
-                problem: "another caller's check of this pair did not end in time",
-                source: None,
-            }),
-            Claim::InFlight => {
-                *waiting = true;
-                Step::Poll
-            }
+    /// The local fallback limiter (while the store is unreachable).
+    pub(crate) fn fallback_acquire(&self, now: Instant) -> Result<(), Duration> {
+        match &self.rate {
+            Some(rate) => rate.fallback.try_acquire(now),
+            None => Ok(()),
         }
     }
 
-    fn start(&self, idcard: &IdCard, mobile: &Mobile) -> Option<(Held, Instant)> {
+    /// A 10012 came back: slow the fallback down, and the shared budget if there is one.
+    pub(crate) fn slow_down(&self, now: Instant) -> Option<StoreOp> {
+        let rate = self.rate.as_ref()?;
+        rate.fallback.slow_down(now);
+        Some(StoreOp::SlowDown {
+            slow: self.keys.slow().to_owned(),
+        })
+        .filter(|_| self.store_usable())
+    }
+
+    /// The check's de-duplication turn, when de-duplicating.
+    pub(crate) fn turn(&self, idcard: &IdCard, mobile: &Mobile) -> Option<PairTurn> {
         self.dedupe_keep?;
-        let held = Held {
+        Some(PairTurn {
             keys: self.keys.pair(idcard, mobile),
-            marker: Self::marker(),
-        };
-        Some((held, Instant::now() + self.options.max_wait))
+            marker: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+            deadline: Instant::now() + self.options.max_wait,
+            waiting: false,
+            held: false,
+        })
     }
 
-    /// Before the first attempt: claim the pair, or wait for and reuse another caller's answer.
-    pub(crate) async fn begin(
+    /// The claim to ask for (`None`: the store is left alone for now).
+    pub(crate) fn claim_op(&self, turn: &PairTurn) -> Option<StoreOp> {
+        Some(StoreOp::Claim {
+            keys: turn.keys.clone(),
+            marker: turn.marker.clone(),
+            lease: LEASE,
+            waiting: turn.waiting,
+        })
+        .filter(|_| self.store_usable())
+    }
+
+    /// What a claim's reply (`None`: the store was not asked) means.
+    pub(crate) fn on_claim(
         &self,
-        store: &dyn SharedStore,
-        timer: &dyn Timer,
-        (idcard, mobile): (&IdCard, &Mobile),
-        reuse: impl Fn(&str) -> Option<Verification>,
-    ) -> Result<Turn, Error> {
-        let Some((held, deadline)) = self.start(idcard, mobile) else {
-            return Ok(Turn::Send(None));
+        turn: &mut PairTurn,
+        reply: Option<Result<StoreReply, BoxError>>,
+        (mode, carrier): (Endpoint, Carrier),
+    ) -> ClaimStep {
+        let found = match reply {
+            Some(Ok(reply)) => reply.text(),
+            _ if !self.options.fail_closed => return ClaimStep::Unguarded,
+            _ if Instant::now() >= turn.deadline => {
+                return self.give_up(turn, Self::unreachable());
+            }
+            _ => return ClaimStep::Wait(POLL * 4),
         };
-        let mut waiting = false;
-        loop {
-            let result = match self.store_usable() {
-                true => Some(
-                    store
-                        .claim(&held.keys, &held.marker, self.lease, waiting)
-                        .await,
-                ),
-                false => None,
-            };
-            let was_waiting = waiting;
-            match self.claim_step(result, &mut waiting, deadline, &reuse) {
-                Step::Claimed => return Ok(Turn::Send(Some(held))),
-                Step::SendUnguarded => return Ok(Turn::Send(None)),
-                Step::Reused(v, answer) => {
-                    if was_waiting {
-                        let _ = store.leave(&held.keys, Some(&answer)).await;
-                    }
-                    return Ok(Turn::Reused(v));
+        if found.is_empty() {
+            turn.held = true;
+            return ClaimStep::Claimed;
+        }
+        let leave = |turn: &PairTurn| {
+            turn.waiting.then(|| StoreOp::Leave {
+                keys: turn.keys.clone(),
+                value: Some(found.clone()),
+            })
+        };
+        match PairValue::parse(&found) {
+            Some(PairValue::InFlight { .. }) if Instant::now() >= turn.deadline => self.give_up(
+                turn,
+                Error::SharedStore {
+                    problem: "another caller's check of this pair did not end in time",
+                    source: None,
+                },
+            ),
+            Some(PairValue::InFlight { .. }) => {
+                turn.waiting = true;
+                ClaimStep::Wait(POLL)
+            }
+            Some(PairValue::Ambiguous) => {
+                ClaimStep::Done(Err(Error::AmbiguousElsewhere), leave(turn))
+            }
+            Some(value @ PairValue::Answer { .. }) => match value.reused(mode, carrier) {
+                Some(v) => {
+                    tracing::info!(verdict = %v.verdict, "answer reused from the shared store");
+                    ClaimStep::Done(Ok(v), leave(turn))
                 }
-                Step::Poll => timer.sleep(POLL).await,
-                Step::Fail(e) => {
-                    if was_waiting {
-                        let _ = store.leave(&held.keys, None).await;
-                    }
-                    return Err(e);
-                }
+                None => ClaimStep::Unguarded,
+            },
+            None => {
+                tracing::warn!("an unreadable value in the shared store; sending");
+                ClaimStep::Unguarded
             }
         }
     }
 
-    /// [`FleetCore::begin`] for the blocking client.
-    pub(crate) fn begin_blocking(
+    fn give_up(&self, turn: &PairTurn, error: Error) -> ClaimStep {
+        let leave = turn.waiting.then(|| StoreOp::Leave {
+            keys: turn.keys.clone(),
+            value: None,
+        });
+        ClaimStep::Done(Err(error), leave)
+    }
+
+    /// The check now holds the pair: keep it alive while it lives.
+    pub(crate) fn hold(&self, turn: &PairTurn) {
+        self.keeper.hold(&turn.keys, &turn.marker);
+    }
+
+    /// The held pair is settled or lost: stop keeping it.
+    pub(crate) fn release(&self, turn: &mut PairTurn) {
+        self.keeper.release(&turn.marker);
+        turn.held = false;
+    }
+
+    /// A dropped check's last operation, for the keeper to run.
+    pub(crate) fn hand_over(&self, turn: &PairTurn, op: StoreOp) {
+        let marker = turn.held.then_some(turn.marker.as_str());
+        self.keeper.submit(marker, op);
+    }
+
+    /// Just before the holder's request leaves: mark the pair sent.
+    pub(crate) fn mark_sent(&self, turn: &PairTurn) -> StoreOp {
+        self.keeper.sent(&turn.marker);
+        StoreOp::Hold {
+            keys: turn.keys.clone(),
+            marker: turn.marker.clone(),
+            lease: LEASE,
+            sent: true,
+        }
+    }
+
+    /// How the holder ends its turn with `result`: the answer (kept for reuse, or for the
+    /// current waiters only), an ambiguous outcome (for the current waiters: they must not
+    /// send it again), or nothing (the pair is freed and a waiter sends).
+    pub(crate) fn settle_op(
         &self,
-        store: &dyn BlockingSharedStore,
-        (idcard, mobile): (&IdCard, &Mobile),
-        reuse: impl Fn(&str) -> Option<Verification>,
-    ) -> Result<Turn, Error> {
-        let Some((held, deadline)) = self.start(idcard, mobile) else {
-            return Ok(Turn::Send(None));
+        turn: &PairTurn,
+        result: &Result<Verification, Error>,
+    ) -> StoreOp {
+        let value = match result {
+            Ok(v) => Some(PairValue::answer(v, self.keeps(), now_ms())),
+            Err(e) if e.is_ambiguous() => Some(PairValue::ambiguous(now_ms())),
+            Err(_) => None,
         };
-        let mut waiting = false;
-        loop {
-            let result = self
-                .store_usable()
-                .then(|| store.claim(&held.keys, &held.marker, self.lease, waiting));
-            let was_waiting = waiting;
-            match self.claim_step(result, &mut waiting, deadline, &reuse) {
-                Step::Claimed => return Ok(Turn::Send(Some(held))),
-                Step::SendUnguarded => return Ok(Turn::Send(None)),
-                Step::Reused(v, answer) => {
-                    if was_waiting {
-                        let _ = store.leave(&held.keys, Some(&answer));
-                    }
-                    return Ok(Turn::Reused(v));
-                }
-                Step::Poll => std::thread::sleep(POLL),
-                Step::Fail(e) => {
-                    if was_waiting {
-                        let _ = store.leave(&held.keys, None);
-                    }
-                    return Err(e);
-                }
-            }
+        self.settle(turn, value)
+    }
+
+    fn keeps(&self) -> bool {
+        self.dedupe_keep.is_some_and(|keep| !keep.is_zero())
+    }
+
+    fn settle(&self, turn: &PairTurn, value: Option<String>) -> StoreOp {
+        StoreOp::Settle {
+            keys: turn.keys.clone(),
+            marker: turn.marker.clone(),
+            value,
+            keep: self.dedupe_keep.unwrap_or_default(),
+            linger: LINGER,
         }
     }
 
-    /// The stored form of an answer: `a1:` kept for reuse, `a0:` only for current waiters.
-    fn answer(&self, result: &Result<Verification, Error>) -> Option<String> {
-        let v = result.as_ref().ok()?;
-        let kept = u8::from(self.dedupe_keep.is_some_and(|keep| !keep.is_zero()));
-        let at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        Some(format!("a{kept}:{}:{at}:{}", v.res(), v.order_id))
-    }
-
-    fn settled(&self, result: Result<(), BoxError>) {
-        match result {
-            Ok(()) => self.store_ok(),
-            // The marker runs out with its lease; callers waiting for it then send themselves.
-            Err(e) => self.store_failed(&e),
+    /// What a check dropped before its end leaves to do: settle its pair as ambiguous (`sent`:
+    /// a request was on its way) or free it, or stop waiting.
+    pub(crate) fn abandon(&self, turn: &PairTurn, sent: bool) -> Option<StoreOp> {
+        if turn.held {
+            return Some(self.settle(turn, sent.then(|| PairValue::ambiguous(now_ms()))));
         }
-    }
-
-    /// After the check: store the answer (or free the pair after a failure: ambiguous failures
-    /// are never kept).
-    pub(crate) async fn end(
-        &self,
-        store: &dyn SharedStore,
-        held: Held,
-        result: &Result<Verification, Error>,
-    ) {
-        let answer = self.answer(result);
-        let keep = self.dedupe_keep.unwrap_or_default();
-        let settled = store
-            .settle(&held.keys, &held.marker, answer.as_deref(), keep, LINGER)
-            .await;
-        self.settled(settled);
-    }
-
-    /// [`FleetCore::end`] for the blocking client.
-    pub(crate) fn end_blocking(
-        &self,
-        store: &dyn BlockingSharedStore,
-        held: Held,
-        result: &Result<Verification, Error>,
-    ) {
-        let answer = self.answer(result);
-        let keep = self.dedupe_keep.unwrap_or_default();
-        let settled = store.settle(&held.keys, &held.marker, answer.as_deref(), keep, LINGER);
-        self.settled(settled);
-    }
-}
-
-/// Reads a stored answer back as this caller's result (`attempts` 0: nothing was sent).
-pub(crate) fn reused(answer: &str, mode: Endpoint, carrier: Carrier) -> Option<Verification> {
-    let mut parts = answer.splitn(4, ':');
-    let (_, res, at, order_id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    Some(Verification {
-        verdict: Verdict::from_res(res.parse().ok()?)?,
-        order_id: order_id.to_owned(),
-        mode,
-        attempts: 0,
-        carrier,
-        reused_from: Some(at.parse().ok()?),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_answers_read_back() {
-        let v = reused(
-            "a1:2:1764460800000:JH10120261129000000001",
-            Endpoint::Rsa,
-            Carrier::Unicom,
-        )
-        .unwrap();
-        assert_eq!(v.verdict, Verdict::Mismatch);
-        assert_eq!(v.order_id, "JH10120261129000000001");
-        assert_eq!(
-            (v.attempts, v.answered_at_ms()),
-            (0, Some(1_764_460_800_000))
-        );
-        assert!(v.from_cache() && !v.is_billable());
-        for bad in ["a1:9:1:JH", "a1:1:x:JH", "a1:1", "p:abc", ""] {
-            assert!(
-                reused(bad, Endpoint::Plain, Carrier::Unicom).is_none(),
-                "{bad}"
-            );
-        }
+        turn.waiting.then(|| StoreOp::Leave {
+            keys: turn.keys.clone(),
+            value: None,
+        })
     }
 }

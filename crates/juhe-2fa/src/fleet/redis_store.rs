@@ -1,4 +1,5 @@
-//! The shared store on Redis: one Lua script per operation, so each is atomic.
+//! The shared store on Redis: one Lua script per operation, so each is atomic. The async and
+//! blocking stores share the scripts and their arguments; only the connection differs.
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
@@ -7,41 +8,107 @@ use std::time::Duration;
 use juhe_transport::BoxError;
 use redis::{Script, ScriptInvocation};
 
-use super::{BlockingSharedStore, Claim, PairKeys, SharedStore};
+use super::store::{BlockingSharedStore, SharedStore, StoreOp, StoreReply};
+use crate::rate_limit::{DECREASE, DECREASE_HOLD, MIN_FACTOR, RECOVERY_PER_SEC};
 
-/// GCRA reservation on Redis's clock. Returns the wait in microseconds.
+/// GCRA on Redis's clock, granted only when due (see `rate_limit.rs`): returns 0 when a slot
+/// is granted, else the microseconds to wait (nothing booked). KEYS: bucket, slow-down.
+/// ARGV: interval µs, burst, recovery per µs, minimum factor.
 const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
+local factor = 1
+local s = redis.call('GET', KEYS[2])
+if s then
+  local f, since = string.match(s, '^([%d.]+):(%d+)$')
+  if f then factor = math.min(1, tonumber(f) + (now - tonumber(since)) * tonumber(ARGV[3])) end
+end
+factor = math.max(factor, tonumber(ARGV[4]))
+local interval = tonumber(ARGV[1]) / factor
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - tolerance - now
-if wait < 0 then wait = 0 end
+if wait > 0 then return math.ceil(wait) end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return wait
+return 0
 ";
 
-/// Claim: SET NX PX, or count a waiter. Returns '' when claimed, else the value found.
+/// A 10012: multiply the factor by ARGV[1], at most once per ARGV[2] µs. KEYS: slow-down.
+/// ARGV: decrease, hold µs, recovery per µs, minimum factor.
+const SLOW_DOWN: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local factor = 1
+local s = redis.call('GET', KEYS[1])
+if s then
+  local f, since = string.match(s, '^([%d.]+):(%d+)$')
+  if f then
+    if now - tonumber(since) < tonumber(ARGV[2]) then return 0 end
+    factor = math.min(1, tonumber(f) + (now - tonumber(since)) * tonumber(ARGV[3]))
+  end
+end
+factor = math.max(factor * tonumber(ARGV[1]), tonumber(ARGV[4]))
+redis.call('SET', KEYS[1], string.format('%.6f:%.0f', factor, now), 'PX', 600000)
+return 1
+";
+
+/// Claim, or count a waiter. Returns '' when claimed, else the value found. An in-flight
+/// marker past its expiry is taken over (`p:`, not sent) or becomes ambiguous (`s:`, sent).
+/// KEYS: state, waiters. ARGV: marker, lease ms, waiting, linger ms, grace ms.
 const CLAIM: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
 local v = redis.call('GET', KEYS[1])
+if v then
+  local kind = string.sub(v, 1, 2)
+  if kind == 'p:' or kind == 's:' then
+    local expires = tonumber(string.match(v, '^.:(%d+):'))
+    if expires == nil or expires < now then
+      if kind == 's:' then
+        v = 'x:' .. string.format('%.0f', now)
+        redis.call('SET', KEYS[1], v, 'PX', ARGV[4])
+      else
+        v = false
+      end
+    end
+  end
+end
 if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[1], 'p:' .. string.format('%.0f', now + lease) .. ':' .. ARGV[1], 'PX', lease + tonumber(ARGV[5]))
   if ARGV[3] == '1' then redis.call('DECR', KEYS[2]) end
   return ''
 end
-if string.sub(v, 1, 2) == 'p:' and ARGV[3] == '0' then
-  redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local kind = string.sub(v, 1, 2)
+if kind == 'p:' or kind == 's:' then
+  if ARGV[3] == '0' then redis.call('INCR', KEYS[2]) end
+  redis.call('PEXPIRE', KEYS[2], lease + tonumber(ARGV[5]))
 end
 return v
 ";
 
-/// Settle: only the marker's holder; answer kept for ttl, or for waiters only, or removed.
+/// The holder extends its lease, as `p:` or (sent) `s:`. Returns 1, or 0 when it no longer
+/// holds the pair. KEYS: state. ARGV: marker, lease ms, kind, grace ms.
+const HOLD: &str = r"
+local v = redis.call('GET', KEYS[1])
+local kind = v and string.sub(v, 1, 2)
+if not v or (kind ~= 'p:' and kind ~= 's:') or string.sub(v, -string.len(ARGV[1])) ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if kind == 's:' then ARGV[3] = 's' end
+redis.call('SET', KEYS[1], ARGV[3] .. ':' .. string.format('%.0f', now + tonumber(ARGV[2])) .. ':' .. ARGV[1], 'PX', tonumber(ARGV[2]) + tonumber(ARGV[4]))
+return 1
+";
+
+/// Settle: only the marker's holder; the value kept for ms, or for waiters only, or removed.
+/// KEYS: state, waiters. ARGV: marker, value ('' frees the pair), keep ms (0: waiters only),
+/// linger ms.
 const SETTLE: &str = r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local v = redis.call('GET', KEYS[1])
+local kind = v and string.sub(v, 1, 2)
+if not v or (kind ~= 'p:' and kind ~= 's:') or string.sub(v, -string.len(ARGV[1])) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) return 1 end
 if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
@@ -52,17 +119,23 @@ end
 return 1
 ";
 
-/// Leave: one waiter fewer; the last one removes an answer kept only for waiters.
+/// Leave: one waiter fewer; the last one removes a value kept only for waiters (`a0:`, `x:`).
+/// KEYS: state, waiters. ARGV: the value read ('' if none).
 const LEAVE: &str = r"
 local n = redis.call('DECR', KEYS[2])
 if n <= 0 then
   redis.call('DEL', KEYS[2])
-  if ARGV[1] ~= '' and string.sub(ARGV[1], 1, 3) == 'a0:' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  local kind = string.sub(ARGV[1], 1, 2)
+  if (kind == 'a0' or kind == 'x:') and redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('DEL', KEYS[1])
   end
 end
 return n
 ";
+
+/// How long a pair's key outlives its marker's expiry, so that a dead holder's `s:` is still
+/// there to be read as ambiguous by callers that come a little later.
+const GRACE: Duration = Duration::from_secs(60);
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
@@ -70,16 +143,6 @@ fn micros(d: Duration) -> u64 {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn claim_of(found: String) -> Claim {
-    if found.is_empty() {
-        Claim::Claimed
-    } else if found.starts_with("p:") {
-        Claim::InFlight
-    } else {
-        Claim::Answer(found)
-    }
 }
 
 /// Parses a Redis URL without keeping its text in any error (it may hold a password).
@@ -91,71 +154,115 @@ fn open(url: &str) -> Result<redis::Client, BoxError> {
 
 struct Scripts {
     reserve: Script,
+    slow_down: Script,
     claim: Script,
+    hold: Script,
     settle: Script,
     leave: Script,
 }
 
-/// Each operation's script with its keys and arguments, for either connection kind.
 impl Scripts {
     fn new() -> Scripts {
         Scripts {
             reserve: Script::new(RESERVE),
+            slow_down: Script::new(SLOW_DOWN),
             claim: Script::new(CLAIM),
+            hold: Script::new(HOLD),
             settle: Script::new(SETTLE),
             leave: Script::new(LEAVE),
         }
     }
 
-    fn reserve(&self, bucket: &str, interval: Duration, burst: u32) -> ScriptInvocation<'_> {
-        let mut call = self.reserve.key(bucket);
-        call.arg(micros(interval)).arg(burst.max(1));
-        call
-    }
-
-    fn claim(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        lease: Duration,
-        waiting: bool,
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.claim.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(millis(lease))
-            .arg(if waiting { "1" } else { "0" });
-        call
-    }
-
-    fn settle(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        answer: Option<&str>,
-        (keep, linger): (Duration, Duration),
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.settle.key(&keys.state);
-        call.key(&keys.waiters)
-            .arg(marker)
-            .arg(answer.unwrap_or(""))
-            .arg(if keep.is_zero() { 0 } else { millis(keep) })
-            .arg(millis(linger));
-        call
-    }
-
-    fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> ScriptInvocation<'_> {
-        let mut call = self.leave.key(&keys.state);
-        call.key(&keys.waiters).arg(answer.unwrap_or(""));
-        call
+    /// The script of one operation with its keys and arguments, for either connection kind.
+    fn invocation(&self, op: &StoreOp) -> ScriptInvocation<'_> {
+        let recovery_per_us = format!("{:.12}", RECOVERY_PER_SEC / 1e6);
+        match op {
+            StoreOp::Reserve {
+                bucket,
+                slow,
+                interval,
+                burst,
+            } => {
+                let mut call = self.reserve.key(bucket);
+                call.key(slow)
+                    .arg(micros(*interval))
+                    .arg((*burst).max(1))
+                    .arg(recovery_per_us)
+                    .arg(MIN_FACTOR);
+                call
+            }
+            StoreOp::SlowDown { slow } => {
+                let mut call = self.slow_down.key(slow);
+                call.arg(DECREASE)
+                    .arg(micros(DECREASE_HOLD))
+                    .arg(recovery_per_us)
+                    .arg(MIN_FACTOR);
+                call
+            }
+            StoreOp::Claim {
+                keys,
+                marker,
+                lease,
+                waiting,
+            } => {
+                let mut call = self.claim.key(&keys.state);
+                call.key(&keys.waiters)
+                    .arg(marker)
+                    .arg(millis(*lease))
+                    .arg(if *waiting { "1" } else { "0" })
+                    .arg(millis(super::policy::LINGER))
+                    .arg(millis(GRACE));
+                call
+            }
+            StoreOp::Hold {
+                keys,
+                marker,
+                lease,
+                sent,
+            } => {
+                let mut call = self.hold.key(&keys.state);
+                call.arg(marker)
+                    .arg(millis(*lease))
+                    .arg(if *sent { "s" } else { "p" })
+                    .arg(millis(GRACE));
+                call
+            }
+            StoreOp::Settle {
+                keys,
+                marker,
+                value,
+                keep,
+                linger,
+            } => {
+                let mut call = self.settle.key(&keys.state);
+                call.key(&keys.waiters)
+                    .arg(marker)
+                    .arg(value.as_deref().unwrap_or(""))
+                    .arg(if keep.is_zero() { 0 } else { millis(*keep) })
+                    .arg(millis(*linger));
+                call
+            }
+            StoreOp::Leave { keys, value } => {
+                let mut call = self.leave.key(&keys.state);
+                call.key(&keys.waiters).arg(value.as_deref().unwrap_or(""));
+                call
+            }
+        }
     }
 }
 
-/// [`SharedStore`] on Redis through redis-rs's tokio connection manager (connected on first
+fn reply(value: redis::Value) -> Result<StoreReply, BoxError> {
+    match value {
+        redis::Value::Int(n) => Ok(StoreReply::Int(n)),
+        other => Ok(StoreReply::Text(redis::from_redis_value(other)?)),
+    }
+}
+
+/// The async store on Redis, through redis-rs's tokio connection manager (connected on first
 /// use; after a failed operation a fresh one is made on the next use, so a restarted Redis is
 /// found again). Every operation is bounded by the store timeout. `Debug` never shows the URL
 /// (it may hold a password).
-pub struct RedisStore {
+pub(crate) struct RedisStore {
     client: redis::Client,
     connection: Mutex<Option<redis::aio::ConnectionManager>>,
     timeout: Duration,
@@ -170,7 +277,7 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store at `url` (`redis://[user:password@]host[:port][/db]`); nothing connects yet.
-    pub fn new(url: &str, timeout: Duration) -> Result<RedisStore, BoxError> {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<RedisStore, BoxError> {
         Ok(RedisStore {
             client: open(url)?,
             connection: Mutex::new(None),
@@ -195,14 +302,15 @@ impl RedisStore {
             redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
         Ok(self.slot().get_or_insert(manager).clone())
     }
+}
 
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        invocation: redis::ScriptInvocation<'_>,
-    ) -> Result<T, BoxError> {
+#[async_trait::async_trait]
+impl SharedStore for RedisStore {
+    async fn run(&self, op: &StoreOp) -> Result<StoreReply, BoxError> {
+        let invocation = self.scripts.invocation(op);
         let call = async {
             let mut connection = self.connection().await?;
-            Ok::<T, BoxError>(invocation.invoke_async(&mut connection).await?)
+            reply(invocation.invoke_async(&mut connection).await?)
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
@@ -215,50 +323,9 @@ impl RedisStore {
     }
 }
 
-#[async_trait::async_trait]
-impl SharedStore for RedisStore {
-    async fn reserve(
-        &self,
-        bucket: &str,
-        interval: Duration,
-        burst: u32,
-    ) -> Result<Duration, BoxError> {
-        let call = self.scripts.reserve(bucket, interval, burst);
-        Ok(Duration::from_micros(self.run::<u64>(call).await?))
-    }
-
-    async fn claim(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        lease: Duration,
-        waiting: bool,
-    ) -> Result<Claim, BoxError> {
-        let call = self.scripts.claim(keys, marker, lease, waiting);
-        Ok(claim_of(self.run::<String>(call).await?))
-    }
-
-    async fn settle(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        answer: Option<&str>,
-        keep: Duration,
-        linger: Duration,
-    ) -> Result<(), BoxError> {
-        let call = self.scripts.settle(keys, marker, answer, (keep, linger));
-        self.run::<i64>(call).await.map(drop)
-    }
-
-    async fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> Result<(), BoxError> {
-        let call = self.scripts.leave(keys, answer);
-        self.run::<i64>(call).await.map(drop)
-    }
-}
-
-/// [`BlockingSharedStore`] on Redis over one synchronous connection (opened on first use and
-/// again after a failure), with read and write timeouts.
-pub struct BlockingRedisStore {
+/// The blocking store on Redis over one synchronous connection (opened on first use and again
+/// after a failure), with read and write timeouts.
+pub(crate) struct BlockingRedisStore {
     client: redis::Client,
     connection: Mutex<Option<redis::Connection>>,
     timeout: Duration,
@@ -273,7 +340,7 @@ impl fmt::Debug for BlockingRedisStore {
 
 impl BlockingRedisStore {
     /// A store at `url`; nothing connects yet.
-    pub fn new(url: &str, timeout: Duration) -> Result<BlockingRedisStore, BoxError> {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<BlockingRedisStore, BoxError> {
         Ok(BlockingRedisStore {
             client: open(url)?,
             connection: Mutex::new(None),
@@ -281,16 +348,12 @@ impl BlockingRedisStore {
             scripts: Scripts::new(),
         })
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, Option<redis::Connection>> {
-        self.connection.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn run<T: redis::FromRedisValue>(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-    ) -> Result<T, BoxError> {
-        let mut slot = self.lock();
+impl BlockingSharedStore for BlockingRedisStore {
+    fn run(&self, op: &StoreOp) -> Result<StoreReply, BoxError> {
+        let invocation = self.scripts.invocation(op);
+        let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             let connection = self.client.get_connection_with_timeout(self.timeout)?;
             connection.set_read_timeout(Some(self.timeout))?;
@@ -298,46 +361,11 @@ impl BlockingRedisStore {
             *slot = Some(connection);
         }
         let connection = slot.as_mut().expect("connected just above");
-        let result = invocation.invoke(connection);
+        let result = invocation.invoke::<redis::Value>(connection);
         if result.is_err() {
             // A timed-out or broken connection may hold a late reply: never reuse it.
             *slot = None;
         }
-        Ok(result?)
-    }
-}
-
-impl BlockingSharedStore for BlockingRedisStore {
-    fn reserve(&self, bucket: &str, interval: Duration, burst: u32) -> Result<Duration, BoxError> {
-        let call = self.scripts.reserve(bucket, interval, burst);
-        Ok(Duration::from_micros(self.run::<u64>(&call)?))
-    }
-
-    fn claim(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        lease: Duration,
-        waiting: bool,
-    ) -> Result<Claim, BoxError> {
-        let call = self.scripts.claim(keys, marker, lease, waiting);
-        Ok(claim_of(self.run::<String>(&call)?))
-    }
-
-    fn settle(
-        &self,
-        keys: &PairKeys,
-        marker: &str,
-        answer: Option<&str>,
-        keep: Duration,
-        linger: Duration,
-    ) -> Result<(), BoxError> {
-        let call = self.scripts.settle(keys, marker, answer, (keep, linger));
-        self.run::<i64>(&call).map(drop)
-    }
-
-    fn leave(&self, keys: &PairKeys, answer: Option<&str>) -> Result<(), BoxError> {
-        let call = self.scripts.leave(keys, answer);
-        self.run::<i64>(&call).map(drop)
+        reply(result?)
     }
 }

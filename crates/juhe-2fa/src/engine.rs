@@ -1,0 +1,467 @@
+//! The check engine, sans I/O: the order of one check, written once.
+//!
+//! A [`Check`] is a state machine. [`Check::step`] takes the outcome of the last thing it asked
+//! for and says what to do next: claim the pair or reserve a rate slot in the shared store,
+//! sleep, run the caller's pre-send hook, send this request, settle the pair. The async
+//! [`Client`](crate::Client) and the [`BlockingClient`](crate::BlockingClient) are drivers:
+//! they do what a step says (await or block) and feed the outcome back. Nothing here sends,
+//! sleeps or talks to a store.
+//!
+//! The order: [claim the pair] → local rate slot → [shared rate slot] → pre-send hook → [mark
+//! the pair sent] → send → read → (retry: [slow the budget down on 10012] → back off → rate
+//! slot …) → [settle the pair]. Bracketed steps are the fleet's (feature `redis`).
+//!
+//! Dropping a check mid-way (a timeout, `select!`, an aborted task) is safe: its pair is freed
+//! at once if its request had not left, and settled as ambiguous if it had, so other callers
+//! neither wait for it nor send it again (the keeper runs that last operation).
+
+use std::time::{Duration, Instant};
+
+use juhe_proto::{ErrorCode, IdCard, Mobile};
+use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
+
+use crate::core::{Core, Prepared};
+#[cfg(feature = "redis")]
+use crate::fleet::{ClaimStep, PairTurn, RateStep, StoreOp, StoreReply};
+use crate::{Attempt, Error, Verification};
+
+/// What a driver does next.
+pub(crate) enum Step {
+    /// Sleep this long, then feed [`Input::Go`].
+    Sleep(Duration),
+    /// Run the pre-send hook for this attempt, then feed [`Input::Hooked`].
+    Hook(Attempt),
+    /// Send this request, then feed [`Input::Answered`].
+    Send(HttpRequest),
+    /// Run this operation on the shared store, then feed [`Input::Stored`].
+    #[cfg(feature = "redis")]
+    Store(StoreOp),
+    /// The check is over.
+    Done(Result<Verification, Error>),
+}
+
+/// The outcome of the last step.
+pub(crate) enum Input {
+    /// Start, or the sleep is over.
+    Go,
+    Hooked(Result<(), BoxError>),
+    Answered(Result<HttpResponse, TransportError>),
+    #[cfg(feature = "redis")]
+    Stored(Result<StoreReply, BoxError>),
+}
+
+enum Phase {
+    /// De-duplication: claim the pair, or wait for and reuse another caller's answer.
+    #[cfg(feature = "redis")]
+    Claim,
+    LocalRate,
+    SharedRate,
+    /// The shared store failed: the local fallback limiter serves.
+    #[cfg(feature = "redis")]
+    FallbackRate,
+    Hook,
+    MarkSent,
+    Send,
+    /// A 10012: slow the shared budget down, then back off.
+    SlowDown(Duration),
+    Backoff(Duration),
+    Settle(Result<Verification, Error>),
+    #[cfg(feature = "redis")]
+    Leave(StoreOp, Result<Verification, Error>),
+    Done(Result<Verification, Error>),
+    Over,
+}
+
+/// One check in progress. See the module documentation.
+pub(crate) struct Check<'c> {
+    core: &'c Core,
+    prepared: Prepared,
+    phase: Phase,
+    /// A sleep asked for by the current phase, which then runs again.
+    sleep: Option<Duration>,
+    attempt: u32,
+    started: Instant,
+    /// When the current attempt began waiting for the shared budget.
+    rate_since: Instant,
+    /// A request was handed to the driver and its outcome has not been read.
+    in_flight: bool,
+    #[cfg(feature = "redis")]
+    turn: Option<PairTurn>,
+}
+
+impl<'c> Check<'c> {
+    /// Prepares a check: the fields are encrypted once here, for every attempt.
+    pub(crate) fn new(core: &'c Core, idcard: &IdCard, mobile: &Mobile) -> Result<Self, Error> {
+        let prepared = core.prepare(idcard, mobile)?;
+        #[cfg(feature = "redis")]
+        let turn = core.fleet.as_ref().and_then(|f| f.turn(idcard, mobile));
+        #[cfg(feature = "redis")]
+        let phase = if turn.is_some() {
+            Phase::Claim
+        } else {
+            Phase::LocalRate
+        };
+        #[cfg(not(feature = "redis"))]
+        let phase = Phase::LocalRate;
+        let now = Instant::now();
+        Ok(Check {
+            core,
+            prepared,
+            phase,
+            sleep: None,
+            attempt: 1,
+            started: now,
+            rate_since: now,
+            in_flight: false,
+            #[cfg(feature = "redis")]
+            turn,
+        })
+    }
+
+    /// The check's tracing span (mode and masked numbers).
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.prepared.span
+    }
+
+    /// Takes the outcome of the last step and says what to do next.
+    pub(crate) fn step(&mut self, input: Input) -> Step {
+        self.take(input);
+        loop {
+            if let Some(wait) = self.sleep.take() {
+                return Step::Sleep(wait);
+            }
+            if let Some(step) = self.advance() {
+                return step;
+            }
+        }
+    }
+
+    /// Feeds an outcome to the phase that asked for it.
+    fn take(&mut self, input: Input) {
+        match input {
+            Input::Go => {}
+            Input::Hooked(Ok(())) => self.phase = Phase::MarkSent,
+            Input::Hooked(Err(e)) => self.finish(Err(Error::Cancelled(e))),
+            Input::Answered(outcome) => {
+                self.in_flight = false;
+                self.answered(outcome);
+            }
+            #[cfg(feature = "redis")]
+            Input::Stored(reply) => self.stored(reply),
+        }
+    }
+
+    /// Runs the current phase: a step for the driver, or `None` when it moved on by itself.
+    fn advance(&mut self) -> Option<Step> {
+        let now = Instant::now();
+        match std::mem::replace(&mut self.phase, Phase::Over) {
+            #[cfg(feature = "redis")]
+            Phase::Claim => return self.claim(),
+            Phase::LocalRate => match self.core.rate_limit.as_ref().map(|l| l.try_acquire(now)) {
+                Some(Err(wait)) => {
+                    self.phase = Phase::LocalRate;
+                    return Some(Step::Sleep(wait));
+                }
+                _ => {
+                    self.rate_since = now;
+                    self.phase = Phase::SharedRate;
+                }
+            },
+            Phase::SharedRate => return self.shared_rate(),
+            #[cfg(feature = "redis")]
+            Phase::FallbackRate => return self.fallback_rate(now),
+            Phase::Hook => {
+                self.phase = Phase::Hook;
+                return Some(Step::Hook(Attempt::new(self.attempt)));
+            }
+            Phase::MarkSent => return self.mark_sent(),
+            Phase::Send => match self.core.request(&self.prepared) {
+                Ok(request) => {
+                    self.phase = Phase::Send;
+                    self.in_flight = true;
+                    return Some(Step::Send(request));
+                }
+                Err(e) => self.finish(Err(e)),
+            },
+            Phase::SlowDown(delay) => return self.slow_down(delay, now),
+            Phase::Backoff(delay) => {
+                self.attempt += 1;
+                self.phase = Phase::LocalRate;
+                return Some(Step::Sleep(delay));
+            }
+            Phase::Settle(result) => return self.settle(result),
+            #[cfg(feature = "redis")]
+            Phase::Leave(op, result) => {
+                self.phase = Phase::Leave(op.clone(), result);
+                return Some(Step::Store(op));
+            }
+            Phase::Done(result) => return Some(Step::Done(self.done(result))),
+            Phase::Over => {
+                return Some(Step::Done(Err(Error::config(
+                    "the check was driven after it ended",
+                ))));
+            }
+        }
+        None
+    }
+
+    /// Ends the check with `result`: settle the pair first if it is held.
+    fn finish(&mut self, result: Result<Verification, Error>) {
+        self.phase = Phase::Settle(result);
+    }
+
+    /// The span gets the attempts, the order id and the latency once, at the end.
+    fn done(&self, result: Result<Verification, Error>) -> Result<Verification, Error> {
+        let span = &self.prepared.span;
+        let attempts = result.as_ref().map_or(self.attempt, |v| v.attempts);
+        span.record("attempts", attempts);
+        span.record("latency_ms", self.started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(v) => {
+                span.record("order_id", v.order_id.as_str());
+                span.in_scope(|| tracing::info!(verdict = %v.verdict, "check answered"));
+            }
+            Err(error) => span.in_scope(
+                || tracing::debug!(%error, class = error.class().as_str(), "check failed"),
+            ),
+        }
+        result
+    }
+
+    /// Reads one attempt's outcome: an answer, a final failure, or a retry after a wait.
+    fn answered(&mut self, outcome: Result<HttpResponse, TransportError>) {
+        let span = &self.prepared.span;
+        match span.in_scope(|| self.core.read(outcome)) {
+            Ok(answer) => self.finish(Ok(Verification {
+                verdict: answer.verdict,
+                order_id: answer.order_id,
+                mode: self.core.endpoint,
+                attempts: self.attempt,
+                carrier: self.prepared.carrier,
+                reused_from: None,
+            })),
+            Err(error) => match self.core.retry.delay_for(&error, self.attempt) {
+                Some(delay) => {
+                    let attempt = self.attempt;
+                    span.in_scope(|| tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying"));
+                    let rate_limited = error.error_code().is_some_and(ErrorCode::is_rate_limit);
+                    self.phase = if rate_limited {
+                        if let Some(limit) = &self.core.rate_limit {
+                            limit.slow_down(Instant::now());
+                        }
+                        Phase::SlowDown(delay)
+                    } else {
+                        Phase::Backoff(delay)
+                    };
+                }
+                None => self.finish(Err(error)),
+            },
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+impl Check<'_> {
+    fn shared_rate(&mut self) -> Option<Step> {
+        self.phase = Phase::Hook;
+        None
+    }
+
+    fn mark_sent(&mut self) -> Option<Step> {
+        self.phase = Phase::Send;
+        None
+    }
+
+    fn slow_down(&mut self, delay: Duration, _now: Instant) -> Option<Step> {
+        self.phase = Phase::Backoff(delay);
+        None
+    }
+
+    fn settle(&mut self, result: Result<Verification, Error>) -> Option<Step> {
+        self.phase = Phase::Done(result);
+        None
+    }
+}
+
+/// The fleet's phases (feature `redis`).
+#[cfg(feature = "redis")]
+impl Check<'_> {
+    fn fleet(&self) -> Option<&crate::fleet::FleetCore> {
+        self.core.fleet.as_ref()
+    }
+
+    /// The pair's turn while it is held.
+    fn held(&self) -> Option<&PairTurn> {
+        self.turn.as_ref().filter(|t| t.held)
+    }
+
+    fn claim(&mut self) -> Option<Step> {
+        self.phase = Phase::Claim;
+        let (Some(fleet), Some(turn)) = (self.fleet(), self.turn.as_ref()) else {
+            self.phase = Phase::LocalRate;
+            return None;
+        };
+        match fleet.claim_op(turn) {
+            Some(op) => Some(Step::Store(op)),
+            None => {
+                self.on_claim(None);
+                None
+            }
+        }
+    }
+
+    fn on_claim(&mut self, reply: Option<Result<StoreReply, BoxError>>) {
+        let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_mut()) else {
+            self.phase = Phase::LocalRate;
+            return;
+        };
+        let context = (self.core.endpoint, self.prepared.carrier);
+        match fleet.on_claim(turn, reply, context) {
+            ClaimStep::Claimed => {
+                fleet.hold(turn);
+                self.phase = Phase::LocalRate;
+            }
+            ClaimStep::Wait(wait) => self.sleep = Some(wait),
+            ClaimStep::Unguarded => {
+                self.turn = None;
+                self.phase = Phase::LocalRate;
+            }
+            ClaimStep::Done(result, leave) => {
+                self.phase = match leave {
+                    Some(op) => Phase::Leave(op, result),
+                    None => Phase::Done(result),
+                };
+            }
+        }
+    }
+
+    fn shared_rate(&mut self) -> Option<Step> {
+        self.phase = Phase::SharedRate;
+        let Some(fleet) = self.fleet().filter(|f| f.shares_rate()) else {
+            self.phase = Phase::Hook;
+            return None;
+        };
+        match fleet.reserve_op() {
+            Some(op) => Some(Step::Store(op)),
+            None => {
+                self.on_reserve(None);
+                None
+            }
+        }
+    }
+
+    fn on_reserve(&mut self, reply: Option<Result<StoreReply, BoxError>>) {
+        let Some(fleet) = self.fleet() else { return };
+        match fleet.on_reserve(reply, self.rate_since) {
+            RateStep::Go => self.phase = Phase::Hook,
+            RateStep::Wait(wait) => self.sleep = Some(wait),
+            RateStep::Fallback => self.phase = Phase::FallbackRate,
+            RateStep::Fail(e) => self.finish(Err(e)),
+        }
+    }
+
+    fn fallback_rate(&mut self, now: Instant) -> Option<Step> {
+        self.phase = Phase::FallbackRate;
+        match self.fleet().map(|f| f.fallback_acquire(now)) {
+            Some(Err(wait)) => Some(Step::Sleep(wait)),
+            _ => {
+                self.phase = Phase::Hook;
+                None
+            }
+        }
+    }
+
+    fn mark_sent(&mut self) -> Option<Step> {
+        self.phase = Phase::MarkSent;
+        match (self.fleet(), self.held()) {
+            (Some(fleet), Some(turn)) => Some(Step::Store(fleet.mark_sent(turn))),
+            _ => {
+                self.phase = Phase::Send;
+                None
+            }
+        }
+    }
+
+    fn slow_down(&mut self, delay: Duration, now: Instant) -> Option<Step> {
+        self.phase = Phase::Backoff(delay);
+        let op = self.fleet()?.slow_down(now)?;
+        self.phase = Phase::SlowDown(delay);
+        Some(Step::Store(op))
+    }
+
+    fn settle(&mut self, result: Result<Verification, Error>) -> Option<Step> {
+        match (self.fleet(), self.held()) {
+            (Some(fleet), Some(turn)) => {
+                let op = fleet.settle_op(turn, &result);
+                self.phase = Phase::Settle(result);
+                Some(Step::Store(op))
+            }
+            _ => {
+                self.phase = Phase::Done(result);
+                None
+            }
+        }
+    }
+
+    /// The held pair is settled (or lost): nothing left to keep.
+    fn let_go(&mut self) {
+        if let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_mut()) {
+            fleet.release(turn);
+        }
+    }
+
+    fn stored(&mut self, reply: Result<StoreReply, BoxError>) {
+        if let Some(fleet) = self.fleet() {
+            fleet.stored(&reply);
+        }
+        match std::mem::replace(&mut self.phase, Phase::Over) {
+            Phase::Claim => {
+                self.phase = Phase::Claim;
+                self.on_claim(Some(reply));
+            }
+            Phase::SharedRate => {
+                self.phase = Phase::SharedRate;
+                self.on_reserve(Some(reply));
+            }
+            Phase::MarkSent => match reply.map(|r| r.int()) {
+                Ok(Some(0)) => {
+                    // The lease ran out and another caller may hold the pair now: sending
+                    // could bill it twice.
+                    self.let_go();
+                    self.finish(Err(Error::SharedStore {
+                        problem: "this check lost its claim on the pair before sending",
+                        source: None,
+                    }));
+                }
+                // Held, or the store failed: the keeper's lease still covers the pair.
+                _ => self.phase = Phase::Send,
+            },
+            Phase::SlowDown(delay) => self.phase = Phase::Backoff(delay),
+            Phase::Settle(result) => {
+                self.let_go();
+                self.phase = Phase::Done(result);
+            }
+            Phase::Leave(_, result) => self.phase = Phase::Done(result),
+            other => self.phase = other,
+        }
+    }
+}
+
+/// A check dropped before its end hands its last store operation to the keeper.
+#[cfg(feature = "redis")]
+impl Drop for Check<'_> {
+    fn drop(&mut self) {
+        let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_ref()) else {
+            return;
+        };
+        let op = match &self.phase {
+            Phase::Done(_) | Phase::Over => None,
+            Phase::Leave(op, _) => Some(op.clone()),
+            Phase::Settle(result) if turn.held => Some(fleet.settle_op(turn, result)),
+            _ => fleet.abandon(turn, self.in_flight),
+        };
+        if let Some(op) = op {
+            fleet.hand_over(turn, op);
+        }
+    }
+}
