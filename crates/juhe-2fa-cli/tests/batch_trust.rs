@@ -401,3 +401,492 @@ fn a_repeated_pair_is_sent_once_unless_asked() {
     assert_eq!(all.code, 0);
     assert_eq!(sb.stats().requests, 25, "--no-dedupe sends every row");
 }
+
+/// `text` with its ASCII digits and letters in their full-width forms (U+FF10…).
+fn full_width(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+            other => other,
+        })
+        .collect()
+}
+
+/// Two distinct pairs, the second with an ID number ending in `X`.
+fn two_pairs() -> [(String, String); 2] {
+    let all = pairs(60);
+    let x = all
+        .iter()
+        .find(|(id, _)| id.ends_with('X'))
+        .unwrap()
+        .clone();
+    [all[0].clone(), x]
+}
+
+#[test]
+fn the_same_pair_written_differently_is_sent_once() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    let [(a_id, a_m), (b_id, b_m)] = two_pairs();
+    let spaced = format!("{} {} {}", &a_m[..3], &a_m[3..7], &a_m[7..]);
+    let dashed = format!("{}-{}-{}", &b_m[..3], &b_m[3..7], &b_m[7..]);
+    let mut rows = vec![
+        (a_id.clone(), a_m.clone()),
+        (a_id.clone(), spaced),
+        (a_id.clone(), format!("+86{a_m}")),
+        (b_id.clone(), b_m.clone()),
+        (b_id.to_lowercase(), b_m.clone()),
+        (full_width(&a_id), full_width(&a_m)),
+        (b_id.clone(), dashed),
+    ];
+    write_csv(&input, &rows);
+    let first = batch(&sb, demo::API_KEY, &input, &output, &["--concurrency", "8"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(sb.stats().requests, 2, "two pairs, two requests");
+    assert_eq!(sb.pairs_billed_more_than_once(), 0);
+    assert_eq!(summary(&first)["duplicates"], 5, "{}", first.stdout);
+
+    // A resumed job finds them through the journal: new spellings of both pairs are copies,
+    // and a sent row may be re-spelled without the journal calling it another input.
+    rows[0].1 = format!("0086 {a_m}");
+    rows.push((format!(" {b_id} "), full_width(&format!("+86{b_m}"))));
+    rows.push((a_id.to_lowercase(), format!("86{a_m}")));
+    write_csv(&input, &rows);
+    let resumed = batch(&sb, demo::API_KEY, &input, &output, &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(sb.stats().requests, 2, "nothing sent again");
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains(",match,")).count(), 9);
+}
+
+/// `juhe-2fa` at `--qps`/`--concurrency` as a child with piped output.
+fn spawn_with(
+    sb: &BlockingSandbox,
+    global: &[&str],
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+) -> std::process::Child {
+    batch_cmd(&sb.base_url(), demo::API_KEY, global, input, output)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn interrupt(child: &std::process::Child) {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+/// How many journal rows are in each state.
+fn journal_states(journal: &Path) -> std::collections::BTreeMap<String, i64> {
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT state, COUNT(*) FROM rows GROUP BY state")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn after_sigint_no_row_waiting_on_qps_is_sent() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    write_csv(&input, &pairs(20));
+    // One request every 500 ms, four rows waiting on the limit at any time.
+    let global = ["--retries", "0", "--qps", "2"];
+    let child = spawn_with(&sb, &global, &input, &output, &["--concurrency", "4"]);
+    while sb.stats().requests < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    interrupt(&child);
+    let at_signal = sb.stats().requests;
+    let run = wait_at_most(child, 20);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("stopping"), "{}", run.stderr);
+    assert_eq!(
+        sb.stats().requests,
+        at_signal,
+        "no request left after the signal"
+    );
+    let states = journal_states(&dir.path().join("out.csv.journal"));
+    assert_eq!(
+        states.get("sent"),
+        None,
+        "no row left maybe-billed: {states:?}"
+    );
+    assert_eq!(
+        states.get("done").copied(),
+        Some(at_signal as i64),
+        "{states:?}"
+    );
+
+    let rerun = batch(&sb, demo::API_KEY, &input, &output, &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(
+        (sb.stats().billed, sb.pairs_billed_more_than_once()),
+        (20, 0)
+    );
+}
+
+#[test]
+fn after_sigint_a_row_slowed_down_by_10012_is_not_sent_again() {
+    // The batch's own slow-down wait (no client retries), then the client's retry backoff.
+    for retries in ["0", "2"] {
+        slowed_down_row_after_sigint(retries);
+    }
+}
+
+fn slowed_down_row_after_sigint(retries: &str) {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .faults(FaultPlan::new().then(Fault::ErrorCode(ErrorCode::RateLimited)))
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    write_csv(&input, &pairs(3));
+    let global = ["--retries", retries];
+    let child = spawn_with(&sb, &global, &input, &output, &["--concurrency", "1"]);
+    while !sb.stats().by_error_code.contains_key(&10012) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // The row now waits (1 s or more) before sending again.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    interrupt(&child);
+    let run = wait_at_most(child, 20);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_eq!(
+        sb.stats().requests,
+        1,
+        "--retries {retries}: the waiting row was not sent"
+    );
+    let states = journal_states(&dir.path().join("out.csv.journal"));
+    assert_eq!(states.get("sent"), None, "{states:?}");
+
+    let rerun = batch(&sb, demo::API_KEY, &input, &output, &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(
+        (sb.stats().billed, sb.pairs_billed_more_than_once()),
+        (3, 0)
+    );
+}
+
+/// Rows of the journal recorded as final.
+fn done_rows(journal: &Path) -> i64 {
+    journal_states(journal).get("done").copied().unwrap_or(0)
+}
+
+#[test]
+fn a_wrong_openid_stops_the_job_and_the_right_one_resumes() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    let journal = dir.path().join("out.csv.journal");
+    write_csv(&input, &pairs(40));
+    let wrong = batch(
+        &sb,
+        demo::API_KEY,
+        &input,
+        &output,
+        &[
+            "--mode",
+            "aes",
+            "--openid",
+            "JHnot-this-account-0000000000000",
+        ],
+    );
+    assert_eq!(wrong.code, 4, "{}", wrong.stderr);
+    let said = &wrong.stderr;
+    assert!(
+        said.contains("--openid") && said.contains("--aes-key") && said.contains("doctor"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("the job stopped").count(),
+        1,
+        "one message: {said}"
+    );
+    assert!(
+        summary(&wrong)["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("232901"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(
+        sb.stats().requests <= 3 + 8,
+        "stops after the third: {:?}",
+        sb.stats()
+    );
+    assert_eq!(
+        done_rows(&journal),
+        0,
+        "no row finalised with the key's error"
+    );
+    assert!(!output.exists());
+
+    let right = batch(
+        &sb,
+        demo::API_KEY,
+        &input,
+        &output,
+        &["--mode", "aes", "--openid", demo::OPENID],
+    );
+    assert_eq!(right.code, 0, "{}", right.stderr);
+    assert_eq!(
+        (sb.stats().billed, sb.pairs_billed_more_than_once()),
+        (40, 0)
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains(",match,")).count(), 40);
+}
+
+#[test]
+fn a_wrong_rsa_key_stops_the_job_and_the_right_one_resumes() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    write_csv(&input, &pairs(12));
+    // Another RSA key than the one the vendor (the sandbox) decrypts with.
+    let other = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../juhe-crypto/tests/data/rsa2048/pub.pem"
+    );
+    let rsa = |key: &'static str| {
+        [
+            "--mode",
+            "rsa",
+            "--rsa-public-key",
+            key,
+            "--concurrency",
+            "1",
+        ]
+    };
+    let wrong = batch(&sb, demo::API_KEY, &input, &output, &rsa(other));
+    assert_eq!(wrong.code, 4, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("--rsa-public-key") && wrong.stderr.contains("doctor"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(sb.stats().requests, 3, "{:?}", sb.stats());
+    assert_eq!(done_rows(&dir.path().join("out.csv.journal")), 0);
+
+    let right = batch(
+        &sb,
+        demo::API_KEY,
+        &input,
+        &output,
+        &rsa(demo::RSA_PUBLIC_KEY_B64),
+    );
+    assert_eq!(right.code, 0, "{}", right.stderr);
+    assert_eq!(
+        (sb.stats().billed, sb.pairs_billed_more_than_once()),
+        (12, 0)
+    );
+}
+
+#[test]
+fn a_few_232901_in_aes_mode_and_any_in_plain_mode_are_the_rows_answers() {
+    let two = FaultPlan::new().then_times(Fault::ErrorCode(ErrorCode::InvalidMobile), 2);
+    let aes = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .faults(two)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv(&input, &pairs(6));
+    let output = dir.path().join("aes.csv");
+    let flags = [
+        "--mode",
+        "aes",
+        "--openid",
+        demo::OPENID,
+        "--concurrency",
+        "1",
+    ];
+    let run = batch(&aes, demo::API_KEY, &input, &output, &flags);
+    assert_eq!(run.code, 0, "two in a row, then answers: {}", run.stderr);
+    let s = summary(&run);
+    assert_eq!(
+        (
+            s["by_status"]["api_error"].as_u64(),
+            s["by_status"]["match"].as_u64()
+        ),
+        (Some(2), Some(4)),
+        "{s}"
+    );
+
+    let five = FaultPlan::new().then_times(Fault::ErrorCode(ErrorCode::InvalidMobile), 5);
+    let plain = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .faults(five)
+        .spawn_blocking()
+        .unwrap();
+    let output = dir.path().join("plain.csv");
+    let run = batch(
+        &plain,
+        demo::API_KEY,
+        &input,
+        &output,
+        &["--concurrency", "1"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = summary(&run);
+    assert_eq!(s["by_status"]["api_error"], 5, "{s}");
+    assert!(s["stopped"].is_null(), "{s}");
+}
+
+#[test]
+fn billable_calls_count_requests_not_copies() {
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    let distinct = pairs(3);
+    let rows: Vec<(String, String)> = (0..3).flat_map(|_| distinct.clone()).collect();
+    write_csv(&input, &rows);
+    let run = batch(&sb, demo::API_KEY, &input, &output, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = summary(&run);
+    assert_eq!(sb.stats().billed, 3);
+    assert_eq!(
+        (
+            s["billable"].as_u64(),
+            s["billable_this_run"].as_u64(),
+            s["duplicates"].as_u64()
+        ),
+        (Some(3), Some(3), Some(6)),
+        "{s}"
+    );
+    // The job's count holds on a rerun, and the text summary says the same.
+    let again = run_text(&sb, &input, &output);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("billable calls 3 (0 this run)"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("6 row(s) repeated"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(sb.stats().billed, 3);
+}
+
+fn run_text(sb: &BlockingSandbox, input: &Path, output: &Path) -> Run {
+    run(&mut batch_cmd(
+        &sb.base_url(),
+        demo::API_KEY,
+        &["--retries", "0"],
+        input,
+        output,
+    ))
+}
+
+/// A tmpfs of `size` mounted on `dir`, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root, as the tests run in CI"
+        );
+        Tmpfs(dir.to_owned())
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_under_the_output_loses_no_answer() {
+    let rows = 300;
+    // Each request takes a while, so rows are in flight when the output fills up.
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .faults(FaultPlan::new().then_times(Fault::DelayMs(20), rows))
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let journal = dir.path().join("job.journal");
+    let full = Tmpfs::mount(&dir.path().join("small"), "128k");
+    let output = full.0.join("out.csv");
+    // A wide column so the output outgrows the tmpfs after about a hundred rows.
+    let note = "n".repeat(1500);
+    let mut text = String::from("idcard,mobile,note\n");
+    for (id, m) in pairs(rows) {
+        text.push_str(&format!("{id},{m},{note}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let journal_flag = ["--journal", journal.to_str().unwrap(), "--concurrency", "8"];
+    let first = batch(&sb, demo::API_KEY, &input, &output, &journal_flag);
+    assert_eq!(first.code, 5, "{}", first.stderr);
+    assert!(first.stderr.contains("No space left"), "{}", first.stderr);
+    let billed = sb.stats().billed;
+    assert!(billed > 0 && billed < rows as u64, "{billed}");
+    let states = journal_states(&journal);
+    assert_eq!(states.get("sent"), None, "no answer lost: {states:?}");
+    assert_eq!(
+        done_rows(&journal),
+        billed as i64,
+        "every billed answer is journalled"
+    );
+
+    full.resize("8m");
+    let rerun = batch(&sb, demo::API_KEY, &input, &output, &journal_flag);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(
+        (sb.stats().billed, sb.pairs_billed_more_than_once()),
+        (rows as u64, 0),
+        "each row billed once"
+    );
+    let out = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(out.lines().filter(|l| l.contains(",match,")).count(), rows);
+}

@@ -29,6 +29,7 @@ mod error_code;
 mod idcard;
 mod mobile;
 mod normalize;
+mod pair;
 #[cfg(feature = "wire")]
 mod response;
 
@@ -43,6 +44,7 @@ pub use error::{DecodeError, RequestError, ResponseError};
 pub use error_code::{CodeFormat, ErrorCode, ErrorKind};
 pub use idcard::{Gender, IdCard};
 pub use mobile::Mobile;
+pub use pair::PairIdentity;
 #[cfg(feature = "wire")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 pub use response::{Answer, Verdict, parse_response};

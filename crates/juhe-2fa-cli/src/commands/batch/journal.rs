@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use juhe_2fa::ErrorCode;
+use juhe_2fa::layers::proto::PairIdentity;
+use juhe_2fa::{ErrorCode, IdCard, Mobile};
 
 use super::lock::JobLock;
 use crate::error::CliError;
@@ -165,25 +166,25 @@ enum PairDigest {
 }
 
 impl PairDigest {
-    fn of(&self, idcard: &str, mobile: &str) -> i64 {
+    /// The digest of a pair's bytes, given in parts (see [`PairIdentity::parts`]).
+    fn of(&self, parts: [&[u8]; 3]) -> i64 {
         use hmac::{KeyInit, Mac};
         let bytes: Vec<u8> = match self {
             PairDigest::Salted(salt) => {
                 let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(salt)
                     .expect("HMAC takes any key length");
-                mac.update(idcard.as_bytes());
-                mac.update(b"\x1f");
-                mac.update(mobile.as_bytes());
+                for part in parts {
+                    mac.update(part);
+                }
                 mac.finalize().into_bytes().to_vec()
             }
             PairDigest::Legacy => {
                 use sha1::Digest;
-                sha1::Sha1::new()
-                    .chain_update(idcard.as_bytes())
-                    .chain_update(b"\x1f")
-                    .chain_update(mobile.as_bytes())
-                    .finalize()
-                    .to_vec()
+                let mut sha = sha1::Sha1::new();
+                for part in parts {
+                    sha.update(part);
+                }
+                sha.finalize().to_vec()
             }
         };
         i64::from_be_bytes(bytes[..8].try_into().expect("at least 8 bytes"))
@@ -414,9 +415,21 @@ impl Journal {
         self.fresh
     }
 
-    /// The digest that recognises a row's pair in this journal.
-    pub fn pair_digest(&self, idcard: &str, mobile: &str) -> i64 {
-        self.digest.of(idcard, mobile)
+    /// The digest that recognises a pair in this journal: of its [`PairIdentity`], so every
+    /// spelling of the same two numbers is one pair (and, for a pair written plainly, the
+    /// same digest journals made before normalising recorded).
+    pub fn pair_digest(&self, idcard: &IdCard, mobile: &Mobile) -> i64 {
+        self.digest.of(PairIdentity::new(idcard, mobile).parts())
+    }
+
+    /// The digest of a row's text as written: for rows that fail validation (never sent, so
+    /// never a pair to recognise), and for rows journalled before digests were normalised.
+    pub fn raw_digest(&self, idcard: &str, mobile: &str) -> i64 {
+        self.digest.of([
+            idcard.as_bytes(),
+            &[PairIdentity::SEPARATOR],
+            mobile.as_bytes(),
+        ])
     }
 
     fn send(&self, msg: Msg) -> Result<(), CliError> {

@@ -6,7 +6,13 @@
 //! client, whose pre-send hook commits `sent` to the journal just before each attempt goes
 //! out; then commit the outcome. Results are written in input order to `<output>.partial`,
 //! renamed into place when the job is complete. A code about the account or the service (a
-//! wrong key, say) stops the job with its rows still pending, so a rerun with the fix resumes.
+//! wrong key, say) stops the job with its rows still pending, so a rerun with the fix resumes;
+//! so do three 232901/232902 answers in a row in AES/RSA mode (wrong key material, see
+//! [`Streak`]). Once the job stops (that, SIGINT/SIGTERM, or a failed output write) no request
+//! leaves: the pre-send hook refuses, and rows waiting (rate limit, slow-down) stay pending.
+//!
+//! "The same pair" is [`PairIdentity`](juhe_2fa::layers::proto::PairIdentity): the normalised
+//! numbers, for de-duplication and the journal alike.
 
 mod journal;
 mod lock;
@@ -20,13 +26,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use juhe_2fa::{BoxError, Client, Error, IdCard, Mobile, Verification};
+use juhe_2fa::{BoxError, Client, Error, ErrorCode, IdCard, Mobile, Verification};
 use tokio::sync::watch;
 
 use self::journal::{Entry, Journal, RowResult, State, Status};
 use self::output::OutputWriter;
-use self::progress::Progress;
-use crate::cli::{BatchArgs, Global};
+use self::progress::{Origin, Progress};
+use crate::cli::{BatchArgs, Global, ModeArg};
 use crate::config::{client_builder, config_error};
 use crate::error::{CliError, Exit, RowFate, chain, handling};
 use crate::input::{Format, Row, RowReader, count_rows};
@@ -34,6 +40,14 @@ use crate::input::{Format, Row, RowReader, count_rows};
 const SENT_BEFORE: &str = "sent by an earlier run that stopped before the answer was recorded; it may have been billed (rerun with --retry-ambiguous to send it again)";
 const PENDING: &str =
     "not sent: the job stopped before this row (rerun the same command to resume)";
+const KEY_PENDING: &str = "not final: the vendor could not read this row's numbers, as with wrong key material (rerun with the right key to check it)";
+/// The note that starts a copied result's reason (how the summary tells copies apart).
+const COPY_NOTE: &str = "same pair as row ";
+const REUSED: &str = "another process's answer for this pair (shared through Redis), not sent";
+
+/// In AES/RSA mode, this many 232901/232902 answers with no other answer in between mean the
+/// key material is wrong, not the rows.
+const KEY_STREAK: u32 = 3;
 
 /// Rate-limit answers that outlast the client's own retries: the row waits this long, doubling,
 /// this many times, then the job stops (about two minutes in all).
@@ -49,6 +63,18 @@ struct Context {
     stop: Mutex<Option<String>>,
     /// SIGINT or SIGTERM arrived: send nothing new, let requests in flight finish.
     interrupted: AtomicBool,
+    /// True once the job stops for any reason: no request leaves from then on, and waits end.
+    halt: watch::Sender<bool>,
+    /// Whether a row waiting to send (rate limit) may be dropped when the job stops. Not with
+    /// `--redis`: the fleet's shared state wants each check to end, so there the pre-send hook
+    /// alone refuses, when the wait is over.
+    drop_waiting: bool,
+    /// In AES/RSA mode, the flags that hold the key material; `None` in plain mode.
+    key_flags: Option<&'static str>,
+    /// 232901/232902 answers in a row (AES/RSA mode only).
+    streak: tokio::sync::Mutex<Streak>,
+    /// Rows recorded `api_error` and then reopened as pending by a tripped [`Streak`].
+    reopened: AtomicU64,
     /// `--prefix` for the added names.
     prefix: String,
     /// De-duplicate pairs within the job (off with `--no-dedupe`).
@@ -59,10 +85,43 @@ struct Context {
     /// Pairs claimed in this run. In a fresh job, a pair not in it came in no earlier row, so
     /// the journal need not be asked (a round trip to its thread per row saved).
     seen: Mutex<HashSet<i64>>,
-    /// Rows answered with another row's result.
-    duplicates: AtomicU64,
-    /// Rows answered with another process's result through `--redis`.
-    reused: AtomicU64,
+}
+
+/// In AES/RSA mode, a 232901 (malformed mobile) or 232902 (invalid ID card) for numbers that
+/// passed local validation most likely means the vendor could not decrypt them: wrong OpenID,
+/// AES key or RSA key, which would turn every row of the job into a final `api_error`. Such
+/// answers are recorded as they come; after [`KEY_STREAK`] of them with no other answer in
+/// between, the job stops like an account-level error and those rows (and copies of them) are
+/// reopened as pending, so a rerun with the right key checks them. Another answer ends the
+/// streak: its rows keep their `api_error`.
+#[derive(Default)]
+struct Streak {
+    /// Such answers since the last other answer.
+    answers: u32,
+    /// Rows recorded with them (and their copies): reopened if the streak trips.
+    rows: Vec<(u64, i64)>,
+    /// The key material was judged wrong: every such answer from now on leaves its row pending.
+    tripped: bool,
+}
+
+/// The job stopped before an attempt went out: the row stays pending.
+#[derive(Debug)]
+struct Halted;
+
+impl std::fmt::Display for Halted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the job stopped before this row was sent")
+    }
+}
+
+impl std::error::Error for Halted {}
+
+fn halted() -> Error {
+    Error::Cancelled(Box::new(Halted))
+}
+
+fn is_halted(error: &Error) -> bool {
+    matches!(error, Error::Cancelled(source) if source.is::<Halted>())
 }
 
 /// What the first row of a pair tells the rows waiting on it: its number and, when it may be
@@ -77,12 +136,12 @@ enum Claim {
 
 impl Context {
     fn stopped(&self) -> bool {
-        self.interrupted.load(Ordering::SeqCst)
-            || self
-                .stop
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_some()
+        *self.halt.borrow()
+    }
+
+    /// Stops the job: nothing new is sent; requests already on the wire finish.
+    fn halt(&self) {
+        self.halt.send_replace(true);
     }
 
     fn stop_with(&self, why: String) {
@@ -90,22 +149,35 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert(why);
+        self.halt();
+    }
+
+    /// Resolves once the job has stopped.
+    async fn halted(&self) {
+        let mut halt = self.halt.subscribe();
+        // An error means the sender is gone, which it is not while `self` lives.
+        let _ = halt.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Waits `wait`, or less if the job stops: false if it did.
+    async fn pause(&self, wait: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => !self.stopped(),
+            () = self.halted() => false,
+        }
     }
 }
 
-/// A digest of the row's two fields: detects a journal reused with another input, without
-/// storing numbers in the journal.
-fn pair_digest(ctx: &Context, row: &Row) -> i64 {
-    ctx.journal.pair_digest(
+/// The digest of the row's text as written (rows that fail validation).
+fn raw_digest(ctx: &Context, row: &Row) -> i64 {
+    ctx.journal.raw_digest(
         row.idcard.as_deref().unwrap_or_default(),
         row.mobile.as_deref().unwrap_or_default(),
     )
 }
 
 fn verdict_result(v: Verification) -> RowResult {
-    let reason = v
-        .from_cache()
-        .then(|| "another process's answer for this pair (shared through Redis), not sent".into());
+    let reason = v.from_cache().then(|| REUSED.into());
     RowResult {
         status: if v.is_match() {
             Status::Match
@@ -163,7 +235,8 @@ async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResul
         // Never sent: the row may have been fixed since; check it as new.
         return Ok(None);
     }
-    if recorded != pair {
+    // A journal made before digests were normalised recorded the text as written.
+    if recorded != pair && recorded != raw_digest(ctx, row) {
         return Err(CliError::usage(format!(
             "the journal {} was made for another input: row {} differs from the row it sent",
             ctx.journal_path.display(),
@@ -199,7 +272,8 @@ fn parse_row(row: &Row) -> Result<(IdCard, Mobile), RowResult> {
     }
 }
 
-/// Checks one pair; rate limits that outlast the client's retries back off here.
+/// Checks one pair; rate limits that outlast the client's retries back off here. Once the job
+/// stops, nothing more is sent for it: [`halted`] and the row stays pending.
 async fn check(
     ctx: &Context,
     row: u64,
@@ -210,19 +284,51 @@ async fn check(
     let mut wait = SLOW_DOWN_FIRST;
     let mut round = 0;
     loop {
-        // Committed before each attempt goes out: a crash from then on leaves the row `sent`.
-        let mark_sent = |_attempt| async move {
+        // Set once an attempt is committed to go out: from then on the check is awaited, not
+        // dropped, so its answer is recorded.
+        let on_wire = AtomicBool::new(false);
+        let on_wire = &on_wire;
+        let mark_sent = move |_attempt| async move {
+            // The last moment to stop: after the rate limit, just before the request leaves.
+            if ctx.stopped() {
+                return Err(Box::new(Halted) as BoxError);
+            }
+            // Committed before each attempt goes out: a crash from then on leaves the row `sent`.
             let sent = RowResult::status(Status::Unknown, SENT_BEFORE);
             ctx.journal
                 .write(row, pair, State::Sent, sent)
                 .await
-                .map_err(|e| Box::new(e) as BoxError)
+                .map_err(|e| Box::new(e) as BoxError)?;
+            // A stop during the commit: still nothing sent (the row is then recorded pending).
+            if ctx.stopped() {
+                return Err(Box::new(Halted) as BoxError);
+            }
+            on_wire.store(true, Ordering::SeqCst);
+            Ok(())
         };
-        let result = ctx.client.verify_with(idcard, mobile, mark_sent).await;
+        let verify = ctx.client.verify_with(idcard, mobile, mark_sent);
+        let result = if ctx.drop_waiting {
+            tokio::pin!(verify);
+            tokio::select! {
+                result = &mut verify => result,
+                // A row still waiting for its turn is dropped: nothing of it went out.
+                () = ctx.halted() => {
+                    if on_wire.load(Ordering::SeqCst) {
+                        verify.await
+                    } else {
+                        Err(halted())
+                    }
+                }
+            }
+        } else {
+            verify.await
+        };
         match &result {
             Err(e) if handling(e.class()).1 == RowFate::SlowDown && round < SLOW_DOWN_ROUNDS => {
                 round += 1;
-                tokio::time::sleep(wait).await;
+                if !ctx.pause(wait).await {
+                    return Err(halted());
+                }
                 wait *= 2;
             }
             _ => return result,
@@ -240,7 +346,7 @@ fn copyable(first: u64, state: State, result: &RowResult) -> Option<(State, RowR
         _ => return None,
     };
     let mut copy = result.clone();
-    let note = format!("same pair as row {first}: its result, not sent again");
+    let note = format!("{COPY_NOTE}{first}: its result, not sent again");
     copy.reason = Some(match &result.reason {
         Some(reason) => format!("{note} ({reason})"),
         None => note,
@@ -313,67 +419,169 @@ async fn earlier_result(
     }
 }
 
-/// One row: its result, and whether a request was sent for it in this run.
-async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, bool), CliError> {
-    let pair = pair_digest(ctx, row);
+/// What a result read back from the journal counts as in the summary.
+fn recorded_origin(result: &RowResult) -> Origin {
+    match result.reason.as_deref() {
+        Some(reason) if reason.starts_with(COPY_NOTE) => Origin::Copy,
+        Some(REUSED) => Origin::Reused,
+        _ if result.status.is_billable() => Origin::Earlier,
+        _ => Origin::NotSent,
+    }
+}
+
+/// One row: its result, and where the result came from.
+async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, Origin), CliError> {
+    let parsed = parse_row(row);
+    // The pair is the normalised numbers: every spelling of one pair is one pair.
+    let pair = match &parsed {
+        Ok((idcard, mobile)) => ctx.journal.pair_digest(idcard, mobile),
+        Err(_) => raw_digest(ctx, row),
+    };
     if let Some(result) = recorded(ctx, row, pair).await? {
-        return Ok((result, false));
+        let origin = recorded_origin(&result);
+        return Ok((result, origin));
     }
     output::check_keys(&row.passthrough, &ctx.prefix, row.number)?;
-    let (idcard, mobile) = match parse_row(row) {
+    let (idcard, mobile) = match parsed {
         Ok(pair) => pair,
         Err(rejected) => {
             ctx.journal
                 .write(row.number, pair, State::Done, rejected.clone())
                 .await?;
-            return Ok((rejected, false));
+            return Ok((rejected, Origin::NotSent));
         }
     };
     if ctx.stopped() {
-        return Ok((RowResult::status(Status::Failed, PENDING), false));
+        return Ok((RowResult::status(Status::Failed, PENDING), Origin::NotSent));
     }
     let mut claimed = false;
     if ctx.dedupe {
         let (found, mine) = earlier_result(ctx, row.number, pair).await?;
         claimed = mine;
         if let Some((state, copied)) = found {
+            let committed = commit(ctx, row.number, pair, state, copied, Origin::Copy).await;
             if claimed {
-                release(ctx, pair, (row.number, Some(copied.clone())));
+                let published = committed.as_ref().ok().cloned();
+                release(ctx, pair, (row.number, published));
             }
-            ctx.journal
-                .write(row.number, pair, state, copied.clone())
-                .await?;
-            ctx.duplicates.fetch_add(1, Ordering::SeqCst);
-            return Ok((copied, false));
+            return Ok((committed?, Origin::Copy));
         }
     }
-    let checked = send_row(ctx, row.number, pair, &idcard, &mobile).await;
+    let checked = match send_row(ctx, row.number, pair, &idcard, &mobile).await {
+        Ok((state, result, origin)) => commit(ctx, row.number, pair, state, result, origin)
+            .await
+            .map(|result| (result, origin)),
+        Err(e) => Err(e),
+    };
     if claimed {
-        let published = checked.as_ref().ok().map(|(_, r, _)| r.clone());
+        let published = checked.as_ref().ok().map(|(r, _)| r.clone());
         release(ctx, pair, (row.number, published));
     }
-    let (state, result, sent) = checked?;
-    ctx.journal
-        .write(row.number, pair, state, result.clone())
-        .await?;
-    Ok((result, sent))
+    checked
 }
 
-/// Sends a row's check and turns the answer into its journal state and result, and whether it
-/// was sent (not an answer reused from another process).
+/// Whether a result is an answer of the vendor (not a transport failure or a local one).
+fn is_answer(result: &RowResult) -> bool {
+    result.status.is_billable() || result.error_code.is_some()
+}
+
+/// A 232901/232902 answer: the row's numbers unreadable to the vendor.
+fn unreadable(result: &RowResult) -> Option<ErrorCode> {
+    result
+        .error_code
+        .filter(|c| matches!(c, ErrorCode::InvalidMobile | ErrorCode::InvalidIdCard))
+        .filter(|_| result.status == Status::ApiError)
+}
+
+/// Records a row's outcome in the journal, and returns the result as recorded. In AES/RSA mode a
+/// 232901/232902 answer goes through the [`Streak`], which may leave the row pending instead.
+async fn commit(
+    ctx: &Context,
+    row: u64,
+    pair: i64,
+    state: State,
+    result: RowResult,
+    origin: Origin,
+) -> Result<RowResult, CliError> {
+    let watched = ctx.key_flags.is_some() && matches!(origin, Origin::Sent | Origin::Copy);
+    let code = unreadable(&result);
+    if !watched || (code.is_none() && !(origin == Origin::Sent && is_answer(&result))) {
+        ctx.journal.write(row, pair, state, result.clone()).await?;
+        return Ok(result);
+    }
+    let mut streak = ctx.streak.lock().await;
+    let Some(code) = code else {
+        // Another answer: the 232901/232902 before it were the rows' own.
+        streak.answers = 0;
+        streak.rows.clear();
+        drop(streak);
+        ctx.journal.write(row, pair, state, result.clone()).await?;
+        return Ok(result);
+    };
+    let pending = || {
+        let mut pending = RowResult::status(Status::Failed, KEY_PENDING);
+        pending.error_code = Some(code);
+        pending
+    };
+    if streak.tripped {
+        ctx.journal
+            .write(row, pair, State::Retry, pending())
+            .await?;
+        return Ok(pending());
+    }
+    streak.answers += u32::from(origin == Origin::Sent);
+    if streak.answers < KEY_STREAK {
+        // Written under the lock, so a streak tripping later reopens it after this write. A
+        // copy joins only a streak under way (its first row's answer is in it).
+        if streak.answers > 0 {
+            streak.rows.push((row, pair));
+        }
+        ctx.journal.write(row, pair, state, result.clone()).await?;
+        return Ok(result);
+    }
+    streak.tripped = true;
+    ctx.stop_with(key_material_message(ctx, code, streak.answers));
+    for (earlier, earlier_pair) in std::mem::take(&mut streak.rows) {
+        ctx.journal
+            .write(earlier, earlier_pair, State::Retry, pending())
+            .await?;
+        ctx.reopened.fetch_add(1, Ordering::SeqCst);
+    }
+    ctx.journal
+        .write(row, pair, State::Retry, pending())
+        .await?;
+    Ok(pending())
+}
+
+/// Why the job stopped when the vendor could not read [`KEY_STREAK`] rows in a row.
+fn key_material_message(ctx: &Context, code: ErrorCode, answers: u32) -> String {
+    let flags = ctx.key_flags.unwrap_or("the key settings");
+    format!(
+        "{answers} answers in a row were {} ({}) for numbers that passed local validation: \
+         the vendor could not decrypt them, so the key material is wrong, not the rows; \
+         check {flags}, or run `juhe-2fa doctor` to find the scheme your account accepts",
+        code.code(),
+        code.description(),
+    )
+}
+
+/// Sends a row's check and turns the answer into its journal state and result, and where the
+/// result came from.
 async fn send_row(
     ctx: &Context,
     row: u64,
     pair: i64,
     idcard: &IdCard,
     mobile: &Mobile,
-) -> Result<(State, RowResult, bool), CliError> {
+) -> Result<(State, RowResult, Origin), CliError> {
     let (state, result) = match check(ctx, row, pair, idcard, mobile).await {
-        Ok(v) if v.from_cache() => {
-            ctx.reused.fetch_add(1, Ordering::SeqCst);
-            return Ok((State::Done, verdict_result(v), false));
-        }
+        Ok(v) if v.from_cache() => return Ok((State::Done, verdict_result(v), Origin::Reused)),
         Ok(v) => (State::Done, verdict_result(v)),
+        // Not sent: pending, sent by the next run.
+        Err(e) if is_halted(&e) => {
+            let pending = RowResult::status(Status::Failed, PENDING);
+            return Ok((State::Retry, pending, Origin::NotSent));
+        }
         Err(e) => {
             let (_, fate) = handling(e.class());
             match fate {
@@ -384,7 +592,7 @@ async fn send_row(
             failed_row(&e, fate)
         }
     };
-    Ok((state, result, true))
+    Ok((state, result, Origin::Sent))
 }
 
 /// The journal path: `--journal`, or `<output>.journal`.
@@ -411,7 +619,8 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let journal_path = journal_path(args, output);
     check_paths(input, output, &journal_path)?;
     let runtime = crate::runtime()?;
-    let client = build_client(global, &runtime)?;
+    let halt = watch::channel(false).0;
+    let client = build_client(global, &runtime, &halt)?;
     let journal = Journal::open(&journal_path, input)?;
     // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
     let total = if std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
@@ -436,21 +645,24 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         journal_path: journal_path.clone(),
         stop: Mutex::new(None),
         interrupted: AtomicBool::new(false),
+        halt,
+        drop_waiting: global.redis.is_none(),
+        key_flags: match global.mode {
+            ModeArg::Plain => None,
+            ModeArg::Aes => Some("--openid / --aes-key (and --aes-mode, --aes-iv)"),
+            ModeArg::Rsa => Some("--rsa-public-key"),
+        },
+        streak: tokio::sync::Mutex::new(Streak::default()),
+        reopened: AtomicU64::new(0),
         prefix: args.prefix.clone().unwrap_or_default(),
         dedupe: !args.no_dedupe,
         inflight: Mutex::new(HashMap::new()),
         seen: Mutex::new(HashSet::new()),
-        duplicates: AtomicU64::new(0),
-        reused: AtomicU64::new(0),
     });
     let progress = Progress::new(total, global.json);
     let (summary, reader) = on_worker(&runtime, &ctx, reader, writer, progress, args.concurrency)?;
     let mut summary = summary?;
     summary.suspicious_records = reader.suspicious();
-    summary.duplicates = ctx.duplicates.load(Ordering::SeqCst);
-    summary.reused = ctx.reused.load(Ordering::SeqCst);
-    // Reused answers were billed to the process that sent them.
-    summary.billable = summary.billable.saturating_sub(summary.reused);
     let ctx =
         Arc::try_unwrap(ctx).map_err(|_| CliError::failure("internal: rows still in flight"))?;
     let stop = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -473,9 +685,32 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-/// The async client (with `--qps` and `--redis`), on the command's runtime.
-fn build_client(global: &Global, runtime: &tokio::runtime::Runtime) -> Result<Client, CliError> {
-    let builder = client_builder(global)?;
+/// The async client (with `--qps` and `--redis`), on the command's runtime. Without `--redis`,
+/// its retry backoff ends when the job stops: the next attempt's pre-send hook then refuses.
+/// (With it, the fleet's waits use the same timer and must not be cut short.)
+fn build_client(
+    global: &Global,
+    runtime: &tokio::runtime::Runtime,
+    halt: &watch::Sender<bool>,
+) -> Result<Client, CliError> {
+    let mut builder = client_builder(global)?;
+    if global.redis.is_none() {
+        let halt = halt.subscribe();
+        builder = builder.timer(move |wait: Duration| {
+            let mut halt = halt.clone();
+            async move {
+                let halted = async {
+                    if halt.wait_for(|stopped| *stopped).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = halted => {}
+                }
+            }
+        });
+    }
     runtime
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))
@@ -525,6 +760,7 @@ async fn on_signals(ctx: std::sync::Weak<Context>) {
     wait_for_signal().await;
     if let Some(ctx) = ctx.upgrade() {
         ctx.interrupted.store(true, Ordering::SeqCst);
+        ctx.halt();
     }
     eprintln!(
         "juhe-2fa: stopping: sending nothing new, waiting for requests in flight (at most --timeout); press Ctrl-C again to quit at once"
@@ -669,25 +905,62 @@ async fn pipeline(
             let ctx = ctx.clone();
             async move {
                 let row = row?;
-                let (outcome, sent) = process(&ctx, &row).await?;
-                Ok::<_, CliError>((row, outcome, sent))
+                let (outcome, origin) = process(&ctx, &row).await?;
+                Ok::<_, CliError>((row, outcome, origin))
             }
         })
         .buffered(concurrency);
+    // The first failure of the job itself (the output, the journal, a row it cannot take).
+    // The job stops, but the rows in flight are still awaited: their answers are journalled,
+    // where the rerun finds them, instead of being dropped `sent` (maybe billed, unknown).
+    let mut failure: Option<CliError> = None;
     while let Some(item) = results.next().await {
-        let (row, outcome, sent) = item?;
-        writer.write(&row, &outcome)?;
-        progress.update(outcome.status, sent);
+        let (row, outcome, origin) = match item {
+            Ok(item) => item,
+            Err(e) => {
+                ctx.halt();
+                failure.get_or_insert(e);
+                continue;
+            }
+        };
+        progress.update(outcome.status, origin);
+        if failure.is_none()
+            && let Err(e) = writer.write(&row, &outcome)
+        {
+            ctx.halt();
+            failure = Some(output_failed(e));
+        }
     }
     drop(results);
     signals.abort();
+    progress.recount(
+        Status::ApiError,
+        Status::Failed,
+        ctx.reopened.load(Ordering::SeqCst),
+    );
+    if let Some(failure) = failure {
+        // The rerun writes the output whole; the failure is what the user needs to hear.
+        let _ = writer.abandon();
+        return Err(failure);
+    }
     if ctx.stopped() {
         // The output is incomplete: the rerun writes it whole.
         writer.abandon()?;
     } else {
-        writer.finish()?;
+        writer.finish().map_err(output_failed)?;
     }
     Ok(progress.finish())
+}
+
+/// A failed output write: every answered row is in the journal, so a rerun writes the output
+/// without sending them again.
+fn output_failed(e: CliError) -> CliError {
+    if e.hint.is_some() {
+        return e;
+    }
+    e.with_hint(
+        "every answered row is in the journal: free space (or fix the output path), then rerun the same command; it writes the output without sending those rows again",
+    )
 }
 
 /// `batch --report JOURNAL`: the order ids and outcomes a job produced.

@@ -14,7 +14,10 @@ pub struct Progress {
     counts: [u64; 6],
     done: u64,
     total: u64,
-    sent_billed: u64,
+    billed: u64,
+    billed_now: u64,
+    duplicates: u64,
+    reused: u64,
     started: Instant,
     last_line: Instant,
     quiet: bool,
@@ -25,9 +28,10 @@ pub struct Progress {
 pub struct Summary {
     pub rows: u64,
     pub by_status: std::collections::BTreeMap<&'static str, u64>,
-    /// Rows answered `match`/`mismatch` in the whole job (billed by the vendor).
+    /// Requests of the whole job answered `match`/`mismatch` (billed by the vendor): rows that
+    /// copied another row's answer or reused another process's are not counted.
     pub billable: u64,
-    /// Of those, answered during this run.
+    /// Of those, sent during this run.
     pub billable_this_run: u64,
     pub elapsed_s: f64,
     pub rows_per_s: f64,
@@ -37,6 +41,21 @@ pub struct Summary {
     pub duplicates: u64,
     /// Rows answered with another process's result for the same pair (`--redis`), not sent.
     pub reused: u64,
+}
+
+/// Where a row's result came from: what the summary counts it as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A request sent in this run.
+    Sent,
+    /// A request an earlier run of the job sent (read back from the journal).
+    Earlier,
+    /// Another row's result for the same pair: not sent.
+    Copy,
+    /// Another process's answer for the same pair (`--redis`): not sent, not billed to this job.
+    Reused,
+    /// No request: rejected locally, or left pending.
+    NotSent,
 }
 
 impl Progress {
@@ -62,7 +81,10 @@ impl Progress {
             counts: [0; 6],
             done: 0,
             total,
-            sent_billed: 0,
+            billed: 0,
+            billed_now: 0,
+            duplicates: 0,
+            reused: 0,
             started: now,
             last_line: now,
             quiet,
@@ -79,11 +101,17 @@ impl Progress {
             .join(", ")
     }
 
-    pub fn update(&mut self, status: Status, sent_now: bool) {
+    pub fn update(&mut self, status: Status, origin: Origin) {
         self.done += 1;
-        self.counts[Status::ALL.iter().position(|s| *s == status).unwrap_or(5)] += 1;
-        if sent_now && status.is_billable() {
-            self.sent_billed += 1;
+        self.counts[Self::index(status)] += 1;
+        match origin {
+            Origin::Sent | Origin::Earlier if status.is_billable() => {
+                self.billed += 1;
+                self.billed_now += u64::from(origin == Origin::Sent);
+            }
+            Origin::Copy => self.duplicates += 1,
+            Origin::Reused => self.reused += 1,
+            _ => {}
         }
         if let Some(bar) = &self.bar {
             bar.inc(1);
@@ -103,6 +131,18 @@ impl Progress {
         }
     }
 
+    fn index(status: Status) -> usize {
+        Status::ALL.iter().position(|s| *s == status).unwrap_or(5)
+    }
+
+    /// Moves `n` rows already counted as `from` to `to` (rows whose recorded result was
+    /// reopened after they were counted).
+    pub fn recount(&mut self, from: Status, to: Status, n: u64) {
+        let n = n.min(self.counts[Self::index(from)]);
+        self.counts[Self::index(from)] -= n;
+        self.counts[Self::index(to)] += n;
+    }
+
     pub fn finish(self) -> Summary {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -115,13 +155,13 @@ impl Progress {
                 .map(|s| s.as_str())
                 .zip(self.counts)
                 .collect(),
-            billable: self.counts[0] + self.counts[1],
-            billable_this_run: self.sent_billed,
+            billable: self.billed,
+            billable_this_run: self.billed_now,
             elapsed_s: elapsed,
             rows_per_s: self.done as f64 / elapsed.max(1e-9),
             suspicious_records: 0,
-            duplicates: 0,
-            reused: 0,
+            duplicates: self.duplicates,
+            reused: self.reused,
         }
     }
 }
