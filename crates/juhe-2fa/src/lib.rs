@@ -65,7 +65,7 @@ pub use juhe_crypto::{
 };
 pub use juhe_proto::{
     Carrier, DecodeError, DecodeProblem, Endpoint, ErrorCode, ErrorKind, Field, IdCard, Method,
-    Mobile, ValidationError, Verdict,
+    Mobile, PairIdentity, ValidationError, Verdict,
 };
 pub use juhe_transport::{
     BlockingTransport, BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason, Proxy,

@@ -4,7 +4,7 @@
 //! part of a number.
 
 use hmac::{Hmac, KeyInit, Mac};
-use juhe_proto::{IdCard, Mobile};
+use juhe_proto::{IdCard, Mobile, PairIdentity};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -68,15 +68,12 @@ impl FleetKeys {
         &self.slow
     }
 
-    /// The keys of one pair: HMAC-SHA256(secret derived from the API key, idcard ‖ mobile).
+    /// The keys of one pair: HMAC-SHA256(secret derived from the API key, the pair's
+    /// [`PairIdentity`], the one definition of "the same pair").
     pub(crate) fn pair(&self, idcard: &IdCard, mobile: &Mobile) -> PairKeys {
         let tag = letters(&*hmac(
             &*self.pair_secret,
-            &[
-                idcard.as_unmasked_str().as_bytes(),
-                b"\x1f",
-                mobile.as_unmasked_str().as_bytes(),
-            ],
+            &PairIdentity::new(idcard, mobile).parts(),
         ));
         PairKeys {
             state: format!("juhe2fa:pair:{{{tag}}}"),
