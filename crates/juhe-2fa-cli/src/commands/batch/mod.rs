@@ -65,10 +65,6 @@ struct Context {
     interrupted: AtomicBool,
     /// True once the job stops for any reason: no request leaves from then on, and waits end.
     halt: watch::Sender<bool>,
-    /// Whether a row waiting to send (rate limit) may be dropped when the job stops. Not with
-    /// `--redis`: the fleet's shared state wants each check to end, so there the pre-send hook
-    /// alone refuses, when the wait is over.
-    drop_waiting: bool,
     /// In AES/RSA mode, the flags that hold the key material; `None` in plain mode.
     key_flags: Option<&'static str>,
     /// 232901/232902 answers in a row (AES/RSA mode only).
@@ -307,21 +303,18 @@ async fn check(
             Ok(())
         };
         let verify = ctx.client.verify_with(idcard, mobile, mark_sent);
-        let result = if ctx.drop_waiting {
-            tokio::pin!(verify);
-            tokio::select! {
-                result = &mut verify => result,
-                // A row still waiting for its turn is dropped: nothing of it went out.
-                () = ctx.halted() => {
-                    if on_wire.load(Ordering::SeqCst) {
-                        verify.await
-                    } else {
-                        Err(halted())
-                    }
+        // A row still waiting for its turn is dropped when the job stops: nothing of it went
+        // out (a pair it held in the fleet's store is freed at once by the client).
+        tokio::pin!(verify);
+        let result = tokio::select! {
+            result = &mut verify => result,
+            () = ctx.halted() => {
+                if on_wire.load(Ordering::SeqCst) {
+                    verify.await
+                } else {
+                    Err(halted())
                 }
             }
-        } else {
-            verify.await
         };
         match &result {
             Err(e) if handling(e.class()).1 == RowFate::SlowDown && round < SLOW_DOWN_ROUNDS => {
@@ -646,7 +639,6 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         stop: Mutex::new(None),
         interrupted: AtomicBool::new(false),
         halt,
-        drop_waiting: global.redis.is_none(),
         key_flags: match global.mode {
             ModeArg::Plain => None,
             ModeArg::Aes => Some("--openid / --aes-key (and --aes-mode, --aes-iv)"),
@@ -685,32 +677,30 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-/// The async client (with `--qps` and `--redis`), on the command's runtime. Without `--redis`,
-/// its retry backoff ends when the job stops: the next attempt's pre-send hook then refuses.
-/// (With it, the fleet's waits use the same timer and must not be cut short.)
+/// The async client (with `--qps` and `--redis`), on the command's runtime. Once the job
+/// stops, its waits (retry backoff, rate slots) shrink to short polls, so a row whose earlier
+/// attempt went out reaches its next pre-send hook promptly, which then refuses.
 fn build_client(
     global: &Global,
     runtime: &tokio::runtime::Runtime,
     halt: &watch::Sender<bool>,
 ) -> Result<Client, CliError> {
-    let mut builder = client_builder(global)?;
-    if global.redis.is_none() {
-        let halt = halt.subscribe();
-        builder = builder.timer(move |wait: Duration| {
-            let mut halt = halt.clone();
-            async move {
-                let halted = async {
-                    if halt.wait_for(|stopped| *stopped).await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                };
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = halted => {}
+    const HALTED_POLL: Duration = Duration::from_millis(10);
+    let halt = halt.subscribe();
+    let builder = client_builder(global)?.timer(move |wait: Duration| {
+        let mut halt = halt.clone();
+        async move {
+            let halted = async {
+                if halt.wait_for(|stopped| *stopped).await.is_err() {
+                    std::future::pending::<()>().await;
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = halted => tokio::time::sleep(wait.min(HALTED_POLL)).await,
             }
-        });
-    }
+        }
+    });
     runtime
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))
