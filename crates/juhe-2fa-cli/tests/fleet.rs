@@ -226,3 +226,80 @@ fn redis_holds_no_id_or_mobile_number_after_a_run() {
     );
     assert_eq!(sandbox.stats().billed, 40);
 }
+
+/// Waits until the fleet holds a pair (a holder claimed it).
+fn until_a_pair_is_held(redis: &RedisServer) {
+    let started = Instant::now();
+    while !redis
+        .keys()
+        .unwrap()
+        .iter()
+        .any(|k| k.starts_with("juhe2fa:pair:"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no pair held");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_holder_killed_after_sending_makes_waiters_ambiguous_within_seconds() {
+    let redis = RedisServer::start().unwrap();
+    // The holder's request stays on the wire until the holder is killed.
+    let plan = FaultPlan::new().then(Fault::DelayMs(40_000));
+    let sandbox = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let mut holder = verify_cmd(&sandbox.base_url(), &redis.url(), &["--timeout", "60"])
+        .spawn()
+        .unwrap();
+    until_a_pair_is_held(&redis);
+    std::thread::sleep(Duration::from_millis(500));
+    holder.kill().unwrap(); // SIGKILL: no chance to settle
+    holder.wait().unwrap();
+    let started = Instant::now();
+    let waiter = wait_at_most(
+        verify_cmd(&sandbox.base_url(), &redis.url(), &[])
+            .spawn()
+            .unwrap(),
+        30,
+    );
+    // The pair may have been billed: the waiter sends nothing and says so, within a lease.
+    assert_eq!(waiter.code, 5, "{}", waiter.stderr);
+    let said = format!("{}{}", waiter.stdout, waiter.stderr);
+    assert!(said.contains("may have been billed"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert_eq!(sandbox.stats().requests, 0, "the waiter sent nothing");
+}
+
+#[test]
+fn a_holder_killed_before_sending_is_taken_over_within_seconds() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder().spawn_blocking().unwrap();
+    let qps = ["--qps", "0.05"];
+    // Another pair takes the fleet's one slot for the next 20 s.
+    let (idcard, mobile) = demo::MISMATCH;
+    let mut first = bin();
+    first
+        .env("JUHE_KEY", demo::API_KEY)
+        .env("JUHE_REDIS_URL", redis.url())
+        .args(["--base-url", &sandbox.base_url()])
+        .args(qps)
+        .args(["verify", "--idcard", idcard, "--mobile", mobile]);
+    assert_eq!(common::run(&mut first).code, 1);
+    // The holder claims the pair, then waits for a slot; it is killed while waiting.
+    let mut holder = verify_cmd(&sandbox.base_url(), &redis.url(), &qps)
+        .spawn()
+        .unwrap();
+    until_a_pair_is_held(&redis);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let started = Instant::now();
+    let waiter = wait_at_most(
+        verify_cmd(&sandbox.base_url(), &redis.url(), &[])
+            .spawn()
+            .unwrap(),
+        30,
+    );
+    assert_eq!(waiter.code, 0, "{}", waiter.stderr);
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let (idcard, mobile) = demo::MATCH;
+    assert_eq!(sandbox.pair_count(idcard, mobile).billed, 1);
+}
