@@ -265,7 +265,11 @@ fn a_holder_killed_after_sending_makes_waiters_ambiguous_within_seconds() {
     assert_eq!(waiter.code, 5, "{}", waiter.stderr);
     let said = format!("{}{}", waiter.stdout, waiter.stderr);
     assert!(said.contains("may have been billed"), "{said}");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(sandbox.stats().requests, 0, "the waiter sent nothing");
 }
 
@@ -299,7 +303,11 @@ fn a_holder_killed_before_sending_is_taken_over_within_seconds() {
         30,
     );
     assert_eq!(waiter.code, 0, "{}", waiter.stderr);
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let (idcard, mobile) = demo::MATCH;
     assert_eq!(sandbox.pair_count(idcard, mobile).billed, 1);
 }

@@ -18,6 +18,11 @@ use crate::Error;
 /// Slots are spaced this much wider than `1 / qps`: requests leave a little after their grant
 /// (scheduling, a pre-send hook), and a server's sliding second must not see `qps + 1`.
 pub(crate) const HEADROOM: f64 = 0.95;
+/// A grant that comes late (a waiter woke up late, the store's round trip) may be made up by
+/// the next one, up to this much: otherwise every late wake-up would lower the rate. Any one
+/// second then holds at most `(1 s + CATCH_UP) × qps × HEADROOM + 1` requests, fewer than
+/// `qps + 1` while `CATCH_UP` stays well under `1 s × (1 / HEADROOM - 1)` (52 ms).
+pub(crate) const CATCH_UP: Duration = Duration::from_millis(20);
 /// A 10012 multiplies the rate by this...
 pub(crate) const DECREASE: f64 = 0.75;
 /// ...at most once per this long (answers to requests already in flight come in together)...
@@ -99,7 +104,10 @@ impl RateLimit {
             .interval
             .div_f64(factor_at(state.slowed, now).max(MIN_FACTOR));
         let tolerance = interval * (self.burst - 1);
-        let tat = state.tat.map_or(now, |tat| tat.max(now));
+        let tat = match state.tat {
+            Some(tat) if tat + CATCH_UP >= now => tat,
+            _ => now,
+        };
         let due = tat.checked_sub(tolerance).unwrap_or(now);
         if due > now {
             return Err(due - now);
@@ -145,6 +153,13 @@ mod tests {
         // Idle time is not saved up beyond the burst.
         assert_eq!(limit.try_acquire(t0 + Duration::from_secs(5)), Ok(()));
         assert!(limit.try_acquire(t0 + Duration::from_secs(5)).is_err());
+        // A grant a little late is made up by the next one; a long stall is not.
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(limit.try_acquire(t1 + Duration::from_millis(110)), Ok(()));
+        let wait = limit
+            .try_acquire(t1 + Duration::from_millis(110))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_millis(90));
     }
 
     #[test]

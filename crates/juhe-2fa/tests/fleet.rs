@@ -274,6 +274,13 @@ async fn cancelled_calls_use_no_shared_rate_slots() {
     );
 }
 
+/// Tests that measure rates or load the CPU run one at a time.
+static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn timing() -> std::sync::MutexGuard<'static, ()> {
+    TIMING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Checks `n` pairs with `clients`, `per_client` at a time; returns the elapsed time.
 async fn run_load(clients: &[juhe_2fa::Client], n: usize) -> Duration {
     let started = Instant::now();
@@ -299,6 +306,7 @@ async fn run_load(clients: &[juhe_2fa::Client], n: usize) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_clients_share_one_budget() {
+    let _timing = timing();
     let redis = RedisServer::start().unwrap();
     let sandbox = answering().qps_limit(Some(40)).spawn().await.unwrap();
     let clients: Vec<_> = (0..3)
@@ -313,12 +321,116 @@ async fn three_clients_share_one_budget() {
     let stats = sandbox.stats();
     assert_eq!(stats.by_error_code.get(&10012), None, "{stats:?}");
     let rate = 120.0 / elapsed.as_secs_f64();
-    // 120 checks at 40/s: about 3 s, never faster than the budget.
-    assert!((40.0 * 0.85..=40.0 * 1.02).contains(&rate), "{rate:.1}/s");
+    // 120 checks at 40/s: about 3 s, never faster than the budget, at least 90 % of it.
+    assert!((40.0 * 0.90..=40.0 * 1.02).contains(&rate), "{rate:.1}/s");
+}
+
+/// Keeps both cores busy until dropped, as other processes on a loaded host would.
+struct CpuLoad(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+);
+
+impl CpuLoad {
+    fn start() -> CpuLoad {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        CpuLoad(stop, threads)
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.1.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_at_the_servers_limit_gets_no_10012_on_a_loaded_host() {
+    let _timing = timing();
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().qps_limit(Some(50)).spawn().await.unwrap();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            builder(&sandbox.base_url())
+                .shared_rate_limit(redis.url(), 50.0)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let load = CpuLoad::start();
+    run_load(&clients, 60).await;
+    drop(load);
+    let stats = sandbox.stats();
+    assert_eq!(stats.by_error_code.get(&10012), None, "{stats:?}");
+    assert_eq!(stats.by_error_code.get(&0), Some(&180));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_replicas_split_the_budget_and_get_no_10012() {
+    let _timing = timing();
+    let mut redis = RedisServer::start().unwrap();
+    let url = redis.url();
+    redis.stop();
+    let sandbox = answering().qps_limit(Some(50)).spawn().await.unwrap();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            builder(&sandbox.base_url())
+                .shared_rate_limit(url.clone(), 50.0)
+                .fleet_options(
+                    FleetOptions::default()
+                        .with_expected_replicas(3)
+                        .with_store_timeout(Duration::from_millis(100)),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let load = CpuLoad::start();
+    run_load(&clients, 30).await;
+    drop(load);
+    let stats = sandbox.stats();
+    assert_eq!(stats.by_error_code.get(&10012), None, "{stats:?}");
+    assert_eq!(stats.by_error_code.get(&0), Some(&90));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_above_the_servers_limit_slows_down_after_10012() {
+    let _timing = timing();
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().qps_limit(Some(20)).spawn().await.unwrap();
+    let client = builder(&sandbox.base_url())
+        .retry_policy(RetryPolicy::default().with_max_retries(6))
+        .shared_rate_limit(redis.url(), 60.0)
+        .build()
+        .unwrap();
+    run_load(std::slice::from_ref(&client), 120).await;
+    let stats = sandbox.stats();
+    let refused = stats.by_error_code.get(&10012).copied().unwrap_or(0);
+    // At a steady 57/s against 20/s, about 2 of every 3 requests would be refused.
+    eprintln!("{refused} × 10012 of {} requests", stats.requests);
+    assert!(refused < 60, "{refused} × 10012: {stats:?}");
+    assert_eq!(stats.by_error_code.get(&0), Some(&120));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_failing_mid_run_falls_back_and_recovers() {
+    let _timing = timing();
     let mut redis = RedisServer::start().unwrap();
     let sandbox = answering().spawn().await.unwrap();
     let client = builder(&sandbox.base_url())

@@ -9,11 +9,11 @@ use juhe_transport::BoxError;
 use redis::{Script, ScriptInvocation};
 
 use super::store::{BlockingSharedStore, SharedStore, StoreOp, StoreReply};
-use crate::rate_limit::{DECREASE, DECREASE_HOLD, MIN_FACTOR, RECOVERY_PER_SEC};
+use crate::rate_limit::{CATCH_UP, DECREASE, DECREASE_HOLD, MIN_FACTOR, RECOVERY_PER_SEC};
 
 /// GCRA on Redis's clock, granted only when due (see `rate_limit.rs`): returns 0 when a slot
 /// is granted, else the microseconds to wait (nothing booked). KEYS: bucket, slow-down.
-/// ARGV: interval µs, burst, recovery per µs, minimum factor.
+/// ARGV: interval µs, burst, recovery per µs, minimum factor, catch-up µs.
 const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -27,7 +27,7 @@ factor = math.max(factor, tonumber(ARGV[4]))
 local interval = tonumber(ARGV[1]) / factor
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
+if tat + tonumber(ARGV[5]) < now then tat = now end
 local wait = tat - tolerance - now
 if wait > 0 then return math.ceil(wait) end
 local new_tat = tat + interval
@@ -188,7 +188,8 @@ impl Scripts {
                     .arg(micros(*interval))
                     .arg((*burst).max(1))
                     .arg(recovery_per_us)
-                    .arg(MIN_FACTOR);
+                    .arg(MIN_FACTOR)
+                    .arg(micros(CATCH_UP));
                 call
             }
             StoreOp::SlowDown { slow } => {
