@@ -311,3 +311,21 @@ fn a_holder_killed_before_sending_is_taken_over_within_seconds() {
     let (idcard, mobile) = demo::MATCH;
     assert_eq!(sandbox.pair_count(idcard, mobile).billed, 1);
 }
+
+#[test]
+fn a_wrong_redis_password_exits_2_and_sends_nothing() {
+    let redis = RedisServer::start_with_args(&["--requirepass", "right-password"]).unwrap();
+    let sandbox = Sandbox::builder().spawn_blocking().unwrap();
+    let url = format!("redis://:wrong-password@127.0.0.1:{}/", redis.port());
+    let run = wait_at_most(
+        verify_cmd(&sandbox.base_url(), &url, &[]).spawn().unwrap(),
+        30,
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("password") && !said.contains("wrong-password"),
+        "{said}"
+    );
+    assert_eq!(sandbox.stats().requests, 0);
+}

@@ -450,7 +450,10 @@ impl ClientBuilder {
     ) -> Result<Client, Error> {
         let timer = self.timer.clone().unwrap_or_else(|| Arc::new(DefaultTimer));
         #[cfg(feature = "redis")]
-        let store_timeout = self.fleet.options.store_timeout;
+        let (store_timeout, roots) = (
+            self.fleet.options.store_timeout,
+            self.transport.root_certificates.clone(),
+        );
         let (core, _store_url) = self.into_core()?;
         Ok(Client {
             core: Arc::new(core),
@@ -458,7 +461,7 @@ impl ClientBuilder {
             timer,
             #[cfg(feature = "redis")]
             store: _store_url
-                .map(|url| crate::fleet::RedisStore::new(&url, store_timeout))
+                .map(|url| crate::fleet::RedisStore::new(&url, store_timeout, &roots))
                 .transpose()
                 .map_err(store_config)?
                 .map(|store| Arc::new(store) as Arc<dyn crate::fleet::SharedStore>),
@@ -484,14 +487,17 @@ impl ClientBuilder {
         transport: impl BlockingTransport + 'static,
     ) -> Result<BlockingClient, Error> {
         #[cfg(feature = "redis")]
-        let store_timeout = self.fleet.options.store_timeout;
+        let (store_timeout, roots) = (
+            self.fleet.options.store_timeout,
+            self.transport.root_certificates.clone(),
+        );
         let (core, _store_url) = self.into_core()?;
         Ok(BlockingClient {
             core: Arc::new(core),
             transport: Arc::new(transport),
             #[cfg(feature = "redis")]
             store: _store_url
-                .map(|url| crate::fleet::BlockingRedisStore::new(&url, store_timeout))
+                .map(|url| crate::fleet::BlockingRedisStore::new(&url, store_timeout, &roots))
                 .transpose()
                 .map_err(store_config)?
                 .map(|store| Arc::new(store) as Arc<dyn crate::fleet::BlockingSharedStore>),

@@ -22,7 +22,7 @@ use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
 
 use crate::core::{Core, Prepared};
 #[cfg(feature = "redis")]
-use crate::fleet::{ClaimStep, PairTurn, RateStep, StoreOp, StoreReply};
+use crate::fleet::{ClaimStep, CredentialsRefused, PairTurn, RateStep, StoreOp, StoreReply};
 use crate::{Attempt, Error, Verification};
 
 /// What a driver does next.
@@ -414,6 +414,20 @@ impl Check<'_> {
         if let Some(fleet) = self.fleet() {
             fleet.stored(&reply);
         }
+        let reply = match reply {
+            // A wrong password is the user's to fix, not an outage to fall back from.
+            Err(e)
+                if e.is::<CredentialsRefused>()
+                    && matches!(self.phase, Phase::Claim | Phase::SharedRate) =>
+            {
+                self.finish(Err(Error::Config {
+                    problem: "the shared store (Redis) refused the credentials in its URL; check the password in the Redis URL".into(),
+                    source: Some(e),
+                }));
+                return;
+            }
+            reply => reply,
+        };
         match std::mem::replace(&mut self.phase, Phase::Over) {
             Phase::Claim => {
                 self.phase = Phase::Claim;

@@ -517,3 +517,83 @@ async fn redis_holds_no_number_and_no_key() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_redis_password_is_a_configuration_error_and_sends_nothing() {
+    let redis = RedisServer::start_with_args(&["--requirepass", "right-password"]).unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+    let url = format!("redis://:wrong-password@127.0.0.1:{}/", redis.port());
+    let async_client = builder(&sandbox.base_url())
+        .shared_rate_limit(url.clone(), 10.0)
+        .dedupe(url.clone(), Duration::ZERO)
+        .build()
+        .unwrap();
+    let e = async_client.verify(ID, MOBILE).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Config, "{e}");
+    assert!(e.to_string().contains("password"), "{e}");
+    assert!(!format!("{e:?}{e}").contains("wrong-password"), "{e:?}");
+    let blocking = builder(&sandbox.base_url())
+        .dedupe(url, Duration::ZERO)
+        .build_blocking()
+        .unwrap();
+    let e = tokio::task::spawn_blocking(move || blocking.verify(ID, MOBILE))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Config, "{e}");
+    assert_eq!(sandbox.stats().requests, 0);
+
+    // The right one works.
+    let url = format!("redis://:right-password@127.0.0.1:{}/", redis.port());
+    let client = builder(&sandbox.base_url())
+        .dedupe(url, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    client.verify(ID, MOBILE).await.unwrap();
+    assert!(client.verify(ID, MOBILE).await.unwrap().from_cache());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_ca_is_supported() {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "juhe-2fa test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("juhe-2fa-rediss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    let redis = RedisServer::start_with_tls(&cert, &key).unwrap();
+    let tls_url = redis.tls_url().unwrap();
+    let sandbox = answering().spawn().await.unwrap();
+
+    let client = builder(&sandbox.base_url())
+        .add_root_certificate(ca.pem())
+        .dedupe(tls_url.clone(), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    client.verify(ID, MOBILE).await.unwrap();
+    let again = client.verify(ID, MOBILE).await.unwrap();
+    assert!(again.from_cache(), "the answer went through Redis over TLS");
+    let blocking = builder(&sandbox.base_url())
+        .add_root_certificate(ca.pem())
+        .dedupe(tls_url, Duration::from_secs(60))
+        .build_blocking()
+        .unwrap();
+    let reused = tokio::task::spawn_blocking(move || blocking.verify(ID, MOBILE))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reused.from_cache());
+    assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

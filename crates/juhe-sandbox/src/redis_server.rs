@@ -17,20 +17,66 @@ use crate::SandboxError;
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// Extra `redis-server` arguments (a password, TLS).
+    extra: Vec<String>,
+    tls_port: Option<u16>,
+}
+
+fn free_port() -> Result<u16, SandboxError> {
+    let any = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    TcpListener::bind(any)
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| SandboxError::Bind { addr: any, source })
 }
 
 impl RedisServer {
     /// Starts one on a free port and waits until it answers `PING`. Fails with a message that
     /// says how to install it when `redis-server` is not on `PATH`.
     pub fn start() -> Result<RedisServer, SandboxError> {
-        let any = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let port = TcpListener::bind(any)
-            .and_then(|l| l.local_addr())
-            .map_err(|source| SandboxError::Bind { addr: any, source })?
-            .port();
-        let mut server = RedisServer { child: None, port };
+        RedisServer::start_with_args(&[])
+    }
+
+    /// [`RedisServer::start`] with extra `redis-server` arguments, e.g.
+    /// `["--requirepass", "secret"]`.
+    pub fn start_with_args(args: &[&str]) -> Result<RedisServer, SandboxError> {
+        let mut server = RedisServer {
+            child: None,
+            port: free_port()?,
+            extra: args.iter().map(|a| a.to_string()).collect(),
+            tls_port: None,
+        };
         server.restart()?;
         Ok(server)
+    }
+
+    /// [`RedisServer::start`], also serving TLS on a second free port with this certificate
+    /// and key (PEM files), clients unauthenticated: see [`RedisServer::tls_url`].
+    pub fn start_with_tls(cert_file: &Path, key_file: &Path) -> Result<RedisServer, SandboxError> {
+        let tls_port = free_port()?;
+        let mut server = RedisServer {
+            child: None,
+            port: free_port()?,
+            extra: vec![
+                "--tls-port".into(),
+                tls_port.to_string(),
+                "--tls-cert-file".into(),
+                cert_file.display().to_string(),
+                "--tls-key-file".into(),
+                key_file.display().to_string(),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+            tls_port: Some(tls_port),
+        };
+        server.restart()?;
+        Ok(server)
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT/` when started with [`RedisServer::start_with_tls`].
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}/"))
     }
 
     /// `redis://127.0.0.1:PORT/`.
@@ -58,6 +104,7 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+            .args(&self.extra)
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -99,8 +146,9 @@ impl RedisServer {
     }
 
     fn ping(&self) -> bool {
+        // A server with a password answers NOAUTH: it is up.
         self.command(&["PING"])
-            .is_ok_and(|r| r.starts_with("+PONG"))
+            .is_ok_and(|r| r.starts_with("+PONG") || r.starts_with("-NOAUTH"))
     }
 
     /// One command in RESP, the whole reply as text (small replies only: tests).

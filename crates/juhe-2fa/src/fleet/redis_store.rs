@@ -145,11 +145,37 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// Parses a Redis URL without keeping its text in any error (it may hold a password).
-fn open(url: &str) -> Result<redis::Client, BoxError> {
-    redis::Client::open(url).map_err(|_| {
+/// Parses a Redis URL without keeping its text in any error (it may hold a password). A
+/// `rediss://` URL trusts `roots` (PEM) when given, else the system's roots.
+fn open(url: &str, roots: &[String]) -> Result<redis::Client, BoxError> {
+    let invalid = |_| -> BoxError {
         "the Redis URL is not valid (redis://[user:password@]host[:port][/db] or rediss://…)".into()
-    })
+    };
+    if roots.is_empty() || !url.starts_with("rediss://") {
+        return redis::Client::open(url).map_err(invalid);
+    }
+    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(roots.join("\n").into_bytes()),
+    };
+    Ok(redis::Client::build_with_tls(info, certificates)?)
+}
+
+/// The store refused this client's credentials: a configuration error, not an outage.
+#[derive(Debug, thiserror::Error)]
+#[error("the shared store (Redis) refused the credentials in its URL")]
+pub(crate) struct CredentialsRefused(#[source] redis::RedisError);
+
+/// A failed operation, with refused credentials told apart from an unreachable store.
+fn failure(e: redis::RedisError) -> BoxError {
+    let refused = e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
+    if refused {
+        Box::new(CredentialsRefused(e))
+    } else {
+        Box::new(e)
+    }
 }
 
 struct Scripts {
@@ -252,8 +278,8 @@ impl Scripts {
     }
 }
 
-fn reply(value: redis::Value) -> Result<StoreReply, BoxError> {
-    match value {
+fn reply(value: redis::RedisResult<redis::Value>) -> Result<StoreReply, BoxError> {
+    match value.map_err(failure)? {
         redis::Value::Int(n) => Ok(StoreReply::Int(n)),
         other => Ok(StoreReply::Text(redis::from_redis_value(other)?)),
     }
@@ -277,10 +303,15 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store at `url` (`redis://[user:password@]host[:port][/db]`); nothing connects yet.
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<RedisStore, BoxError> {
+    /// A store at `url` (`redis://[user:password@]host[:port][/db]`, or `rediss://` with
+    /// TLS trusting `roots` if any); nothing connects yet.
+    pub(crate) fn new(
+        url: &str,
+        timeout: Duration,
+        roots: &[String],
+    ) -> Result<RedisStore, BoxError> {
         Ok(RedisStore {
-            client: open(url)?,
+            client: open(url, roots)?,
             connection: Mutex::new(None),
             timeout,
             scripts: Scripts::new(),
@@ -299,8 +330,9 @@ impl RedisStore {
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(0);
-        let manager =
-            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        let manager = redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            .await
+            .map_err(failure)?;
         Ok(self.slot().get_or_insert(manager).clone())
     }
 }
@@ -311,7 +343,7 @@ impl SharedStore for RedisStore {
         let invocation = self.scripts.invocation(op);
         let call = async {
             let mut connection = self.connection().await?;
-            reply(invocation.invoke_async(&mut connection).await?)
+            reply(invocation.invoke_async(&mut connection).await)
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
@@ -340,10 +372,14 @@ impl fmt::Debug for BlockingRedisStore {
 }
 
 impl BlockingRedisStore {
-    /// A store at `url`; nothing connects yet.
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<BlockingRedisStore, BoxError> {
+    /// A store at `url` (see [`RedisStore::new`]); nothing connects yet.
+    pub(crate) fn new(
+        url: &str,
+        timeout: Duration,
+        roots: &[String],
+    ) -> Result<BlockingRedisStore, BoxError> {
         Ok(BlockingRedisStore {
-            client: open(url)?,
+            client: open(url, roots)?,
             connection: Mutex::new(None),
             timeout,
             scripts: Scripts::new(),
@@ -356,7 +392,10 @@ impl BlockingSharedStore for BlockingRedisStore {
         let invocation = self.scripts.invocation(op);
         let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            let connection = self.client.get_connection_with_timeout(self.timeout)?;
+            let connection = self
+                .client
+                .get_connection_with_timeout(self.timeout)
+                .map_err(failure)?;
             connection.set_read_timeout(Some(self.timeout))?;
             connection.set_write_timeout(Some(self.timeout))?;
             *slot = Some(connection);
@@ -367,6 +406,6 @@ impl BlockingSharedStore for BlockingRedisStore {
             // A timed-out or broken connection may hold a late reply: never reuse it.
             *slot = None;
         }
-        reply(result?)
+        reply(result)
     }
 }
