@@ -251,7 +251,7 @@ impl AesConfig {
                 false
             }
             IvPolicy::RandomPrefix => {
-                getrandom::fill(&mut iv).map_err(CryptoError::Random)?;
+                getrandom::fill(&mut iv).map_err(|e| CryptoError::Random(Box::new(e)))?;
                 true
             }
         };

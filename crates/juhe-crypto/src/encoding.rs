@@ -8,6 +8,7 @@ use crate::CryptoError;
 /// Text encoding of ciphertexts. The vendor expects standard base64 (with padding), as Java's
 /// `Base64.getEncoder()` writes it; hex is there for vendors' variants and debugging.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutputEncoding {
     /// Standard base64 with `+`, `/` and `=` padding (default).
     #[default]

@@ -1,5 +1,8 @@
 //! The crate's one error type.
 
+/// A dependency's error, kept as a source without naming its type in our API.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong parsing keys, encrypting or decrypting.
 ///
 /// Messages never contain key material or plaintext. Where a dependency's error would echo
@@ -50,7 +53,7 @@ pub enum CryptoError {
         accepted: &'static str,
         /// The DER decoder's error.
         #[source]
-        source: Option<der::Error>,
+        source: Option<BoxError>,
     },
     /// A private key was given where a public key is needed.
     #[error(
@@ -73,10 +76,10 @@ pub enum CryptoError {
     },
     /// The RSA operation failed (a broken key, an RNG failure, a decryption error).
     #[error("RSA operation failed")]
-    Rsa(#[source] rsa::Error),
+    Rsa(#[source] BoxError),
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
-    Random(#[source] getrandom::Error),
+    Random(#[source] BoxError),
     /// A ciphertext that is not valid base64 (or hex).
     #[error("ciphertext is not valid base64/hex text")]
     CiphertextEncoding,
@@ -92,4 +95,10 @@ pub enum CryptoError {
     /// The decrypted bytes are not UTF-8.
     #[error("decrypted bytes are not UTF-8 text")]
     NotUtf8(#[source] std::str::Utf8Error),
+}
+
+impl CryptoError {
+    pub(crate) fn rsa(e: rsa::Error) -> CryptoError {
+        CryptoError::Rsa(Box::new(e))
+    }
 }

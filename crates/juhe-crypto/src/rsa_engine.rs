@@ -26,7 +26,7 @@ mod pure {
         pub(crate) fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
             self.0
                 .oaep_encrypt::<Sha1>(plaintext)
-                .map_err(CryptoError::Rsa)
+                .map_err(CryptoError::rsa)
         }
     }
 
@@ -46,7 +46,7 @@ mod pure {
             self.0
                 .oaep_decrypt::<Sha1>(ciphertext)
                 .map(zeroize::Zeroizing::new)
-                .map_err(CryptoError::Rsa)
+                .map_err(CryptoError::rsa)
         }
     }
 }
@@ -70,11 +70,11 @@ mod imp {
     /// The failures AWS-LC reports carry no detail; they are reported as the `rsa` crate's
     /// errors for the same case, so callers see the same error whichever engine runs.
     fn failed<E>(error: rsa::Error) -> impl FnOnce(E) -> CryptoError {
-        move |_| CryptoError::Rsa(error)
+        move |_| CryptoError::rsa(error)
     }
 
     fn invalid<E>(_: E) -> CryptoError {
-        CryptoError::Rsa(rsa::Error::InvalidModulus)
+        CryptoError::rsa(rsa::Error::InvalidModulus)
     }
 
     #[derive(Clone)]

@@ -26,7 +26,7 @@ fn read(text: &str, expected: &'static str, accepted: &'static str) -> Result<Ke
             der::pem::decode_vec(text.as_bytes()).map_err(|e| CryptoError::NotAnRsaKey {
                 expected,
                 accepted,
-                source: Some(der::Error::from(e)),
+                source: Some(Box::new(der::Error::from(e))),
             })?;
         return Ok(KeyDer {
             label: Some(label.to_owned()),
@@ -60,14 +60,14 @@ fn not_public(source: Option<der::Error>) -> CryptoError {
     CryptoError::NotAnRsaKey {
         expected: "public",
         accepted: PUBLIC_FORMS,
-        source,
+        source: source.map(|e| Box::new(e) as crate::error::BoxError),
     }
 }
 
 fn public_from_pkcs1(der: &[u8]) -> Result<rsa::PublicKey, CryptoError> {
     let key = RsaPublicKeyRef::from_der(der).map_err(|e| not_public(Some(e)))?;
     check_bits(key.modulus.as_bytes())?;
-    rsa::PublicKey::from_pkcs1_der(der).map_err(|e| CryptoError::Rsa(e.into()))
+    rsa::PublicKey::from_pkcs1_der(der).map_err(|e| CryptoError::rsa(e.into()))
 }
 
 fn public_from_spki(der: &[u8]) -> Result<rsa::PublicKey, CryptoError> {
@@ -198,14 +198,14 @@ mod private {
         CryptoError::NotAnRsaKey {
             expected: "private",
             accepted: PRIVATE_FORMS,
-            source,
+            source: source.map(|e| Box::new(e) as crate::error::BoxError),
         }
     }
 
     fn from_pkcs1(der: &[u8]) -> Result<rsa::PrivateKey, CryptoError> {
         let key = RsaPrivateKeyRef::from_der(der).map_err(|e| not_private(Some(e)))?;
         check_bits(key.modulus.as_bytes())?;
-        rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| CryptoError::Rsa(e.into()))
+        rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| CryptoError::rsa(e.into()))
     }
 
     fn from_pkcs8(der: &[u8]) -> Result<rsa::PrivateKey, CryptoError> {
