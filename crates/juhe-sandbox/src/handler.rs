@@ -93,6 +93,14 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
+/// An HTTP-level refusal, in the JSON shape of every other answer.
+pub(crate) fn http_error(status: StatusCode, reason: &str) -> Response {
+    json_response(
+        status,
+        json!({ "reason": reason, "result": null, "error_code": status.as_u16() }),
+    )
+}
+
 fn code_body(code: ErrorCode) -> serde_json::Value {
     json!({ "reason": code.reason_zh(), "result": null, "error_code": code.code() })
 }
