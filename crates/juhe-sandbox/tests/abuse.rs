@@ -348,7 +348,7 @@ async fn unknown_paths_and_methods_count_under_one_bucket() {
 
     let stats = sandbox.stats();
     assert_eq!(stats.requests, 2_002);
-    assert_eq!(stats.by_path.len(), 2, "{:?}", stats.by_path.keys());
+    assert_eq!(stats.by_path.len(), 2, "one entry for all unknown paths");
     assert_eq!(stats.by_path.get(Stats::OTHER_PATHS), Some(&2_000));
     assert_eq!(stats.by_path.get(Endpoint::Plain.path()), Some(&2));
 
