@@ -478,6 +478,40 @@ mod tests {
         router.oneshot(request).await.unwrap_or_else(|e| match e {})
     }
 
+    fn activity(phase: Phase, age: Duration) -> Arc<Activity> {
+        let activity = Activity::new();
+        *activity.lock() = (phase, Instant::now() - age);
+        Arc::new(activity)
+    }
+
+    /// At the cap, the connection stalled longest goes first; one whose request is with the
+    /// handler, or that has stalled under a second, is never closed to make room.
+    #[tokio::test]
+    async fn the_most_stalled_connection_makes_room() {
+        let registry = Registry::default();
+        let handling = activity(Phase::Handling, Duration::from_secs(60));
+        let fresh = activity(Phase::Reading, Duration::from_millis(200));
+        let idle = activity(Phase::Idle, Duration::from_secs(3));
+        let reading = activity(Phase::Reading, Duration::from_secs(5));
+        for a in [&handling, &fresh, &idle, &reading] {
+            registry.add(a.clone());
+        }
+        // Told to close: a stored wake-up, so `notified` completes at once.
+        async fn closed(a: &Activity) -> bool {
+            tokio::time::timeout(Duration::from_millis(10), a.close.notified())
+                .await
+                .is_ok()
+        }
+        assert!(registry.close_most_stalled());
+        assert!(closed(&reading).await, "the longest reading one first");
+        assert!(!closed(&idle).await);
+        assert!(registry.close_most_stalled());
+        assert!(closed(&idle).await);
+        assert!(!registry.close_most_stalled(), "no other may be closed");
+        assert!(!closed(&handling).await && !closed(&fresh).await);
+        assert_eq!(registry.lock().len(), 2);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
