@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use juhe_crypto::{AesConfig, AesDecryptor, RsaOaepDecryptor};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -81,6 +80,8 @@ impl Sandbox {
             log_requests: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
         }
     }
 }
@@ -90,6 +91,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
 
 /// Time a client has to send a request's headers, or may idle between requests.
 pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Time a client has to send a whole request, from its first byte to the end of its body.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Bytes per second a request body must keep up, on average, from one second after the
+/// headers. API bodies are a few hundred bytes, so a client of the API never comes near it.
+pub const DEFAULT_MIN_BODY_RATE: u32 = 1024;
 
 /// Configures a sandbox; see [`Sandbox::builder`] for the defaults.
 #[must_use = "a builder does nothing until `spawn` is called"]
@@ -106,6 +114,8 @@ pub struct SandboxBuilder {
     log_requests: bool,
     max_connections: usize,
     header_timeout: std::time::Duration,
+    request_timeout: std::time::Duration,
+    min_body_rate: u32,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -197,8 +207,10 @@ impl SandboxBuilder {
         self
     }
 
-    /// At most this many connections at once (default [`DEFAULT_MAX_CONNECTIONS`]); more wait
-    /// to be accepted, so slow or idle clients cannot take the sandbox down.
+    /// At most this many connections at once (default [`DEFAULT_MAX_CONNECTIONS`]). At the cap,
+    /// a new connection takes the place of the one that has been idle or reading a request
+    /// longest (at least a second); when none has, it waits to be accepted. So slow or idle
+    /// clients cannot take the sandbox down.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
         self
@@ -208,6 +220,24 @@ impl SandboxBuilder {
     /// connection is closed (default [`DEFAULT_HEADER_TIMEOUT`]).
     pub fn header_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a whole request, from its first byte to the end of
+    /// its body, before it is answered 408 and its connection closed (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]). It also bounds the header timeout. Values over a day are
+    /// taken as a day.
+    pub fn request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The slowest a request body may arrive, in bytes per second on average, counted from one
+    /// second after the headers (default [`DEFAULT_MIN_BODY_RATE`]; 0: no minimum, the request
+    /// timeout alone applies). A slower body is answered 408 and its connection closed, so
+    /// clients trickling bodies cannot hold the connection slots.
+    pub fn min_body_rate(mut self, bytes_per_second: u32) -> Self {
+        self.min_body_rate = bytes_per_second;
         self
     }
 
@@ -246,11 +276,11 @@ impl SandboxBuilder {
         let limits = server::Limits {
             max_connections: self.max_connections,
             header_timeout: self.header_timeout,
+            request_timeout: self.request_timeout,
+            min_body_rate: self.min_body_rate,
         };
         let (addr, state) = self.into_state()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let listener = server::bind(addr).map_err(|source| SandboxError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;

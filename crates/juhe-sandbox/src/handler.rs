@@ -93,21 +93,22 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
+/// An HTTP-level refusal, in the JSON shape of every other answer.
+pub(crate) fn http_error(status: StatusCode, reason: &str) -> Response {
+    json_response(
+        status,
+        json!({ "reason": reason, "result": null, "error_code": status.as_u16() }),
+    )
+}
+
 fn code_body(code: ErrorCode) -> serde_json::Value {
     json!({ "reason": code.reason_zh(), "result": null, "error_code": code.code() })
 }
 
-/// Unknown paths: 404 with a JSON body, counted like every request.
-pub(crate) async fn not_found(
-    State(state): State<Arc<SandboxState>>,
-    method: Method,
-    uri: Uri,
-) -> Response {
-    state.recorder.record(Observation {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        ..Observation::default()
-    });
+/// Unknown paths: 404 with a JSON body, counted like every request (all under one bucket:
+/// the path itself is not kept).
+pub(crate) async fn not_found(State(state): State<Arc<SandboxState>>, method: Method) -> Response {
+    state.recorder.record(Observation::arrived(&method, None));
     json_response(
         StatusCode::NOT_FOUND,
         json!({ "reason": "Not Found", "result": null, "error_code": 404 }),
@@ -176,12 +177,7 @@ pub(crate) async fn api(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut obs = Observation {
-        endpoint: Endpoint::from_path(uri.path()),
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        ..Observation::default()
-    };
+    let mut obs = Observation::arrived(&method, Endpoint::from_path(uri.path()));
     let params = match read_params(&method, &headers, query.as_deref(), &body) {
         Ok(params) => params,
         Err(response) => {

@@ -36,8 +36,8 @@ mod redis_server;
 mod server;
 
 pub use builder::{
-    BlockingSandbox, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DefaultVerdict, KeyStatus,
-    Sandbox, SandboxBuilder, SandboxHandle,
+    BlockingSandbox, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIN_BODY_RATE,
+    DEFAULT_REQUEST_TIMEOUT, DefaultVerdict, KeyStatus, Sandbox, SandboxBuilder, SandboxHandle,
 };
 pub use error::SandboxError;
 pub use faults::{Fault, FaultPlan};

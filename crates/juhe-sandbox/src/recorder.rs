@@ -2,11 +2,16 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use juhe_proto::{Endpoint, IdCard, Mobile};
 use sha1::{Digest, Sha1};
 
 use crate::Fault;
+
+/// What stands for every path, or method, the sandbox does not know: the counters and records
+/// stay bounded whatever a client sends.
+const OTHER: &str = "(other)";
 
 /// How many recent requests are kept in full (counters cover all requests).
 const RECENT: usize = 10_000;
@@ -17,9 +22,13 @@ const RECENT: usize = 10_000;
 pub struct RequestRecord {
     /// Arrival number, from 1.
     pub seq: u64,
+    /// When the request arrived (its body read), in Unix milliseconds. Records are in the
+    /// order they were answered, so a delayed request can follow a later one.
+    pub at_ms: u64,
     /// The endpoint, if the path was one.
     pub endpoint: Option<Endpoint>,
-    /// HTTP method.
+    /// HTTP method; `"(other)"` for one that is not a standard method (so a client cannot
+    /// fill the recent records with made-up methods).
     pub method: String,
     /// Masked ID card number, if it decrypted and validated.
     pub idcard: Option<String>,
@@ -47,10 +56,16 @@ pub struct Stats {
     pub billed: u64,
     /// Answers by `error_code` (0 included).
     pub by_error_code: BTreeMap<i32, u64>,
-    /// Requests by URL path.
+    /// Requests by URL path: the API paths, and [`Stats::OTHER_PATHS`] for all other paths
+    /// together (so a client cannot grow the table with made-up paths).
     pub by_path: BTreeMap<String, u64>,
     /// Requests that got an injected fault (other than `none` and delays).
     pub faults: u64,
+}
+
+impl Stats {
+    /// The `by_path` entry that counts every request to a path that is not an API path.
+    pub const OTHER_PATHS: &'static str = OTHER;
 }
 
 /// Requests and charges for one (ID card, mobile) pair.
@@ -78,16 +93,45 @@ pub(crate) struct Recorder {
 }
 
 /// What the handler learned about one request, recorded when it answers.
-#[derive(Default)]
 pub(crate) struct Observation {
+    pub(crate) arrived: SystemTime,
+    /// `None` for a path that is not an API path; the path itself is not kept.
     pub(crate) endpoint: Option<Endpoint>,
     pub(crate) method: String,
-    pub(crate) path: String,
     pub(crate) pair: Option<(IdCard, Mobile)>,
     pub(crate) error_code: Option<i32>,
     pub(crate) res: Option<u8>,
     pub(crate) order_id: Option<String>,
     pub(crate) fault: Option<Fault>,
+}
+
+impl Observation {
+    /// A request that arrived now, with nothing learned about it yet.
+    pub(crate) fn arrived(method: &http::Method, endpoint: Option<Endpoint>) -> Observation {
+        Observation {
+            arrived: SystemTime::now(),
+            endpoint,
+            method: method_name(method).to_owned(),
+            pair: None,
+            error_code: None,
+            res: None,
+            order_id: None,
+            fault: None,
+        }
+    }
+}
+
+/// The methods kept by name; any other (extension methods are any token, of any length) is
+/// recorded as `"(other)"`.
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+];
+
+fn method_name(method: &http::Method) -> &'static str {
+    METHODS
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or(OTHER)
 }
 
 /// Pairs are keyed by a digest so the table holds no numbers in clear.
@@ -112,7 +156,14 @@ impl Recorder {
         let billed = obs.error_code == Some(0);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.stats.requests += 1;
-        *inner.stats.by_path.entry(obs.path.clone()).or_default() += 1;
+        let path = obs.endpoint.map_or(Stats::OTHER_PATHS, |e| e.path());
+        // Known keys are looked up first so counting allocates nothing.
+        match inner.stats.by_path.get_mut(path) {
+            Some(n) => *n += 1,
+            None => {
+                inner.stats.by_path.insert(path.to_owned(), 1);
+            }
+        }
         if billed {
             inner.stats.billed += 1;
         }
@@ -134,6 +185,11 @@ impl Recorder {
         }
         let record = RequestRecord {
             seq: inner.stats.requests,
+            // A clock before 1970 is not worth an error: it reads as 0.
+            at_ms: obs
+                .arrived
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             endpoint: obs.endpoint,
             method: obs.method,
             idcard: obs.pair.as_ref().map(|(i, _)| i.masked()),
@@ -149,7 +205,7 @@ impl Recorder {
                 target: "juhe_sandbox::request",
                 seq = record.seq,
                 method = %record.method,
-                path = %obs.path,
+                path,
                 idcard = record.idcard.as_deref().unwrap_or("-"),
                 mobile = record.mobile.as_deref().unwrap_or("-"),
                 error_code = ?record.error_code,

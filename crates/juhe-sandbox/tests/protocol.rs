@@ -567,3 +567,70 @@ mod raw_bytes {
         SANDBOX.get_or_init(|| Sandbox::builder().spawn_blocking().unwrap())
     }
 }
+
+fn unix_ms() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(since.as_millis()).unwrap()
+}
+
+/// Every record carries its arrival time in Unix milliseconds (`at_ms`), in the Rust API and
+/// in `/__sandbox/stats`, next to the fields it always had: a combined request rate can be
+/// checked from the sandbox.
+#[test]
+fn records_carry_their_arrival_time_in_unix_ms() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let before = unix_ms();
+    check(&sb, Endpoint::Plain, false, demo::API_KEY, demo::MATCH);
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = agent()
+        .get(format!("{}/nowhere", sb.base_url()))
+        .call()
+        .unwrap();
+    let after = unix_ms();
+
+    let records = sb.recent_requests();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert!(
+            (before..=after).contains(&r.at_ms),
+            "{r:?} not in {before}..={after}"
+        );
+    }
+    assert!(
+        records[1].at_ms >= records[0].at_ms + 50,
+        "{} then {}",
+        records[0].at_ms,
+        records[1].at_ms
+    );
+
+    let mut resp = agent()
+        .get(format!("{}/__sandbox/stats", sb.base_url()))
+        .call()
+        .unwrap();
+    let stats = json(&resp.body_mut().read_to_string().unwrap());
+    let recent = stats["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 2);
+    for (json, record) in recent.iter().zip(&records) {
+        assert_eq!(json["at_ms"].as_u64(), Some(record.at_ms));
+        let mut fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "at_ms",
+                "billed",
+                "endpoint",
+                "error_code",
+                "fault",
+                "idcard",
+                "method",
+                "mobile",
+                "order_id",
+                "res",
+                "seq"
+            ]
+        );
+    }
+}
