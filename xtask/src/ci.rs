@@ -94,6 +94,13 @@ fn layering() -> Result<(), String> {
         &["tokio", "reqwest", "hyper", "governor"],
     )?;
     forbid_deps("juhe-2fa", &reqwest_only, &["ureq"])?;
+    // The blocking client's fleet (Redis) needs no async runtime either.
+    let ureq_redis = ["--no-default-features", "--features", "ureq,redis"];
+    cargo(
+        &[&["check", "--locked", "-p", "juhe-2fa"][..], &ureq_redis].concat(),
+        &[],
+    )?;
+    forbid_deps("juhe-2fa", &ureq_redis, &["tokio", "reqwest", "hyper"])?;
     // A user crate with `default-features = false` and its own transport, on another runtime.
     let example = "juhe-2fa-no-backend-example";
     cargo(&["run", "--locked", "--quiet", "-p", example], &[])?;

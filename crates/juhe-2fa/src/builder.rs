@@ -461,10 +461,8 @@ impl ClientBuilder {
             timer,
             #[cfg(feature = "redis")]
             store: _store_url
-                .map(|url| crate::fleet::RedisStore::new(&url, store_timeout, &roots))
-                .transpose()
-                .map_err(store_config)?
-                .map(|store| Arc::new(store) as Arc<dyn crate::fleet::SharedStore>),
+                .map(|url| async_store(&url, store_timeout, &roots))
+                .transpose()?,
         })
         .inspect(Client::start_keeper)
     }
@@ -503,6 +501,26 @@ impl ClientBuilder {
                 .map(|store| Arc::new(store) as Arc<dyn crate::fleet::BlockingSharedStore>),
         })
         .inspect(BlockingClient::start_keeper)
+    }
+}
+
+/// The async client's store: Redis through tokio, which comes with the `reqwest` feature.
+#[cfg(feature = "redis")]
+fn async_store(
+    url: &str,
+    timeout: Duration,
+    roots: &[String],
+) -> Result<Arc<dyn crate::fleet::SharedStore>, Error> {
+    #[cfg(feature = "reqwest")]
+    return crate::fleet::RedisStore::new(url, timeout, roots)
+        .map(|store| Arc::new(store) as Arc<dyn crate::fleet::SharedStore>)
+        .map_err(store_config);
+    #[cfg(not(feature = "reqwest"))]
+    {
+        let _ = (url, timeout, roots);
+        Err(Error::config(
+            "the async client's shared store (Redis) needs the `reqwest` feature (tokio); the blocking client's does not",
+        ))
     }
 }
 

@@ -53,7 +53,7 @@ impl Client {
     /// Lets the fleet's keeper run (renewing held pairs, finishing dropped checks) on a tokio
     /// task while it has work; the Redis store needs a tokio runtime anyway.
     pub(crate) fn start_keeper(&self) {
-        #[cfg(feature = "redis")]
+        #[cfg(all(feature = "redis", feature = "reqwest"))]
         if let (Some(fleet), Some(store)) = (&self.core.fleet, &self.store) {
             let store = store.clone();
             fleet.keeper.set_starter(Box::new(move |keeper| {

@@ -39,6 +39,7 @@ pub(crate) struct Keeper {
     /// Wakes a blocking runner early (jobs to run).
     wake: Condvar,
     /// Wakes an async runner early.
+    #[cfg(feature = "reqwest")]
     notify: tokio::sync::Notify,
 }
 
@@ -101,6 +102,7 @@ impl Keeper {
             Self::start(&mut state)
         };
         self.wake.notify_all();
+        #[cfg(feature = "reqwest")]
         self.notify.notify_one();
         self.ensure_runner(start);
     }
@@ -159,6 +161,7 @@ impl Keeper {
     }
 
     /// Waits (async) until the next round is due or a job comes.
+    #[cfg(feature = "reqwest")]
     pub(crate) async fn wait(&self) {
         let _ = tokio::time::timeout(RENEW_EVERY / 4, self.notify.notified()).await;
     }

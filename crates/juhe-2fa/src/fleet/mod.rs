@@ -17,7 +17,9 @@ use std::time::Duration;
 
 pub(crate) use keys::PairKeys;
 pub(crate) use policy::{ClaimStep, FleetCore, FleetPlan, PairTurn, RateStep};
-pub(crate) use redis_store::{BlockingRedisStore, CredentialsRefused, RedisStore};
+#[cfg(feature = "reqwest")]
+pub(crate) use redis_store::RedisStore;
+pub(crate) use redis_store::{BlockingRedisStore, CredentialsRefused};
 pub(crate) use store::{BlockingSharedStore, SharedStore, StoreOp, StoreReply};
 
 /// How the fleet features behave (`ClientBuilder::fleet_options`).

@@ -2,13 +2,15 @@
 //! blocking stores share the scripts and their arguments; only the connection differs.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use juhe_transport::BoxError;
 use redis::{Script, ScriptInvocation};
 
-use super::store::{BlockingSharedStore, SharedStore, StoreOp, StoreReply};
+#[cfg(feature = "reqwest")]
+use super::store::SharedStore;
+use super::store::{BlockingSharedStore, StoreOp, StoreReply};
 use crate::rate_limit::{CATCH_UP, DECREASE, DECREASE_HOLD, MIN_FACTOR, RECOVERY_PER_SEC};
 
 /// GCRA on Redis's clock, granted only when due (see `rate_limit.rs`): returns 0 when a slot
@@ -285,10 +287,12 @@ fn reply(value: redis::RedisResult<redis::Value>) -> Result<StoreReply, BoxError
     }
 }
 
-/// The async store on Redis, through redis-rs's tokio connection manager (connected on first
+/// The async store on Redis (with `reqwest`, which brings tokio), through redis-rs's tokio
+/// connection manager (connected on first
 /// use; after a failed operation a fresh one is made on the next use, so a restarted Redis is
 /// found again). Every operation is bounded by the store timeout. `Debug` never shows the URL
 /// (it may hold a password).
+#[cfg(feature = "reqwest")]
 pub(crate) struct RedisStore {
     client: redis::Client,
     connection: Mutex<Option<redis::aio::ConnectionManager>>,
@@ -296,12 +300,14 @@ pub(crate) struct RedisStore {
     scripts: Scripts,
 }
 
+#[cfg(feature = "reqwest")]
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore").finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "reqwest")]
 impl RedisStore {
     /// A store at `url` (`redis://[user:password@]host[:port][/db]`, or `rediss://` with
     /// TLS trusting `roots` if any); nothing connects yet.
@@ -318,7 +324,7 @@ impl RedisStore {
         })
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<redis::aio::ConnectionManager>> {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<redis::aio::ConnectionManager>> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -337,6 +343,7 @@ impl RedisStore {
     }
 }
 
+#[cfg(feature = "reqwest")]
 #[async_trait::async_trait]
 impl SharedStore for RedisStore {
     async fn run(&self, op: &StoreOp) -> Result<StoreReply, BoxError> {
