@@ -327,7 +327,6 @@ fn clients(mode: &'static str, url: &str, seconds: u64) -> Result<Vec<Row>, Stri
 /// `n` distinct valid Unicom pairs as CSV (the same series as `juhe_sandbox::demo::pair`; ID
 /// numbers repeat after 336,000, but each pair has its own mobile number up to 10⁸).
 fn write_pairs(path: &Path, n: usize) -> Result<(), String> {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let mut csv = String::from("idcard,mobile\n");
     for i in 0..n {
         let first17 = format!(
@@ -336,13 +335,8 @@ fn write_pairs(path: &Path, n: usize) -> Result<(), String> {
             1 + (i / 1000) % 28,
             i % 1000
         );
-        let sum: u32 = first17
-            .bytes()
-            .zip(WEIGHTS)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
-        let check = b"10X98765432"[(sum % 11) as usize] as char;
-        let _ = writeln!(csv, "{first17}{check},130{:08}", i % 100_000_000);
+        let idcard = juhe_proto::IdCard::with_check_digit(&first17).ok_or("17 digits")?;
+        let _ = writeln!(csv, "{idcard},130{:08}", i % 100_000_000);
     }
     std::fs::write(path, csv).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

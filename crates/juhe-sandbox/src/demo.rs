@@ -1,7 +1,7 @@
 //! Built-in demo credentials, keys and fixtures, so the sandbox (and the CLI's `demo`) need no
 //! setup. These keys are public test keys: never use them for anything real.
 
-use juhe_proto::ErrorCode;
+use juhe_proto::{ErrorCode, IdCard};
 
 use crate::{Fixtures, Outcome};
 
@@ -70,23 +70,14 @@ pub fn fixtures() -> Fixtures {
 /// in Beijing's Chaoyang district, mobiles `130…`), for load tests and benchmarks. Distinct for
 /// `n` below 336,000; unknown to the fixtures, so answered by the default verdict.
 pub fn pair(n: usize) -> (String, String) {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let first17 = format!(
         "1101051990{:02}{:02}{:03}",
         1 + (n / 28_000) % 12,
         1 + (n / 1000) % 28,
         n % 1000
     );
-    let sum: u32 = first17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    (
-        format!("{first17}{check}"),
-        format!("130{:08}", n % 100_000_000),
-    )
+    let idcard = IdCard::with_check_digit(&first17).expect("17 digits");
+    (idcard, format!("130{:08}", n % 100_000_000))
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ impl Fault {
 /// # Ok::<(), juhe_sandbox::SandboxError>(())
 /// ```
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FaultPlan {
     /// The faults, in request order.
     pub sequence: Vec<Fault>,

@@ -66,6 +66,7 @@ impl<'de> serde::Deserialize<'de> for Outcome {
 /// One row of a fixtures file: `idcard`, `mobile`, `outcome`, and an optional `fault`
 /// applied every time the pair is asked for.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Fixture {
     /// The ID card number (validated and normalised on insert).
     pub idcard: String,
@@ -76,6 +77,24 @@ pub struct Fixture {
     /// A fault for this pair.
     #[serde(default)]
     pub fault: Option<Fault>,
+}
+
+impl Fixture {
+    /// A pair and its answer, with no fault.
+    pub fn new(idcard: impl Into<String>, mobile: impl Into<String>, outcome: Outcome) -> Fixture {
+        Fixture {
+            idcard: idcard.into(),
+            mobile: mobile.into(),
+            outcome,
+            fault: None,
+        }
+    }
+
+    /// Applies `fault` every time the pair is asked for.
+    pub fn with_fault(mut self, fault: Fault) -> Fixture {
+        self.fault = Some(fault);
+        self
+    }
 }
 
 /// Pairs with fixed answers. Pairs are stored normalised, so `+86 130…` and `130…` match.

@@ -443,12 +443,10 @@ fn every_fault() {
 fn fixture_faults_apply_to_their_pair() {
     let mut fixtures = Fixtures::new();
     fixtures
-        .insert(juhe_sandbox::Fixture {
-            idcard: demo::MATCH.0.into(),
-            mobile: demo::MATCH.1.into(),
-            outcome: Outcome::Match,
-            fault: Some(Fault::Http500),
-        })
+        .insert(
+            juhe_sandbox::Fixture::new(demo::MATCH.0, demo::MATCH.1, Outcome::Match)
+                .with_fault(Fault::Http500),
+        )
         .unwrap();
     let sb = Sandbox::builder()
         .fixtures(fixtures)
