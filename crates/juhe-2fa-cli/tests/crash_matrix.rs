@@ -1,6 +1,6 @@
-//! Stop a batch at a random point (SIGKILL, SIGINT, SIGTERM) × each client flag × UTF-8 CSV,
-//! GBK CSV and JSONL, then rerun: every row comes out exactly once, in order, its own columns
-//! byte for byte, and the sandbox billed no pair twice.
+//! Stop a batch at a random point (SIGKILL, SIGINT, SIGTERM) × UTF-8 CSV, GBK CSV and JSONL,
+//! then rerun: every row comes out exactly once, in order, its own columns byte for byte, and
+//! the sandbox billed no pair twice. (Batch runs on the async client only: no client dimension.)
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -35,24 +35,13 @@ fn input_lines(kind: &str) -> Vec<Vec<u8>> {
     lines
 }
 
-fn run_batch(
-    sb: &BlockingSandbox,
-    client: &str,
-    input: &Path,
-    output: &Path,
-) -> std::process::Child {
-    common::batch_cmd(
-        &sb.base_url(),
-        demo::API_KEY,
-        &["--client", client],
-        input,
-        output,
-    )
-    .args(["--concurrency", "4"])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
+fn run_batch(sb: &BlockingSandbox, input: &Path, output: &Path) -> std::process::Child {
+    common::batch_cmd(&sb.base_url(), demo::API_KEY, &[], input, output)
+        .args(["--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 fn jitter_ms() -> u64 {
@@ -94,50 +83,46 @@ fn check_output(kind: &str, lines: &[Vec<u8>], output: &Path) {
 fn any_stop_at_any_point_then_a_rerun_bills_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     for signal in ["KILL", "INT", "TERM"] {
-        for client in ["async", "blocking"] {
-            for kind in ["csv", "gbk", "jsonl"] {
-                let sb = Sandbox::builder()
-                    .default_verdict(DefaultVerdict::Match)
-                    .faults(FaultPlan::new().then_times(Fault::DelayMs(15), 10 * ROWS))
-                    .spawn_blocking()
-                    .unwrap();
-                let name = format!("{signal}-{client}-{kind}");
-                let ext = if kind == "jsonl" { "jsonl" } else { "csv" };
-                let input = dir.path().join(format!("{name}.{ext}"));
-                let output = dir.path().join(format!("{name}.out.{ext}"));
-                let lines = input_lines(kind);
-                let mut bytes = lines.join(&b'\n');
-                bytes.push(b'\n');
-                std::fs::write(&input, bytes).unwrap();
+        for kind in ["csv", "gbk", "jsonl"] {
+            let sb = Sandbox::builder()
+                .default_verdict(DefaultVerdict::Match)
+                .faults(FaultPlan::new().then_times(Fault::DelayMs(15), 10 * ROWS))
+                .spawn_blocking()
+                .unwrap();
+            let name = format!("{signal}-{kind}");
+            let ext = if kind == "jsonl" { "jsonl" } else { "csv" };
+            let input = dir.path().join(format!("{name}.{ext}"));
+            let output = dir.path().join(format!("{name}.out.{ext}"));
+            let lines = input_lines(kind);
+            let mut bytes = lines.join(&b'\n');
+            bytes.push(b'\n');
+            std::fs::write(&input, bytes).unwrap();
 
-                let mut child = run_batch(&sb, client, &input, &output);
-                std::thread::sleep(Duration::from_millis(60 + jitter_ms()));
-                Command::new("kill")
-                    .args([format!("-{signal}"), child.id().to_string()])
-                    .status()
-                    .unwrap();
-                child.wait().unwrap();
+            let mut child = run_batch(&sb, &input, &output);
+            std::thread::sleep(Duration::from_millis(60 + jitter_ms()));
+            Command::new("kill")
+                .args([format!("-{signal}"), child.id().to_string()])
+                .status()
+                .unwrap();
+            child.wait().unwrap();
 
-                let rerun = run_batch(&sb, client, &input, &output)
-                    .wait_with_output()
-                    .unwrap();
-                let code = rerun.status.code();
-                assert!(matches!(code, Some(0) | Some(5)), "{name}: {code:?}");
-                if signal != "KILL" {
-                    assert_eq!(
-                        code,
-                        Some(0),
-                        "{name}: a drained stop leaves nothing unknown"
-                    );
-                }
-                check_output(kind, &lines, &output);
+            let rerun = run_batch(&sb, &input, &output).wait_with_output().unwrap();
+            let code = rerun.status.code();
+            assert!(matches!(code, Some(0) | Some(5)), "{name}: {code:?}");
+            if signal != "KILL" {
                 assert_eq!(
-                    sb.pairs_billed_more_than_once(),
-                    0,
-                    "{name}: no pair billed twice"
+                    code,
+                    Some(0),
+                    "{name}: a drained stop leaves nothing unknown"
                 );
-                assert!(sb.stats().billed <= ROWS as u64, "{name}");
             }
+            check_output(kind, &lines, &output);
+            assert_eq!(
+                sb.pairs_billed_more_than_once(),
+                0,
+                "{name}: no pair billed twice"
+            );
+            assert!(sb.stats().billed <= ROWS as u64, "{name}");
         }
     }
 }
