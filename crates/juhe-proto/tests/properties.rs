@@ -15,18 +15,7 @@ fn valid_idcard() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #[test]
-    fn parsing_arbitrary_strings_never_panics(s in any::<String>()) {
-        let _ = IdCard::parse(&s);
-        let _ = Mobile::parse(&s);
-        let _ = IdCard::from_legacy_15(&s);
-    }
 
-    #[test]
-    fn parsing_digit_like_strings_never_panics(s in "[0-9xX０-９ｘＸ +\\-]{0,22}") {
-        let _ = IdCard::parse(&s);
-        let _ = Mobile::parse(&s);
-    }
 
     #[test]
     fn idcard_mask_shows_ten_characters_at_most(s in valid_idcard()) {
@@ -79,23 +68,4 @@ proptest! {
     }
 }
 
-proptest! {
-    #[test]
-    fn parsing_arbitrary_response_bytes_never_panics(
-        status in 100u16..600,
-        body in proptest::collection::vec(any::<u8>(), 0..300),
-    ) {
-        let response = http::Response::builder().status(status).body(body).unwrap();
-        let _ = juhe_proto::parse_response(&response);
-    }
-
-    #[test]
-    fn parsing_json_like_responses_never_panics(
-        code in prop_oneof![Just("0".to_owned()), "-?[0-9]{1,12}", "\"[0-9a-z]{0,8}\"", Just("null".to_owned())],
-        res in prop_oneof![Just("1".to_owned()), Just("\"2\"".to_owned()), "-?[0-9]{1,20}", Just("[]".to_owned()), Just("null".to_owned())],
-        orderid in prop_oneof![Just("\"JH1\"".to_owned()), "[0-9]{1,25}", Just("{}".to_owned())],
-    ) {
-        let body = format!(r#"{{"reason":"x","result":{{"res":{res},"orderid":{orderid}}},"error_code":{code}}}"#);
-        let _ = juhe_proto::parse_response(&http::Response::new(body.into_bytes()));
-    }
-}
+proptest! {}
