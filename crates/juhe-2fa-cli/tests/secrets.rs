@@ -106,31 +106,15 @@ fn an_echoing_middlebox_leaks_nothing() {
     }
 }
 
-fn export(dir: &Path) -> std::process::Output {
-    let mut child = bin()
-        .args([
-            "sandbox",
-            "--addr",
-            "127.0.0.1:0",
-            "--export-demo-keys",
-            dir.to_str().unwrap(),
-        ])
+/// Writes the demo keys and exits (a setup step: no server is started).
+fn export(dir: &Path) -> common::Run {
+    let child = bin()
+        .args(["sandbox", "--export-demo-keys", dir.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // It either refuses at once, or starts (and prints its first line): then stop it.
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 5 {
-        if dir.join("openid.txt").exists() {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait_with_output().unwrap()
+    common::wait_at_most(child, 10)
 }
 
 #[test]
@@ -140,7 +124,15 @@ fn demo_keys_are_written_only_when_asked_privately_never_through_links() {
     let existed = tmp.exists();
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    export(&keys);
+    let out = export(&keys);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (name, _) in demo::FILES {
+        assert!(
+            out.stdout.contains(name),
+            "the files are listed: {}",
+            out.stdout
+        );
+    }
     assert_eq!(
         std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
         0o700
@@ -164,19 +156,14 @@ fn demo_keys_are_written_only_when_asked_privately_never_through_links() {
     );
     // Existing files are refused, not overwritten.
     let again = export(&keys);
-    assert_eq!(
-        again.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    assert_eq!(again.code, 2, "{}", again.stderr);
     // A symlink planted where the folder should be is refused.
     let victim = dir.path().join("victim");
     std::fs::create_dir(&victim).unwrap();
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
     let linked = export(&link);
-    assert_eq!(linked.status.code(), Some(2));
+    assert_eq!(linked.code, 2);
     assert_eq!(
         std::fs::read_dir(&victim).unwrap().count(),
         0,

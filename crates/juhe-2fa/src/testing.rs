@@ -40,6 +40,29 @@
 //! # Ok(()) }
 //! ```
 
+/// The sandbox's demo account — API key, OpenID and RSA keys — for tests in AES and RSA mode
+/// without the sandbox crate (these are public test values: never use them for anything real).
+/// `juhe-2fa sandbox --export-demo-keys DIR` writes the same keys as files
+/// ([`demo::FILES`] names them).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use juhe_2fa::{Client, Mode, RsaPublicKey, testing::{answer, demo}};
+///
+/// let client = Client::builder()
+///     .api_key(demo::API_KEY)
+///     .mode(Mode::Rsa(RsaPublicKey::parse(demo::RSA_PUBLIC_KEY_PEM)?))
+///     .build_with_transport(|_req| async { Ok(answer::matched("JH1")) })?;
+/// assert!(client.verify("110105199003071239", "13012345678").await?.is_match());
+/// # Ok(()) }
+/// ```
+pub mod demo {
+    pub use juhe_crypto::demo::{
+        AES_KEY, API_KEY, FILES, OPENID, RSA_PRIVATE_KEY_PEM, RSA_PUBLIC_KEY_B64,
+        RSA_PUBLIC_KEY_PEM,
+    };
+}
+
 /// Responses and transport failures, as a transport returns them.
 pub mod answer {
     use juhe_proto::{ErrorCode, Verdict};

@@ -24,6 +24,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aes_field;
+#[cfg(feature = "demo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
+pub mod demo;
 mod encoding;
 mod error;
 mod plain;

@@ -5,25 +5,9 @@ use juhe_proto::{ErrorCode, IdCard};
 
 use crate::{Fixtures, Outcome};
 
-/// The API key a sandbox accepts when none is configured.
-pub const API_KEY: &str = "sandbox-demo-key";
-
-/// The demo account's OpenID. The demo AES endpoint uses the vendor's scheme with it: key =
-/// first 16 characters of the lowercase hex MD5 of the OpenID, AES-128-ECB, PKCS#5, base64.
-pub const OPENID: &str = "JHdemo0penid5andb0x0000000000001";
-
-/// A literal AES-128 key (UTF-8, 16 bytes) for sandboxes configured with
-/// [`SandboxBuilder::aes`](crate::SandboxBuilder::aes) instead of an OpenID.
-pub const AES_KEY: &str = include_str!("../demo/aes_key.txt");
-
-/// The demo RSA-2048 public key, PEM.
-pub const RSA_PUBLIC_KEY_PEM: &str = include_str!("../demo/rsa_public.pem");
-
-/// The demo RSA-2048 public key as one line of base64 DER (what a vendor console shows).
-pub const RSA_PUBLIC_KEY_B64: &str = include_str!("../demo/rsa_public.b64");
-
-/// The demo RSA-2048 private key, PEM (PKCS#8). The sandbox decrypts with it.
-pub const RSA_PRIVATE_KEY_PEM: &str = include_str!("../demo/rsa_private.pem");
+pub use juhe_crypto::demo::{
+    AES_KEY, API_KEY, FILES, OPENID, RSA_PRIVATE_KEY_PEM, RSA_PUBLIC_KEY_B64, RSA_PUBLIC_KEY_PEM,
+};
 
 /// A pair answered `res` 1 (match).
 pub const MATCH: (&str, &str) = ("110105199003071239", "13012345678");

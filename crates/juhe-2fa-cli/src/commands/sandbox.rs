@@ -30,13 +30,7 @@ fn export_demo_keys(dir: &Path) -> Result<(), CliError> {
                 .map_err(|e| CliError::io("create", dir, &e))?;
         }
     }
-    for (name, text) in [
-        ("rsa_public.pem", demo::RSA_PUBLIC_KEY_PEM),
-        ("rsa_public.b64", demo::RSA_PUBLIC_KEY_B64),
-        ("rsa_private.pem", demo::RSA_PRIVATE_KEY_PEM),
-        ("openid.txt", demo::OPENID),
-        ("aes_key.txt", demo::AES_KEY),
-    ] {
+    for (name, text) in demo::FILES {
         let path = dir.join(name);
         let mut options = std::fs::OpenOptions::new();
         // create_new: never follows a symlink and never overwrites.
@@ -120,7 +114,22 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
     let keys = accepted_keys(global, args)?;
     let (builder, aes_note) = configure(global, args, &keys)?;
     if let Some(dir) = &args.export_demo_keys {
+        // Writes the files, says which, and exits: a setup step, not a server.
         export_demo_keys(dir)?;
+        let names: Vec<_> = demo::FILES.iter().map(|(name, _)| *name).collect();
+        if global.json {
+            say(
+                &serde_json::json!({ "dir": dir.display().to_string(), "files": names })
+                    .to_string(),
+            );
+        } else {
+            say(&format!(
+                "wrote the demo keys to {}: {}",
+                dir.display(),
+                names.join(", ")
+            ));
+        }
+        return Ok(Exit::Ok);
     }
     let runtime = crate::runtime()?;
     let handle = runtime
@@ -134,7 +143,6 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
             "demo_key": demo_key.then_some(demo::API_KEY),
             "keys": keys.iter().map(|k| shown_key(k)).collect::<Vec<_>>(),
             "demo_openid": (global.openid.is_none() && global.aes_key.is_none()).then_some(demo::OPENID),
-            "demo_keys_dir": args.export_demo_keys,
         })
         .to_string());
     } else {
@@ -146,9 +154,6 @@ pub fn run(global: &Global, args: &SandboxArgs) -> Result<Exit, CliError> {
             say(
                 "  RSA endpoint: the demo key pair (built in; --export-demo-keys DIR writes it out)",
             );
-        }
-        if let Some(dir) = &args.export_demo_keys {
-            say(&format!("  demo keys:    written to {}", dir.display()));
         }
         say(&format!(
             "  counters:     curl {url}/__sandbox/stats (POST /__sandbox/reset)"
