@@ -18,7 +18,7 @@ use crate::error::CliError;
 
 /// Held until dropped.
 pub struct JobLock {
-    _file: File,
+    file: File,
 }
 
 /// The text a run writes into its journal to name itself.
@@ -247,7 +247,7 @@ impl JobLock {
                 Err(e) => return Err(CliError::io("inspect", side, &e)),
             }
         }
-        Ok(JobLock { _file: file })
+        Ok(JobLock { file })
     }
 
     /// True when `path` (following links) is this lock's journal file.
@@ -255,7 +255,7 @@ impl JobLock {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            match (self._file.metadata(), std::fs::symlink_metadata(path)) {
+            match (self.file.metadata(), std::fs::symlink_metadata(path)) {
                 (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
                 _ => false,
             }
