@@ -248,6 +248,11 @@ pub struct BatchArgs {
     /// when the input already has columns or keys of those names
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+    /// CSV output: put a `'` before every cell that starts with = + - @, tab or CR, so a
+    /// spreadsheet shows it as text instead of running it as a formula (CSV injection). Off by
+    /// default: the output then repeats the input's bytes exactly
+    #[arg(long)]
+    pub escape_formulas: bool,
     /// Print the order ids and outcomes recorded in a journal, and exit
     #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["input", "output", "journal"])]
     pub report: Option<PathBuf>,

@@ -113,6 +113,15 @@ pub fn client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
 
 /// [`client_builder`] before the mode is set (`doctor` tries several).
 pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, CliError> {
+    fleet(direct_client_builder(global)?, global)
+}
+
+/// [`client_builder_without_mode`] without `--qps` and `--redis`: a client that sends every
+/// check itself, never answered from the fleet's shared answers (`doctor` must see the
+/// vendor's own answer to each scheme). The fleet flags are still checked.
+pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
+    // Only checks the fleet flags: this builder is not used.
+    let _ = fleet(ClientBuilder::new(), global)?;
     let key = api_key(global)?;
     let timeout = timeout(global)?;
     let mut builder = ClientBuilder::new()
@@ -127,7 +136,18 @@ pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, Cli
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
     }
-    fleet(builder, global)
+    Ok(builder)
+}
+
+/// A URL as it may be printed: any `user:password@` replaced by `[redacted]@`.
+pub fn redact_url(url: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..authority_start], &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// `--qps`, alone or fleet-wide with `--redis` (which also turns on de-duplication).
@@ -196,4 +216,25 @@ pub fn timeout(global: &Global) -> Result<Duration, CliError> {
 /// A configuration error from the SDK, as a usage error.
 pub fn config_error(e: &juhe_2fa::Error) -> CliError {
     CliError::usage(chain(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_in_a_url_are_redacted() {
+        for (url, printed) in [
+            (
+                "http://user:pass@host:8080/x",
+                "http://[redacted]@host:8080/x",
+            ),
+            ("https://a@b@host", "https://[redacted]@host"),
+            ("user:pass@host/p@th", "[redacted]@host/p@th"),
+            ("https://apis.juhe.cn", "https://apis.juhe.cn"),
+            ("http://host/path?q=a@b", "http://host/path?q=a@b"),
+        ] {
+            assert_eq!(redact_url(url), printed, "{url}");
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! Text encodings of input files: UTF-8 (with or without a byte order mark) or GBK/GB18030, as
-//! Excel in a Chinese locale saves CSV. Input is decoded to UTF-8 for reading; the output is
-//! written back in the input's encoding, BOM included, so a GBK file comes back GBK throughout.
+//! Excel in a Chinese locale saves CSV; UTF-16 is refused with a clear message. Only the fields
+//! we read (the header names, `idcard`, `mobile`) are decoded; every other byte is written back
+//! exactly as it came, and the columns we add are encoded in the input's encoding, after its
+//! BOM, so a GBK file comes back GBK throughout — even bytes GBK does not define.
 
-use std::io::{Chain, Cursor, Read, Write};
+use std::borrow::Cow;
+use std::io::{Chain, Cursor, Read};
+use std::path::Path;
 
 use clap::ValueEnum;
 use encoding_rs::GB18030;
-use encoding_rs_io::DecodeReaderBytesBuilder;
 
 use crate::error::CliError;
 
@@ -49,13 +52,45 @@ fn is_utf8_start(bytes: &[u8]) -> bool {
     }
 }
 
-/// Wraps an input as UTF-8 text (BOM removed), and says what it was.
-pub fn decode(
+/// True when the start of a file looks like UTF-16: a UTF-16 byte order mark, or the zero
+/// bytes that every ASCII character has in UTF-16 (text in UTF-8 or GBK has none).
+fn is_utf16_start(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
+        return true;
+    }
+    let pairs = bytes.len().min(4096) / 2;
+    if pairs == 0 {
+        return false;
+    }
+    let zeros_at = |parity: usize| {
+        bytes[..pairs * 2]
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    // Mostly-ASCII UTF-16 has a zero in almost every pair; a stray NUL in a text file is rare.
+    zeros_at(0).max(zeros_at(1)) * 4 >= pairs
+}
+
+/// Looks at the start of an input: refuses UTF-16, finds a UTF-8 byte order mark (skipped: the
+/// reader starts after it) and whether the text is GBK. The bytes are not decoded: the columns
+/// that are not parsed go back out exactly as they came.
+pub fn sniff_input(
     input: Box<dyn Read + Send>,
     choice: EncodingArg,
+    path: &Path,
 ) -> Result<(Box<dyn Read + Send>, Detected), CliError> {
     let (start, rest) =
         sniff(input).map_err(|e| CliError::failure(format!("cannot read the input: {e}")))?;
+    if is_utf16_start(&start) {
+        return Err(CliError::usage(format!(
+            "{} is UTF-16 text, which is not supported; nothing was sent",
+            path.display()
+        ))
+        .with_hint("save it as UTF-8 or GBK (in Excel: Save As → \"CSV UTF-8\")"));
+    }
     let bom = start.starts_with(BOM);
     let gbk = match choice {
         EncodingArg::Utf8 => false,
@@ -68,78 +103,41 @@ pub fn decode(
         start
     };
     let whole: Chain<Cursor<Vec<u8>>, Box<dyn Read + Send>> = Cursor::new(body).chain(rest);
-    let reader: Box<dyn Read + Send> = if gbk {
-        Box::new(
-            DecodeReaderBytesBuilder::new()
-                .encoding(Some(GB18030))
-                .bom_override(false)
-                .build(whole),
-        )
-    } else {
-        Box::new(whole)
-    };
-    Ok((reader, Detected { gbk, bom }))
+    Ok((Box::new(whole), Detected { gbk, bom }))
 }
 
-/// A writer taking UTF-8 and writing it in the detected encoding (after a BOM if the input had
-/// one). Characters split across writes are held until complete.
-pub struct Encode<W: Write> {
-    inner: W,
-    encoder: Option<encoding_rs::Encoder>,
-    pending: Vec<u8>,
-    out: Vec<u8>,
-}
-
-impl<W: Write> Encode<W> {
-    pub fn new(mut inner: W, detected: Detected) -> std::io::Result<Encode<W>> {
-        if detected.bom {
-            inner.write_all(BOM)?;
+impl Detected {
+    /// `bytes` as text when they are valid in this encoding; `None` rather than a replacement
+    /// character.
+    pub fn decode<'a>(&self, bytes: &'a [u8]) -> Option<Cow<'a, str>> {
+        if self.gbk {
+            GB18030.decode_without_bom_handling_and_without_replacement(bytes)
+        } else {
+            std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
         }
-        Ok(Encode {
-            inner,
-            encoder: detected.gbk.then(|| GB18030.new_encoder()),
-            pending: Vec::new(),
-            out: Vec::new(),
-        })
     }
 
-    /// Flushes and returns the inner writer.
-    pub fn into_inner(mut self) -> std::io::Result<W> {
-        self.flush()?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for Encode<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let Some(encoder) = &mut self.encoder else {
-            return self.inner.write(buf);
-        };
-        self.pending.extend_from_slice(buf);
-        let complete = match std::str::from_utf8(&self.pending) {
-            Ok(_) => self.pending.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => return Err(std::io::Error::other("output is not UTF-8")),
-        };
-        let text = std::str::from_utf8(&self.pending[..complete]).expect("checked above");
-        self.out.clear();
-        self.out.reserve(text.len() * 2 + 16);
-        let mut rest = text;
-        loop {
-            let (result, read, _) = encoder.encode_from_utf8_to_vec(rest, &mut self.out, false);
-            rest = &rest[read..];
-            if result == encoding_rs::CoderResult::InputEmpty {
-                break;
-            }
-            self.out.reserve(rest.len() * 2 + 16);
+    /// `bytes` as text, invalid sequences replaced (for matching names, never written back).
+    pub fn decode_lossy<'a>(&self, bytes: &'a [u8]) -> Cow<'a, str> {
+        if self.gbk {
+            GB18030.decode_without_bom_handling(bytes).0
+        } else {
+            String::from_utf8_lossy(bytes)
         }
-        self.inner.write_all(&self.out)?;
-        self.pending.drain(..complete);
-        Ok(buf.len())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+    /// Text we add to the output, in this encoding (GB18030 encodes every character).
+    pub fn encode<'a>(&self, text: &'a str) -> Cow<'a, [u8]> {
+        if self.gbk {
+            GB18030.encode(text).0
+        } else {
+            Cow::Borrowed(text.as_bytes())
+        }
+    }
+
+    /// The encoding's name, for messages.
+    pub fn name(&self) -> &'static str {
+        if self.gbk { "GBK" } else { "UTF-8" }
     }
 }
 
@@ -147,11 +145,22 @@ impl<W: Write> Write for Encode<W> {
 mod tests {
     use super::*;
 
+    fn sniffed(bytes: &[u8]) -> Result<(Vec<u8>, Detected), CliError> {
+        let (mut reader, detected) = sniff_input(
+            Box::new(Cursor::new(bytes.to_vec())),
+            EncodingArg::Auto,
+            Path::new("in.csv"),
+        )?;
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).unwrap();
+        Ok((body, detected))
+    }
+
     #[test]
-    fn gbk_round_trips_byte_for_byte_across_split_writes() {
-        let gbk: &[u8] = b"name,idcard\n\xd5\xc5\xc8\xfd,1\n";
-        let (mut reader, detected) =
-            decode(Box::new(Cursor::new(gbk.to_vec())), EncodingArg::Auto).unwrap();
+    fn gbk_is_detected_and_bytes_are_not_touched() {
+        let gbk: &[u8] = b"name,idcard\n\xd5\xc5\xc8\xfd\x80,1\n";
+        let (body, detected) = sniffed(gbk).unwrap();
+        assert_eq!(body, gbk);
         assert_eq!(
             detected,
             Detected {
@@ -159,21 +168,22 @@ mod tests {
                 bom: false
             }
         );
-        let mut text = String::new();
-        reader.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "name,idcard\n张三,1\n");
-        let mut out = Encode::new(Vec::new(), detected).unwrap();
-        for piece in text.as_bytes().chunks(1) {
-            out.write_all(piece).unwrap();
-        }
-        assert_eq!(out.into_inner().unwrap(), gbk);
+        assert_eq!(
+            detected.decode(b"\xd5\xc5\xc8\xfd").as_deref(),
+            Some("张三")
+        );
+        assert_eq!(
+            detected.decode(b"\x84\x31"),
+            None,
+            "no replacement character"
+        );
+        assert_eq!(&*detected.encode("匹配"), &*GB18030.encode("匹配").0);
     }
 
     #[test]
-    fn utf8_bom_is_read_away_and_written_back() {
-        let input = b"\xef\xbb\xbfidcard\n".to_vec();
-        let (mut reader, detected) =
-            decode(Box::new(Cursor::new(input.clone())), EncodingArg::Auto).unwrap();
+    fn utf8_bom_is_skipped_and_remembered() {
+        let (body, detected) = sniffed(b"\xef\xbb\xbfidcard\n").unwrap();
+        assert_eq!(body, b"idcard\n");
         assert_eq!(
             detected,
             Detected {
@@ -181,11 +191,25 @@ mod tests {
                 bom: true
             }
         );
-        let mut text = String::new();
-        reader.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "idcard\n");
-        let mut out = Encode::new(Vec::new(), detected).unwrap();
-        out.write_all(text.as_bytes()).unwrap();
-        assert_eq!(out.into_inner().unwrap(), input);
+    }
+
+    #[test]
+    fn utf16_with_or_without_bom_is_refused() {
+        let text = "idcard,mobile\r\n110105199003071239,13012345678\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for (bytes, what) in [
+            ([&b"\xff\xfe"[..], &le].concat(), "LE with BOM"),
+            ([&b"\xfe\xff"[..], &be].concat(), "BE with BOM"),
+            (le, "LE"),
+            (be, "BE"),
+        ] {
+            let e = sniffed(&bytes).unwrap_err();
+            assert!(
+                e.message.contains("UTF-16") && e.hint.unwrap().contains("UTF-8 or GBK"),
+                "{what}"
+            );
+        }
+        assert!(sniffed(b"idcard,mobile\n").is_ok());
     }
 }

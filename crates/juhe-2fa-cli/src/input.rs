@@ -1,5 +1,8 @@
 //! Reading input files row by row: CSV with a header naming `idcard` and `mobile` (other
 //! columns pass through), or JSONL when the name ends in `.jsonl`.
+//!
+//! Each row keeps its bytes as they were in the file (`Row::raw`) and its line end, so the
+//! output repeats them exactly: only the fields we read are decoded.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -47,6 +50,20 @@ pub struct Row {
     /// Why the row could not be read as a pair, if so.
     pub malformed: Option<String>,
     pub passthrough: Passthrough,
+    /// The record's bytes as they were in the file, without its line end.
+    pub raw: Vec<u8>,
+    /// The record's line end in the file: `\r\n`, `\n`, `\r`, or nothing (the last line).
+    pub line_end: &'static [u8],
+}
+
+/// The CSV header: its fields, and its bytes and line end as they were in the file.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub fields: csv::ByteRecord,
+    /// The header names decoded (invalid bytes replaced), for comparing with ours.
+    pub names: Vec<String>,
+    pub raw: Vec<u8>,
+    pub line_end: &'static [u8],
 }
 
 /// Any byte source: a file, a pipe, or bytes in memory.
@@ -54,73 +71,180 @@ type Input = BufReader<Box<dyn Read + Send>>;
 
 enum Source {
     Csv {
-        reader: csv::Reader<Input>,
+        reader: Box<csv::Reader<Tee>>,
         idcard: usize,
         mobile: usize,
         width: usize,
     },
     Jsonl {
-        lines: std::io::Split<Input>,
+        lines: Input,
     },
 }
 
 /// Streams rows from a file; memory stays flat whatever its size.
 pub struct RowReader {
     source: Source,
-    headers: Option<csv::ByteRecord>,
+    headers: Option<Header>,
+    encoding: Detected,
     number: u64,
     suspicious: u64,
 }
 
-fn header_name(field: &[u8]) -> String {
-    let text = String::from_utf8_lossy(field);
+/// The bytes handed to the CSV parser, kept until the record they belong to has been taken,
+/// so a record's bytes can be copied out exactly as they were (the parser only gives its
+/// fields, unquoted). Holds about one read-ahead chunk, whatever the file's size.
+struct Tee {
+    inner: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    /// The stream offset of `buf[0]`.
+    base: u64,
+    /// How much of `buf` the parser has been given.
+    served: usize,
+}
+
+const TEE_CHUNK: usize = 64 * 1024;
+
+impl Tee {
+    /// Reads one more chunk; false at the end of the input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let len = self.buf.len();
+        self.buf.resize(len + TEE_CHUNK, 0);
+        let n = loop {
+            match self.inner.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        Ok(n > 0)
+    }
+
+    /// The byte at stream offset `at`, reading ahead if needed (the parser gets it later).
+    fn byte_at(&mut self, at: u64) -> std::io::Result<Option<u8>> {
+        let i = (at - self.base) as usize;
+        while i >= self.buf.len() {
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.buf[i]))
+    }
+
+    /// Stream offsets `from..to` (kept: never released past `from`).
+    fn slice(&self, from: u64, to: u64) -> &[u8] {
+        &self.buf[(from - self.base) as usize..(to - self.base) as usize]
+    }
+
+    /// Forgets the bytes before stream offset `upto` (in large steps: cheap per record).
+    fn release(&mut self, upto: u64) {
+        let done = ((upto - self.base) as usize).min(self.served);
+        if done >= TEE_CHUNK && done * 2 >= self.buf.len() {
+            self.buf.drain(..done);
+            self.base += done as u64;
+            self.served -= done;
+        }
+    }
+}
+
+impl Read for Tee {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.served == self.buf.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = out.len().min(self.buf.len() - self.served);
+        out[..n].copy_from_slice(&self.buf[self.served..self.served + n]);
+        self.served += n;
+        Ok(n)
+    }
+}
+
+/// A CSV record's bytes (`from..to` as the parser reports them: a `\n` left from the previous
+/// record's `\r\n`, or blank lines, may come first; its own line end, if any, comes last)
+/// split into the record and its line end.
+fn raw_record(tee: &mut Tee, from: u64, to: u64) -> std::io::Result<(Vec<u8>, &'static [u8])> {
+    // A CR ends the record for the parser; whether an LF follows decides CRLF or CR.
+    let crlf = tee.slice(from, to).last() == Some(&b'\r') && tee.byte_at(to)? == Some(b'\n');
+    let bytes = tee.slice(from, to);
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(bytes.len());
+    let bytes = &bytes[start..];
+    let (record, line_end): (&[u8], &'static [u8]) = match bytes.split_last() {
+        Some((b'\n', rest)) => (rest, b"\n"),
+        Some((b'\r', rest)) if crlf => (rest, b"\r\n"),
+        Some((b'\r', rest)) => (rest, b"\r"),
+        _ => (bytes, b""),
+    };
+    let record = record.to_vec();
+    tee.release(to);
+    Ok((record, line_end))
+}
+
+fn header_name(text: &str) -> String {
     text.trim_start_matches('\u{feff}')
         .trim()
         .to_ascii_lowercase()
 }
 
 impl RowReader {
-    /// Opens a file in its encoding (`--encoding`), decoded to UTF-8 for reading.
+    /// Opens a file in its encoding (`--encoding`).
     pub fn open(path: &Path, encoding: EncodingArg) -> Result<(RowReader, Detected), CliError> {
         let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
-        let (text, detected) = crate::encoding::decode(Box::new(file), encoding)?;
+        let (bytes, detected) = crate::encoding::sniff_input(Box::new(file), encoding, path)?;
         Ok((
-            RowReader::from_reader(text, Format::of(path), path)?,
+            RowReader::from_reader(bytes, Format::of(path), path, detected)?,
             detected,
         ))
     }
 
-    /// Rows from any byte source; `path` only names it in messages.
+    /// Rows from any byte source in `encoding` (after any BOM); `path` only names it in
+    /// messages.
     pub fn from_reader(
         input: Box<dyn Read + Send>,
         format: Format,
         path: &Path,
+        encoding: Detected,
     ) -> Result<RowReader, CliError> {
-        let buffered = BufReader::with_capacity(256 * 1024, input);
         match format {
             Format::Jsonl => Ok(RowReader {
                 source: Source::Jsonl {
-                    lines: buffered.split(b'\n'),
+                    lines: BufReader::with_capacity(256 * 1024, input),
                 },
                 headers: None,
+                encoding,
                 number: 0,
                 suspicious: 0,
             }),
             Format::Csv => {
+                let tee = Tee {
+                    inner: input,
+                    buf: Vec::with_capacity(TEE_CHUNK * 2),
+                    base: 0,
+                    served: 0,
+                };
                 let mut reader = csv::ReaderBuilder::new()
                     .flexible(true)
                     .has_headers(true)
-                    .from_reader(buffered);
-                let headers = reader
-                    .byte_headers()
-                    .map_err(|e| {
-                        CliError::usage(format!(
-                            "cannot read the CSV header of {}: {e}",
-                            path.display()
-                        ))
-                    })?
-                    .clone();
-                let names: Vec<String> = headers.iter().map(header_name).collect();
+                    .from_reader(tee);
+                let unreadable = |e: &dyn std::fmt::Display| {
+                    CliError::usage(format!(
+                        "cannot read the CSV header of {}: {e}",
+                        path.display()
+                    ))
+                };
+                let fields = reader.byte_headers().map_err(|e| unreadable(&e))?.clone();
+                let end = reader.position().byte();
+                let (raw, line_end) =
+                    raw_record(reader.get_mut(), 0, end).map_err(|e| unreadable(&e))?;
+                let names: Vec<String> = fields
+                    .iter()
+                    .map(|f| header_name(&encoding.decode_lossy(f)))
+                    .collect();
                 let find = |name: &str| names.iter().position(|n| n == name);
                 let (Some(idcard), Some(mobile)) = (find("idcard"), find("mobile")) else {
                     let missing: Vec<&str> = ["idcard", "mobile"]
@@ -134,15 +258,21 @@ impl RowReader {
                     ))
                     .with_hint("the first line must name the columns, e.g. `name,idcard,mobile`"));
                 };
-                let width = headers.len();
+                let width = fields.len();
                 Ok(RowReader {
                     source: Source::Csv {
-                        reader,
+                        reader: Box::new(reader),
                         idcard,
                         mobile,
                         width,
                     },
-                    headers: Some(headers),
+                    headers: Some(Header {
+                        fields,
+                        names,
+                        raw,
+                        line_end,
+                    }),
+                    encoding,
                     number: 0,
                     suspicious: 0,
                 })
@@ -156,12 +286,18 @@ impl RowReader {
     }
 
     /// The CSV header, for writing it back out.
-    pub fn headers(&self) -> Option<&csv::ByteRecord> {
+    pub fn headers(&self) -> Option<&Header> {
         self.headers.as_ref()
     }
 
     /// The next row; `Err` only for I/O failures (a malformed row is a `Row` with `malformed`).
     pub fn next_row(&mut self) -> Option<Result<Row, CliError>> {
+        let read_error = |e: &dyn std::fmt::Display| {
+            Some(Err(CliError::failure(format!(
+                "cannot read the input: {e}"
+            ))))
+        };
+        let encoding = self.encoding;
         match &mut self.source {
             Source::Csv {
                 reader,
@@ -177,58 +313,91 @@ impl RowReader {
                         if record.iter().any(|f| f.contains(&b'\n')) {
                             self.suspicious += 1;
                         }
-                        Some(Ok(csv_row(self.number, record, *idcard, *mobile, *width)))
+                        let from = record.position().map_or(0, csv::Position::byte);
+                        let to = reader.position().byte();
+                        let (raw, line_end) = match raw_record(reader.get_mut(), from, to) {
+                            Ok(raw) => raw,
+                            Err(e) => return read_error(&e),
+                        };
+                        let columns = Columns {
+                            idcard: *idcard,
+                            mobile: *mobile,
+                            width: *width,
+                        };
+                        let mut row = csv_row(self.number, record, columns, encoding);
+                        row.raw = raw;
+                        row.line_end = line_end;
+                        Some(Ok(row))
                     }
-                    Err(e) => Some(Err(CliError::failure(format!(
-                        "cannot read the input: {e}"
-                    )))),
+                    Err(e) => read_error(&e),
                 }
             }
             Source::Jsonl { lines } => loop {
-                let line = match lines.next()? {
-                    Ok(line) => line,
-                    Err(e) => {
-                        return Some(Err(CliError::failure(format!(
-                            "cannot read the input: {e}"
-                        ))));
-                    }
+                let mut line = Vec::new();
+                match lines.read_until(b'\n', &mut line) {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(e) => return read_error(&e),
+                }
+                let line_end: &'static [u8] = if line.ends_with(b"\r\n") {
+                    b"\r\n"
+                } else if line.ends_with(b"\n") {
+                    b"\n"
+                } else {
+                    b""
                 };
+                line.truncate(line.len() - line_end.len());
                 // A UTF-8 byte order mark on the first line is not part of the JSON.
-                let bytes = match (self.number, line.strip_prefix(b"\xef\xbb\xbf")) {
-                    (0, Some(rest)) => rest,
-                    _ => &line[..],
-                };
-                if bytes.trim_ascii().is_empty() {
+                if self.number == 0 && line.starts_with(b"\xef\xbb\xbf") {
+                    line.drain(..3);
+                }
+                if line.trim_ascii().is_empty() {
                     continue;
                 }
                 self.number += 1;
-                let Ok(text) = std::str::from_utf8(bytes) else {
+                let mut row = match encoding.decode(&line) {
+                    Some(text) => json_row(self.number, text.trim()),
+                    // GBK bytes that are not GBK: read as well as can be, written back as they were.
+                    None if encoding.gbk => {
+                        json_row(self.number, encoding.decode_lossy(&line).trim())
+                    }
                     // Never replaced with U+FFFD: rejected, and written back as it came.
-                    return Some(Ok(Row {
+                    None => Row {
                         number: self.number,
                         idcard: None,
                         mobile: None,
                         malformed: Some("the line is not UTF-8 text (try --encoding gbk)".into()),
-                        passthrough: Passthrough::RawBytes(bytes.trim_ascii().to_vec()),
-                    }));
+                        passthrough: Passthrough::RawBytes(line.trim_ascii().to_vec()),
+                        raw: Vec::new(),
+                        line_end: b"",
+                    },
                 };
-                return Some(Ok(json_row(self.number, text.trim())));
+                row.raw = line;
+                row.line_end = line_end;
+                return Some(Ok(row));
             },
         }
     }
 }
 
-fn csv_row(
-    number: u64,
-    record: csv::ByteRecord,
+/// Where the two numbers are in a CSV record, and how many fields the header has.
+#[derive(Clone, Copy)]
+struct Columns {
     idcard: usize,
     mobile: usize,
     width: usize,
-) -> Row {
+}
+
+fn csv_row(number: u64, record: csv::ByteRecord, columns: Columns, encoding: Detected) -> Row {
+    let Columns {
+        idcard,
+        mobile,
+        width,
+    } = columns;
     let field = |i: usize| {
         record
             .get(i)
-            .map(|f| std::str::from_utf8(f).map(str::to_owned))
+            .map(|f| encoding.decode(f).map(|t| t.into_owned()).ok_or(()))
     };
     let mut malformed = None;
     if record.len() != width {
@@ -240,7 +409,8 @@ fn csv_row(
     let mut take = |i: usize, name: &str| match field(i) {
         Some(Ok(value)) => Some(value),
         Some(Err(_)) => {
-            malformed.get_or_insert_with(|| format!("the {name} field is not UTF-8 text"));
+            malformed
+                .get_or_insert_with(|| format!("the {name} field is not {} text", encoding.name()));
             None
         }
         None => {
@@ -256,6 +426,8 @@ fn csv_row(
         mobile,
         malformed,
         passthrough: Passthrough::Csv(record),
+        raw: Vec::new(),
+        line_end: b"",
     }
 }
 
@@ -289,6 +461,8 @@ fn json_row(number: u64, text: &str) -> Row {
                 mobile,
                 malformed,
                 passthrough: Passthrough::Json(map),
+                raw: Vec::new(),
+                line_end: b"",
             }
         }
         parsed => Row {
@@ -304,6 +478,8 @@ fn json_row(number: u64, text: &str) -> Row {
                 .into(),
             ),
             passthrough: Passthrough::RawLine(text.to_owned()),
+            raw: Vec::new(),
+            line_end: b"",
         },
     }
 }
@@ -339,4 +515,109 @@ pub fn count_rows(path: &Path) -> Result<u64, CliError> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, so records and CRLFs straddle every boundary.
+    struct Trickle(std::io::Cursor<Vec<u8>>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = self.1 % 13 + 1;
+            let n = out.len().min(self.1);
+            self.0.read(&mut out[..n])
+        }
+    }
+
+    fn utf8() -> Detected {
+        Detected {
+            gbk: false,
+            bom: false,
+        }
+    }
+
+    fn reader(bytes: Vec<u8>, format: Format, trickle: bool) -> RowReader {
+        let input: Box<dyn Read + Send> = if trickle {
+            Box::new(Trickle(std::io::Cursor::new(bytes), 0))
+        } else {
+            Box::new(std::io::Cursor::new(bytes))
+        };
+        RowReader::from_reader(input, format, Path::new("t"), utf8()).unwrap()
+    }
+
+    /// Every record's raw bytes and line end, over many read-ahead chunks, with mixed line
+    /// ends, blank lines, quoted fields holding commas, quotes and line ends.
+    #[test]
+    fn csv_records_keep_their_bytes_and_line_ends() {
+        for (records, trickle) in [(20_000, false), (3_000, true)] {
+            records_round_trip(records, trickle);
+        }
+    }
+
+    fn records_round_trip(records: usize, trickle: bool) {
+        let ends: [&[u8]; 3] = [b"\r\n", b"\n", b"\r"];
+        let mut file = b"n,idcard,mobile\r\n".to_vec();
+        let mut expected = Vec::new();
+        for i in 0..records {
+            let record = match i % 4 {
+                0 => format!("a{i},1,2"),
+                1 => format!("\"q,{i}\",\"1\",2"),
+                2 => format!("\"x\"\"\r\n{i}\",1,2"),
+                _ => format!("{i},,"),
+            };
+            let end = ends[i % 3];
+            file.extend_from_slice(record.as_bytes());
+            file.extend_from_slice(end);
+            if i % 1000 == 0 {
+                // A blank line, skipped.
+                file.extend_from_slice(end);
+            }
+            expected.push((record.into_bytes(), end));
+        }
+        file.extend_from_slice(b"last,1,2");
+        expected.push((b"last,1,2".to_vec(), b""));
+        let mut rows = reader(file, Format::Csv, trickle);
+        let header = rows.headers().unwrap();
+        assert_eq!(
+            (header.raw.as_slice(), header.line_end),
+            (&b"n,idcard,mobile"[..], &b"\r\n"[..])
+        );
+        let mut n = 0;
+        while let Some(row) = rows.next_row() {
+            let row = row.unwrap();
+            let (raw, end) = &expected[n];
+            assert_eq!((&row.raw, row.line_end), (raw, *end), "record {n}");
+            n += 1;
+        }
+        assert_eq!(n, expected.len());
+        let Source::Csv { reader, .. } = &rows.source else {
+            unreachable!()
+        };
+        assert!(
+            reader.get_ref().buf.len() < 4 * TEE_CHUNK,
+            "memory stays flat"
+        );
+    }
+
+    #[test]
+    fn jsonl_lines_keep_their_bytes_and_line_ends() {
+        let file = b"{\"idcard\":\"1\"}\r\n\r\n  {\"a\":1}  \n[1]".to_vec();
+        let mut rows = reader(file, Format::Jsonl, true);
+        let mut got = Vec::new();
+        while let Some(row) = rows.next_row() {
+            let row = row.unwrap();
+            got.push((String::from_utf8(row.raw).unwrap(), row.line_end));
+        }
+        assert_eq!(
+            got,
+            [
+                ("{\"idcard\":\"1\"}".to_owned(), &b"\r\n"[..]),
+                ("  {\"a\":1}  ".to_owned(), &b"\n"[..]),
+                ("[1]".to_owned(), &b""[..]),
+            ]
+        );
+    }
 }

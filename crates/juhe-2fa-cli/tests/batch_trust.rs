@@ -146,6 +146,18 @@ fn slow_sandbox(rows: usize, delay_ms: u64) -> BlockingSandbox {
         .unwrap()
 }
 
+/// Waits (at most 30 s) until the sandbox has received `n` requests: the run is under way.
+fn wait_for_requests(sb: &BlockingSandbox, n: u64) {
+    let started = std::time::Instant::now();
+    while sb.stats().requests < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the first run never started sending"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_second_run_on_the_same_journal_is_refused_at_once() {
     let sb = slow_sandbox(10, 150);
@@ -154,10 +166,7 @@ fn a_second_run_on_the_same_journal_is_refused_at_once() {
     write_csv(&input, &pairs(10));
     let first = spawn_batch(&sb, &input, &output, &["--concurrency", "1"]);
     let pid = first.id();
-    let lock = dir.path().join("out.csv.journal.lock");
-    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid")) {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_requests(&sb, 1);
     let second = batch(&sb, demo::API_KEY, &input, &output, &[]);
     assert_eq!(second.code, 2, "{}", second.stderr);
     assert!(
@@ -176,10 +185,55 @@ fn a_second_run_on_the_same_journal_is_refused_at_once() {
         std::fs::read_to_string(&output).unwrap().lines().count(),
         11
     );
-    // The lock file left behind by a finished (or killed) run is taken over.
-    assert!(lock.exists());
+    // The lock dies with the run that held it (even killed): the next run takes it.
     let again = batch(&sb, demo::API_KEY, &input, &output, &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+/// The lock belongs to the journal file, not to its path: a run that reaches a journal in use
+/// through a symbolic link or a hard link (with its own --output) is refused, naming the
+/// holder, and no pair is billed twice.
+#[test]
+fn a_journal_in_use_is_refused_through_any_link() {
+    let rows = 40;
+    let sb = slow_sandbox(rows, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv(&input, &pairs(rows));
+    let journal = dir.path().join("job.db");
+    let first = spawn_batch(
+        &sb,
+        &input,
+        &dir.path().join("out.csv"),
+        &["--concurrency", "2", "--journal", journal.to_str().unwrap()],
+    );
+    let pid = first.id();
+    wait_for_requests(&sb, 1);
+    let symlink = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&journal, &symlink).unwrap();
+    let hard = dir.path().join("sub").join("hard.db");
+    std::fs::create_dir(hard.parent().unwrap()).unwrap();
+    std::fs::hard_link(&journal, &hard).unwrap();
+    for (link, out) in [(&symlink, "out2.csv"), (&hard, "out3.csv")] {
+        let output = dir.path().join(out);
+        let journal_flag = ["--journal", link.to_str().unwrap()];
+        let second = batch(&sb, demo::API_KEY, &input, &output, &journal_flag);
+        assert_eq!(second.code, 2, "{}: {}", link.display(), second.stderr);
+        assert!(
+            second.stderr.contains("in use by another batch run")
+                && second.stderr.contains(&format!("pid {pid}")),
+            "{}",
+            second.stderr
+        );
+        assert!(!output.exists());
+    }
+    let first = wait_at_most(first, 60);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(
+        (sb.stats().requests, sb.pairs_billed_more_than_once()),
+        (rows as u64, 0),
+        "every pair sent once, by the run holding the journal"
+    );
 }
 
 #[test]
@@ -889,4 +943,133 @@ fn a_full_disk_under_the_output_loses_no_answer() {
     );
     let out = std::fs::read_to_string(&output).unwrap();
     assert_eq!(out.lines().filter(|l| l.contains(",match,")).count(), rows);
+}
+
+/// Links planted where batch creates files — `<output>.partial`, the journal, SQLite's `-wal`,
+/// the old `<journal>.lock` — are never written through: the input stays as it was.
+#[test]
+fn planted_links_beside_the_output_never_overwrite_the_input() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    write_csv(&input, &pairs(300));
+    let original = std::fs::read(&input).unwrap();
+    let small = dir.path().join("small.csv");
+    write_csv(&small, &pairs(3));
+    let path = |name: &str| dir.path().join(name);
+
+    // A symbolic link at the partial output: removed and recreated, the run completes.
+    symlink(&input, path("a.csv.partial")).unwrap();
+    // One at the lock file older versions used beside the journal: not used at all.
+    symlink(&input, path("a.csv.journal.lock")).unwrap();
+    let run = batch(&sb, demo::API_KEY, &small, &path("a.csv"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(&input).unwrap(), original, "input untouched");
+    let out = std::fs::symlink_metadata(path("a.csv")).unwrap();
+    assert!(
+        out.is_file() && out.nlink() == 1,
+        "a new file, not the link"
+    );
+    assert_eq!(out.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(path("a.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+
+    // A hard link at the partial output is the input itself: refused before anything is sent.
+    std::fs::hard_link(&input, path("b.csv.partial")).unwrap();
+    let before = sb.stats().requests;
+    let run = batch(&sb, demo::API_KEY, &input, &path("b.csv"), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(sb.stats().requests, before);
+
+    // A symbolic link, or a hard link, as the journal: refused, never opened as a database.
+    symlink(&input, path("c.csv.journal")).unwrap();
+    std::fs::write(path("other"), b"").unwrap();
+    std::fs::hard_link(path("other"), path("d.csv.journal")).unwrap();
+    for (output, why) in [("c.csv", "symbolic link"), ("d.csv", "hard links")] {
+        let run = batch(&sb, demo::API_KEY, &small, &path(output), &[]);
+        assert_eq!(run.code, 2, "{output}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+    }
+    // A symbolic link at SQLite's write-ahead log.
+    symlink(&input, path("e.csv.journal-wal")).unwrap();
+    let run = batch(&sb, demo::API_KEY, &small, &path("e.csv"), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(sb.stats().requests, before, "nothing sent by a refused run");
+    assert_eq!(std::fs::read(&input).unwrap(), original, "input untouched");
+}
+
+/// In a shared (1777) directory, a journal or partial output created first by another user is
+/// refused (exit 2, nothing sent); our own leftover partial output is recreated 0600, and our
+/// own journal open to others is refused. Needs root (to chown to `nobody`): CI runs as root.
+#[test]
+fn files_another_user_created_first_are_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+    let sb = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv(&input, &pairs(2));
+    let path = |name: &str| dir.path().join(name);
+    let nobody = 65534;
+    let planted = |name: &str| {
+        let file = path(name);
+        std::fs::write(&file, b"").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        chown(&file, Some(nobody), Some(nobody))
+            .expect("this test needs root to chown a file to nobody (CI runs as root)");
+        file
+    };
+    planted("res.csv.partial");
+    planted("res2.csv.journal");
+    for output in ["res.csv", "res2.csv"] {
+        let run = batch(&sb, demo::API_KEY, &input, &path(output), &[]);
+        assert_eq!(run.code, 2, "{output}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("another user") && run.stderr.contains("uid 65534"),
+            "{}",
+            run.stderr
+        );
+        assert!(!path(output).exists(), "no output written");
+    }
+    assert_eq!(sb.stats().requests, 0, "nothing sent");
+    for planted in ["res.csv.partial", "res2.csv.journal"] {
+        let meta = std::fs::metadata(path(planted)).unwrap();
+        assert_eq!((meta.uid(), meta.len()), (nobody, 0), "left as it was");
+    }
+
+    // Our own leftover partial output, 0644: recreated 0600.
+    let own = path("own.csv.partial");
+    std::fs::write(&own, b"old").unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = batch(&sb, demo::API_KEY, &input, &path("own.csv"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mode = std::fs::metadata(path("own.csv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Our own journal, readable by others: refused, with what to do.
+    let journal = path("own.csv.journal");
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = batch(&sb, demo::API_KEY, &input, &path("own.csv"), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("readable or writable by other users")
+            && run.stderr.contains("chmod 600"),
+        "{}",
+        run.stderr
+    );
 }

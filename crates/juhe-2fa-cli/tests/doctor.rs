@@ -320,3 +320,128 @@ fn what_the_cli_sends_decrypts_with_the_openid_key() {
     let dec = AesDecryptor::new(AesConfig::from_openid(OPENID).unwrap());
     assert_eq!(dec.decrypt(sent.trim()).unwrap(), "110105199003071239");
 }
+
+/// doctor never takes an answer from the fleet's shared answers (`--redis --dedupe-ttl`, or
+/// `JUHE_REDIS_URL`): with a wrong OpenID it must send and find that nothing is accepted, even
+/// though a right answer for the pair is cached.
+#[test]
+fn sends_every_check_even_with_a_fleet_cache() {
+    use juhe_sandbox::RedisServer;
+    let redis = RedisServer::start().unwrap();
+    let sb = Sandbox::builder()
+        .openid(OPENID)
+        .unwrap()
+        .spawn_blocking()
+        .unwrap();
+    let (idcard, mobile) = demo::MATCH;
+    // A right answer for the pair, kept in Redis for ten minutes.
+    let cached = bin()
+        .args(["--base-url", &sb.base_url(), "--key", demo::API_KEY])
+        .args(["--mode", "aes", "--openid", OPENID])
+        .args(["--redis", &redis.url(), "--dedupe-ttl", "600"])
+        .args(["verify", "--idcard", idcard, "--mobile", mobile])
+        .output()
+        .unwrap();
+    assert_eq!(
+        cached.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cached.stderr)
+    );
+    let before = sb.stats().requests;
+    for redis_flag in [true, false] {
+        let mut cmd = bin();
+        cmd.args([
+            "--base-url",
+            &sb.base_url(),
+            "--key",
+            demo::API_KEY,
+            "--json",
+        ])
+        .args(["--mode", "aes", "--openid", "JHnot-this-one"])
+        .args(["--dedupe-ttl", "600"]);
+        if redis_flag {
+            cmd.args(["--redis", &redis.url()]);
+        } else {
+            cmd.env("JUHE_REDIS_URL", redis.url());
+        }
+        let out = cmd
+            .args(["doctor", "--yes", "--idcard", idcard, "--mobile", mobile])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                json["calls"].as_u64(),
+                json["scheme"].is_null()
+            ),
+            (Some(4), Some(3), true),
+            "no scheme is accepted with a wrong OpenID: {json}"
+        );
+        assert_eq!(json["billed"], false, "{json}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--redis / JUHE_REDIS_URL is not used"),
+            "the plan says so"
+        );
+    }
+    assert_eq!(sb.stats().requests, before + 6, "every check was sent");
+}
+
+/// An answer that came back cut short may have been billed: `billed: "maybe"`, never `false`.
+#[test]
+fn a_truncated_answer_is_reported_maybe_billed() {
+    use juhe_sandbox::{Fault, FaultPlan};
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::TruncatedJson))
+        .spawn_blocking()
+        .unwrap();
+    let (code, out, _) = doctor(&sb, &[], demo::MATCH);
+    assert_eq!((code, out["calls"].as_u64()), (5, Some(1)), "{out}");
+    assert_eq!(out["billed"], "maybe", "{out}");
+    assert_eq!(out["attempts"][0]["billed"], "maybe", "{out}");
+    assert!(
+        out["conclusion"]
+            .as_str()
+            .unwrap()
+            .contains("may have been billed"),
+        "{out}"
+    );
+    assert_eq!(sb.stats().billed, 1, "the sandbox did bill it");
+}
+
+/// The configuration is checked whole before the plan and the question: a base URL the client
+/// refuses is a usage error at once, and credentials in it are never printed.
+#[test]
+fn the_configuration_is_checked_before_asking_and_credentials_never_printed() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let port = sb.base_url().rsplit(':').next().unwrap().to_owned();
+    let with_password = format!("http://user:s3cret-pw@127.0.0.1:{port}");
+    for (base_url, yes) in [
+        (with_password.as_str(), false),
+        (with_password.as_str(), true),
+        ("ftp://127.0.0.1:1", true),
+    ] {
+        let mut cmd = bin();
+        cmd.args(["--base-url", base_url, "--key", demo::API_KEY, "doctor"])
+            .args(["--idcard", demo::MATCH.0, "--mobile", demo::MATCH.1]);
+        if yes {
+            cmd.arg("--yes");
+        }
+        let out = cmd.output().unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{base_url}: {all}");
+        assert!(all.contains("base URL"), "{all}");
+        assert!(
+            !all.contains("doctor will send"),
+            "no plan before the check: {all}"
+        );
+        assert!(!all.contains("s3cret-pw"), "{all}");
+    }
+    assert_eq!(sb.stats().requests, 0);
+}

@@ -302,3 +302,221 @@ fn gbk_and_bom_files_come_back_in_their_own_encoding() {
     );
     assert!(written.contains("张三,110105199003071239"));
 }
+
+/// The lines of a file, each without its line end (`\n`, keeping any `\r`).
+fn byte_lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if lines.last() == Some(&&b""[..]) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Pass-through columns come back byte for byte, even bytes GBK does not define the same way
+/// everywhere (0x80, € in Windows' CP936) or at all (0xFF, 0x81 0x20): only our columns are
+/// encoded. CSV and JSON Lines.
+#[test]
+fn gbk_pass_through_bytes_come_back_exactly() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, m) = demo::MATCH;
+    // 姓名,idcard,mobile,备注 / 张三€,…,<invalid> / "张,€" (quoted, with a comma),…,x
+    let mut csv_in = b"\xd0\xd5\xc3\xfb,idcard,mobile,\xb1\xb8\xd7\xa2\n".to_vec();
+    csv_in.extend_from_slice(b"\xd5\xc5\xc8\xfd\x80,");
+    csv_in.extend_from_slice(format!("{id},{m},").as_bytes());
+    csv_in.extend_from_slice(b"\xff\x81\x20bad\n\"\xd5\xc5,\x80\",");
+    csv_in.extend_from_slice(format!("{id},{m},x\n").as_bytes());
+    let (input, output) = (dir.path().join("gbk.csv"), dir.path().join("out.csv"));
+    std::fs::write(&input, &csv_in).unwrap();
+    let out = batch(&sb, &input, &output, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read(&output).unwrap();
+    let (ins, outs) = (byte_lines(&csv_in), byte_lines(&written));
+    assert_eq!(ins.len(), outs.len());
+    for (i, o) in ins.iter().zip(&outs) {
+        assert!(
+            o.starts_with(i) && o[i.len()] == b',',
+            "{:x?} does not start with {:x?}",
+            o,
+            i
+        );
+    }
+    for (i, o) in ins.iter().zip(&outs).skip(1) {
+        assert!(o[i.len()..].starts_with(b",match,1,JH"), "{o:x?}");
+    }
+
+    let mut jsonl_in = b"{\"name\":\"".to_vec();
+    jsonl_in.extend_from_slice(b"\xd5\xc5\x80\xff");
+    jsonl_in.extend_from_slice(format!("\",\"idcard\":\"{id}\",\"mobile\":\"{m}\"}}\n").as_bytes());
+    let (input, output) = (dir.path().join("gbk.jsonl"), dir.path().join("out.jsonl"));
+    std::fs::write(&input, &jsonl_in).unwrap();
+    let out = batch(&sb, &input, &output, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read(&output).unwrap();
+    let object = &jsonl_in[..jsonl_in.len() - 2];
+    assert!(
+        written.starts_with(object)
+            && written[object.len()..].starts_with(b",\"status\":\"match\""),
+        "{:x?}",
+        written
+    );
+    assert!(written.ends_with(b"}\n"));
+}
+
+/// UTF-16 (with or without a byte order mark) is refused with what to do, not misread as a
+/// file without the columns.
+#[test]
+fn utf16_input_is_refused_with_a_clear_message() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, m) = demo::MATCH;
+    let text = format!("idcard,mobile\r\n{id},{m}\r\n");
+    let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for (name, bytes) in [
+        ("le_bom.csv", [&b"\xff\xfe"[..], &le].concat()),
+        ("be_bom.csv", [&b"\xfe\xff"[..], &be].concat()),
+        ("le.csv", le.clone()),
+        ("le.jsonl", le),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, bytes).unwrap();
+        let out = batch(&sb, &input, &dir.path().join(format!("out_{name}")), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("UTF-16 text, which is not supported")
+                && stderr.contains("save it as UTF-8 or GBK"),
+            "{name}: {stderr}"
+        );
+        let check = bin()
+            .args(["check", "--input", input.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(check.status.code(), Some(2), "{name}");
+        assert!(String::from_utf8_lossy(&check.stderr).contains("UTF-16"));
+    }
+    assert_eq!(sb.stats().requests, 0);
+}
+
+/// CRLF line ends come back CRLF (CSV, with a quoted field spanning lines, and JSON Lines); a
+/// last line without a line end stays without one.
+#[test]
+fn crlf_line_ends_are_kept() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, m) = demo::MATCH;
+    let csv_in =
+        format!("name,idcard,mobile\r\nZhang,{id},{m}\r\n\"Li\r\nSi\",{id},{m}\r\nWang,{id},{m}");
+    let (input, output) = (dir.path().join("crlf.csv"), dir.path().join("out.csv"));
+    std::fs::write(&input, &csv_in).unwrap();
+    let out = batch(&sb, &input, &output, &["--no-dedupe"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = written.split("\r\n").collect();
+    assert_eq!(lines.len(), 5, "{written:?}");
+    assert_eq!(
+        lines[0],
+        "name,idcard,mobile,status,res,order_id,error_code,reason"
+    );
+    assert!(
+        lines[1].starts_with(&format!("Zhang,{id},{m},match,1,")),
+        "{written:?}"
+    );
+    assert_eq!(lines[2], "\"Li", "the quoted field is kept as it was");
+    assert!(
+        lines[3].starts_with(&format!("Si\",{id},{m},match,1,")),
+        "{written:?}"
+    );
+    assert!(
+        lines[4].starts_with(&format!("Wang,{id},{m},match,1,")),
+        "{written:?}"
+    );
+    assert!(
+        !lines[4].ends_with('\n'),
+        "no line end added to the last line"
+    );
+    assert_eq!(written.matches('\n').count(), 4, "no bare LF: {written:?}");
+
+    let jsonl_in = format!(
+        "{{\"idcard\":\"{id}\",\"mobile\":\"{m}\"}}\r\n{{\"idcard\":\"{id}\",\"mobile\":\"{m}\"}}\r\n"
+    );
+    let (input, output) = (dir.path().join("crlf.jsonl"), dir.path().join("out.jsonl"));
+    std::fs::write(&input, &jsonl_in).unwrap();
+    let out = batch(&sb, &input, &output, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(written.matches("}\r\n").count(), 2, "{written:?}");
+    assert_eq!(written.matches('\n').count(), 2, "{written:?}");
+}
+
+/// `--escape-formulas` puts a `'` before cells a spreadsheet would run as a formula (OWASP CSV
+/// injection: = + - @ tab CR); without it the bytes come back exactly.
+#[test]
+fn escape_formulas_is_opt_in() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, m) = demo::MATCH;
+    let notes = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+1",
+        "-2",
+        "@SUM(A1)",
+        "\tx",
+        "ok",
+    ];
+    let mut csv_in = String::from("idcard,mobile,note\n");
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    for note in notes {
+        w.write_record([id, m, note]).unwrap();
+    }
+    csv_in.push_str(&String::from_utf8(w.into_inner().unwrap()).unwrap());
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, &csv_in).unwrap();
+
+    let plain = dir.path().join("plain.csv");
+    let out = batch(&sb, &input, &plain, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let written = std::fs::read_to_string(&plain).unwrap();
+    for (i, o) in csv_in.lines().zip(written.lines()) {
+        assert!(o.starts_with(&format!("{i},")), "off by default: {o}");
+    }
+
+    let escaped = dir.path().join("escaped.csv");
+    let out = batch(&sb, &input, &escaped, &["--escape-formulas"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = records(&escaped);
+    let got: Vec<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            "'=HYPERLINK(\"http://x\",\"y\")",
+            "'+1",
+            "'-2",
+            "'@SUM(A1)",
+            "'\tx",
+            "ok"
+        ]
+    );
+    assert!(rows[1..].iter().all(|r| r[3] == "match"), "{rows:?}");
+}

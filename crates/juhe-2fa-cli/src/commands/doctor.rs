@@ -9,15 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use juhe_2fa::layers::transport::{TransportConfig, UreqTransport};
 use juhe_2fa::{
-    AesConfig, AesMode, BlockingTransport, DEFAULT_BASE_URL, Error, ErrorCode, ErrorKind,
-    HttpRequest, HttpResponse, IdCard, IvPolicy, Mobile, Mode, RetryPolicy, TransportError,
+    AesConfig, AesMode, BlockingClient, BlockingTransport, DEFAULT_BASE_URL, Error, ErrorClass,
+    ErrorCode, ErrorKind, HttpRequest, HttpResponse, IdCard, IvPolicy, Mobile, Mode, RetryPolicy,
+    TransportError,
 };
 use serde_json::json;
 
 use crate::cli::{DoctorArgs, Global, ModeArg};
 use crate::config::{
-    client_builder_without_mode, literal_aes_key, missing_aes_key, openid_key, rsa_public_key,
-    timeout,
+    direct_client_builder, literal_aes_key, missing_aes_key, openid_key, redact_url,
+    rsa_public_key, timeout,
 };
 use crate::error::{CliError, Exit, chain};
 
@@ -141,12 +142,14 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
         Err(e) => e,
     };
     let Some(code) = e.error_code() else {
+        let what = if e.class() == ErrorClass::Ambiguous {
+            "no readable answer from the API: the call may have been billed"
+        } else {
+            "no answer from the API"
+        };
         return Step::Stop(
             Exit::Failure,
-            format!(
-                "no answer from the API ({}); nothing more was sent",
-                chain(e)
-            ),
+            format!("{what} ({}); nothing more was sent", chain(e)),
         );
     };
     match (code, code.kind()) {
@@ -169,12 +172,13 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
 
 /// Resolves the base URL's host and connects once (no request is sent).
 fn reach(base_url: &str, limit: Duration) -> Result<(String, f64), String> {
+    let printed = redact_url(base_url);
     let uri: http::Uri = base_url
         .parse()
-        .map_err(|_| format!("{base_url} is not a URL"))?;
+        .map_err(|_| format!("{printed} is not a URL"))?;
     let host = uri
         .host()
-        .ok_or_else(|| format!("{base_url} names no host"))?;
+        .ok_or_else(|| format!("{printed} names no host"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri
         .port_u16()
@@ -236,13 +240,41 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
         }
     };
     let (candidates, rsa_bits) = candidates(global)?;
-    let builder = client_builder_without_mode(global)?;
+    // Everything is checked before asking: a bad flag is reported now, not after a yes. The
+    // clients send each check themselves: no shared (`--redis`) answer, no retry.
+    let builder = direct_client_builder(global)?;
     let base_url = global.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
     let limit = timeout(global)?;
+    let config = TransportConfig::default()
+        .with_timeout(limit)
+        .with_connect_timeout(limit.min(Duration::from_secs(5)));
+    let recording = Recording {
+        inner: Arc::new(UreqTransport::new(&config).map_err(|e| CliError::usage(chain(&e)))?),
+        sent: Arc::default(),
+        date: Arc::default(),
+    };
+    let clients = candidates
+        .iter()
+        .map(|c| {
+            builder
+                .clone()
+                .mode(c.mode.clone())
+                .retry_policy(RetryPolicy::none())
+                .build_blocking_with_transport(recording.clone())
+                .map_err(|e| CliError::usage(chain(&e)))
+        })
+        .collect::<Result<Vec<BlockingClient>, CliError>>()?;
+    let fleet_note = if global.redis.is_some() {
+        " It sends each check itself: --redis / JUHE_REDIS_URL is not used, so no shared or \
+         cached answer stands in for the vendor's."
+    } else {
+        ""
+    };
     let plan = format!(
         "doctor will send at most {n} check(s) of {idcard} / {mobile} to {base_url}, one scheme \
          each ({names}), and stop at the first answer that is not {cannot_decrypt}. Only an \
-         answer with error_code 0 is billed, so at most one call is billed.",
+         answer with error_code 0 is billed, so at most one call is billed.{fleet_note}",
+        base_url = redact_url(base_url),
         cannot_decrypt = cannot_decrypt(),
         n = candidates.len(),
         names = candidates
@@ -256,22 +288,8 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
     if let Err(problem) = &network {
         return report(global.json, &Report::unreachable(&candidates, problem));
     }
-    let config = TransportConfig::default()
-        .with_timeout(limit)
-        .with_connect_timeout(limit.min(Duration::from_secs(5)));
-    let recording = Recording {
-        inner: Arc::new(UreqTransport::new(&config).map_err(|e| CliError::usage(chain(&e)))?),
-        sent: Arc::default(),
-        date: Arc::default(),
-    };
     let mut report_data = Report::new(&candidates, rsa_bits, network.ok());
-    for c in &candidates {
-        let client = builder
-            .clone()
-            .mode(c.mode.clone())
-            .retry_policy(RetryPolicy::none())
-            .build_blocking_with_transport(recording.clone())
-            .map_err(|e| CliError::usage(chain(&e)))?;
+    for (c, client) in candidates.iter().zip(&clients) {
         let result = client.verify_parsed(&idcard, &mobile);
         let step = step(&result);
         report_data.record(c, &result, &step);
@@ -299,8 +317,35 @@ struct Report {
     clock_skew_s: Option<i64>,
     attempts: Vec<serde_json::Value>,
     accepted: Option<(String, String)>,
-    billed: bool,
+    billed: Billed,
     stop: Option<(Exit, String)>,
+}
+
+/// Whether doctor's calls were billed: an answer that did not come back whole may have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Billed {
+    No,
+    Maybe,
+    Yes,
+}
+
+impl Billed {
+    fn of(result: &Result<juhe_2fa::Verification, Error>) -> Billed {
+        match result {
+            Ok(_) => Billed::Yes,
+            Err(e) if e.class() == ErrorClass::Ambiguous => Billed::Maybe,
+            Err(_) => Billed::No,
+        }
+    }
+
+    /// `true`, `false` or `"maybe"`.
+    fn json(self) -> serde_json::Value {
+        match self {
+            Billed::No => json!(false),
+            Billed::Maybe => json!("maybe"),
+            Billed::Yes => json!(true),
+        }
+    }
 }
 
 impl Report {
@@ -314,7 +359,7 @@ impl Report {
             clock_skew_s: None,
             attempts: Vec::new(),
             accepted: None,
-            billed: false,
+            billed: Billed::No,
             stop: None,
         }
     }
@@ -338,10 +383,11 @@ impl Report {
             ),
             Err(e) => (e.error_code().map(|c| c.code()), None, None),
         };
-        self.billed |= result.is_ok();
+        let billed = Billed::of(result);
+        self.billed = self.billed.max(billed);
         self.attempts.push(json!({
             "scheme": c.name, "error_code": code, "verdict": verdict, "order_id": order_id,
-            "error": result.as_ref().err().map(|e| chain(e)),
+            "billed": billed.json(), "error": result.as_ref().err().map(|e| chain(e)),
         }));
         match s {
             Step::Accepted => self.accepted = Some((c.name.clone(), c.flags.clone())),
@@ -376,7 +422,7 @@ fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
         let out = json!({
             "max_calls": r.max_calls,
             "calls": r.calls,
-            "billed": r.billed,
+            "billed": r.billed.json(),
             "network": r.network.as_ref().map(|(addr, ms)| json!({"address": addr, "connect_ms": ms}))
                 .unwrap_or_else(|| json!({"error": r.network_problem})),
             "clock_skew_s": r.clock_skew_s,
@@ -415,6 +461,9 @@ fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
                     a["verdict"].as_str().unwrap_or(""),
                     a["order_id"].as_str().unwrap_or("")
                 )
+            }
+            (_, serde_json::Value::String(e)) if a["billed"] == "maybe" => {
+                format!("{e} (may have been billed)")
             }
             (_, serde_json::Value::String(e)) => e.clone(),
             _ => String::new(),

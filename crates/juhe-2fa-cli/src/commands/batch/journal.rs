@@ -212,7 +212,15 @@ fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open(path)?;
+    use rusqlite::OpenFlags;
+    // The file exists (created or checked by the lock); SQLite opens it, and its `-wal` and
+    // `-shm` files, without following a link.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )?;
     // WAL + NORMAL: a committed row survives a killed process (not necessarily a power cut).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -334,20 +342,6 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::
     Ok(())
 }
 
-/// Creates the journal file readable by its owner only (SQLite's `-wal`/`-shm` files copy
-/// its permissions).
-fn create_private(path: &Path) -> Result<(), CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(CliError::io("create the journal", path, &e)),
-    }
-}
-
 /// The job's salt: kept in `meta`; a new journal gets a random one; a journal with rows but
 /// no salt predates salts and keeps its digests.
 fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
@@ -382,8 +376,19 @@ impl Journal {
     /// Opens (or creates, 0600) the journal, holding its lock for as long as it is open.
     pub fn open(path: &Path, input: &Path) -> Result<Journal, CliError> {
         let lock = JobLock::acquire(path)?;
-        create_private(path)?;
         let conn = open_connection(path).map_err(|e| sql_error(path, &e))?;
+        if !lock.is_file_at(path) {
+            return Err(CliError::usage(format!(
+                "the journal {} was replaced while it was being opened; nothing was sent",
+                path.display()
+            )));
+        }
+        // Names this run to a second one refused by the lock.
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('holder', ?1)",
+            params![super::lock::holder()],
+        )
+        .map_err(|e| sql_error(path, &e))?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('input', ?1)",
             params![input.to_string_lossy()],

@@ -630,6 +630,7 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         reader.headers(),
         args.prefix.as_deref().unwrap_or_default(),
         encoding,
+        args.escape_formulas,
     )?;
     let ctx = Arc::new(Context {
         journal,
@@ -741,6 +742,23 @@ fn check_paths(input: &Path, output: &Path, journal: &Path) -> Result<(), CliErr
     }
     if same(output, journal) {
         return Err(CliError::usage("--journal must not be the output file"));
+    }
+    // The files created beside them: the output's `.partial` (a stale one is removed) and
+    // SQLite's `-wal`/`-shm`.
+    let partial = output::partial_path(output);
+    let mut beside = vec![partial];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(suffix);
+        beside.push(PathBuf::from(name));
+    }
+    for file in &beside {
+        if same(input, file) || same(journal, file) {
+            return Err(CliError::usage(format!(
+                "{} is a file batch writes, and it is the input or the journal",
+                file.display()
+            )));
+        }
     }
     Ok(())
 }

@@ -1,37 +1,48 @@
 //! Writing the output file: same format as the input, five columns added, written to
 //! `<output>.partial` and renamed into place only when complete, so the output path never
 //! holds a half-written file.
+//!
+//! Every row repeats the input record's bytes exactly (encoding, quoting, line end) and adds
+//! our columns, encoded in the input's encoding: a CSV record gets `,status,…` before its line
+//! end, a JSON object gets `"status":…` before its closing brace. Only a ragged CSV row (its
+//! fields realigned) or a cell escaped by `--escape-formulas` is written field by field.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::journal::RowResult;
-use crate::encoding::{Detected, Encode};
+use super::lock;
+use crate::encoding::Detected;
 use crate::error::CliError;
-use crate::input::{Format, Passthrough, Row};
+use crate::input::{Format, Header, Passthrough, Row};
 
 const EXTRA: [&str; 5] = ["status", "res", "order_id", "error_code", "reason"];
 
-/// The file, written in the input's encoding.
-type Out = BufWriter<Encode<File>>;
+/// The first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+/// Injection"): `=`, `+`, `-`, `@`, tab and carriage return.
+const FORMULA_START: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
 
-enum Sink {
-    Csv {
-        writer: Box<csv::Writer<Out>>,
-        width: usize,
-    },
-    Jsonl(Out),
+fn is_formula(field: &[u8]) -> bool {
+    field.first().is_some_and(|b| FORMULA_START.contains(b))
 }
 
 pub struct OutputWriter {
-    sink: Sink,
+    file: BufWriter<File>,
+    format: Format,
+    /// The CSV header's width: the added columns follow it.
+    width: usize,
     partial: PathBuf,
     target: PathBuf,
     /// The added column/key names, with `--prefix`.
     names: [String; 5],
+    encoding: Detected,
+    /// `--escape-formulas`.
+    escape: bool,
+    /// The line being put together.
+    line: Vec<u8>,
 }
 
 fn added_name_clash(name: &str, what: &str) -> CliError {
@@ -56,172 +67,290 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::failure(format!("cannot write {}: {e}", path.display()))
 }
 
-/// Opens `path` for writing, readable by its owner only (0600: it holds identity data), locked
-/// against another run writing the same output, then emptied.
+/// `<output>.partial`: where the output is written until it is complete.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_owned();
+    name.push(".partial");
+    target.with_file_name(name)
+}
+
+/// Creates `path` anew (`O_EXCL | O_NOFOLLOW`, 0600: it holds identity data), locked against
+/// another run writing the same output. Whatever is already there — a leftover of ours, a
+/// planted link — is removed first, never written through; another user's file is refused.
 fn create_private(path: &Path) -> Result<File, CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(path)
-        .map_err(|e| CliError::io("create", path, &e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(CliError::usage(format!(
-                "{} is being written by another batch run",
-                path.display()
-            )));
+    for _ in 0..3 {
+        match lock::create_new_private(path, false) {
+            Ok(file) => {
+                file.try_lock().map_err(|e| {
+                    CliError::failure(format!("cannot lock {}: {e}", path.display()))
+                })?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => remove_stale(path)?,
+            Err(e) => return Err(CliError::io("create", path, &e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(CliError::io("lock", path, &e)),
     }
-    file.set_len(0)
-        .map_err(|e| CliError::io("empty", path, &e))?;
-    Ok(file)
+    Err(CliError::usage(format!(
+        "{} keeps reappearing: another program is creating it",
+        path.display()
+    )))
+}
+
+/// Removes what a stopped run (or someone else) left at `path`, unless it is another user's or
+/// another run is writing it.
+fn remove_stale(path: &Path) -> Result<(), CliError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::io("inspect", path, &e)),
+    };
+    if let Some(uid) = lock::foreign_owner(&meta) {
+        return Err(CliError::usage(format!(
+            "{} was created by another user (uid {uid}); it is neither written nor removed, and nothing was sent",
+            path.display()
+        ))
+        .with_hint("remove it, or write the output in a directory only you can write"));
+    }
+    // A regular file of ours: in use if another run holds its lock.
+    if meta.is_file()
+        && let Ok(file) = lock::open_existing(path)
+        && matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    {
+        return Err(CliError::usage(format!(
+            "{} is being written by another batch run",
+            path.display()
+        )));
+    }
+    std::fs::remove_file(path).map_err(|e| CliError::io("remove the leftover", path, &e))
+}
+
+/// The added values of a row, as text.
+fn added_values(outcome: &RowResult) -> [String; 5] {
+    [
+        outcome.status.as_str().to_owned(),
+        outcome.res.map(|r| r.to_string()).unwrap_or_default(),
+        outcome.order_id.clone().unwrap_or_default(),
+        outcome
+            .error_code
+            .map(|c| c.code().to_string())
+            .unwrap_or_default(),
+        outcome.reason.clone().unwrap_or_default(),
+    ]
 }
 
 impl OutputWriter {
     pub fn create(
         target: &Path,
         format: Format,
-        headers: Option<&csv::ByteRecord>,
+        headers: Option<&Header>,
         prefix: &str,
         encoding: Detected,
+        escape_formulas: bool,
     ) -> Result<OutputWriter, CliError> {
         let names = EXTRA.map(|name| format!("{prefix}{name}"));
-        if let Some(headers) = headers {
-            let taken = headers
+        if let Some(clash) = headers.and_then(|h| {
+            h.names
                 .iter()
-                .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase());
-            if let Some(clash) = taken
-                .into_iter()
                 .find(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
-            {
-                return Err(added_name_clash(&clash, "column"));
-            }
+        }) {
+            return Err(added_name_clash(clash, "column"));
         }
-        let mut name = target.file_name().unwrap_or_default().to_owned();
-        name.push(".partial");
-        let partial = target.with_file_name(name);
+        let partial = partial_path(target);
         let file = create_private(&partial)?;
-        let file = Encode::new(file, encoding).map_err(|e| write_error(&partial, e))?;
-        let buffered = BufWriter::with_capacity(256 * 1024, file);
-        let sink = match (format, headers) {
-            (Format::Csv, Some(headers)) => {
-                let mut writer = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(buffered);
-                let mut header = headers.clone();
-                for column in &names {
-                    header.push_field(column.as_bytes());
-                }
-                writer
-                    .write_byte_record(&header)
-                    .map_err(|e| write_error(&partial, e))?;
-                Sink::Csv {
-                    writer: Box::new(writer),
-                    width: headers.len(),
-                }
-            }
-            _ => Sink::Jsonl(buffered),
-        };
-        Ok(OutputWriter {
-            sink,
+        let mut writer = OutputWriter {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            format: match headers {
+                Some(_) => format,
+                None => Format::Jsonl,
+            },
+            width: headers.map_or(0, |h| h.fields.len()),
             partial,
             target: target.to_owned(),
             names,
-        })
+            encoding,
+            escape: escape_formulas,
+            line: Vec::new(),
+        };
+        if encoding.bom {
+            writer
+                .file
+                .write_all(b"\xef\xbb\xbf")
+                .map_err(|e| write_error(&writer.partial, e))?;
+        }
+        if let (Format::Csv, Some(header)) = (format, headers) {
+            let names = writer.names.clone();
+            writer.csv_line(&header.fields, &header.raw, &names, header.line_end)?;
+        }
+        Ok(writer)
+    }
+
+    /// `fields`, quoted as needed, joined by commas, appended to the line (no line end).
+    fn quote_fields<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), CliError> {
+        let escape = self.escape;
+        let mut record = csv::ByteRecord::new();
+        for field in fields {
+            if escape && is_formula(field) {
+                let mut escaped = Vec::with_capacity(field.len() + 1);
+                escaped.push(b'\'');
+                escaped.extend_from_slice(field);
+                record.push_field(&escaped);
+            } else {
+                record.push_field(field);
+            }
+        }
+        let start = self.line.len();
+        let mut quoting = csv::WriterBuilder::new()
+            .flexible(true)
+            .buffer_capacity(1024)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(&mut self.line);
+        quoting
+            .write_byte_record(&record)
+            .and_then(|()| quoting.flush().map_err(csv::Error::from))
+            .map_err(|e| write_error(&self.partial, e))?;
+        drop(quoting);
+        if self.line.len() > start && self.line.last() == Some(&b'\n') {
+            self.line.pop();
+        }
+        Ok(())
+    }
+
+    /// One CSV line: the record's own bytes when its fields line up with the header (and no
+    /// cell needs escaping), else its fields realigned; then the added values.
+    fn csv_line(
+        &mut self,
+        record: &csv::ByteRecord,
+        raw: &[u8],
+        added: &[String; 5],
+        line_end: &[u8],
+    ) -> Result<(), CliError> {
+        self.line.clear();
+        let added: Vec<Vec<u8>> = added
+            .iter()
+            .map(|v| self.encoding.encode(v).into_owned())
+            .collect();
+        let exact = record.len() == self.width
+            && !raw.is_empty()
+            && !(self.escape && record.iter().any(is_formula));
+        if exact {
+            self.line.extend_from_slice(raw);
+            self.line.push(b',');
+            self.quote_fields(added.iter().map(Vec::as_slice))?;
+        } else {
+            // The added columns always follow the header's width: short (malformed) rows are
+            // padded, the overflow of long ones moves after the added columns.
+            let width = self.width;
+            let fields = (0..width)
+                .map(|i| record.get(i).unwrap_or_default())
+                .chain(added.iter().map(Vec::as_slice))
+                .chain(record.iter().skip(width));
+            self.quote_fields(fields)?;
+        }
+        self.line.extend_from_slice(line_end);
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| write_error(&self.partial, e))
+    }
+
+    /// The added keys as JSON members (`"status":"match",…`), in the output's encoding.
+    fn json_members(&self, outcome: &RowResult) -> Result<Vec<u8>, CliError> {
+        let [status, res, order_id, error_code, reason] = &self.names;
+        let mut object = serde_json::Map::new();
+        object.insert(status.clone(), json!(outcome.status.as_str()));
+        object.insert(res.clone(), json!(outcome.res));
+        object.insert(order_id.clone(), json!(outcome.order_id));
+        object.insert(error_code.clone(), json!(outcome.error_code));
+        object.insert(reason.clone(), json!(outcome.reason));
+        let text = serde_json::to_string(&object).map_err(|e| write_error(&self.partial, e))?;
+        let inner = &text[1..text.len() - 1];
+        Ok(self.encoding.encode(inner).into_owned())
+    }
+
+    /// One JSON line: the input object's own bytes with our keys before its closing brace;
+    /// a line that is not an object is carried in an `input` (or, when its bytes would not
+    /// come back exactly, `input_base64`) key.
+    fn json_line(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
+        let members = self.json_members(outcome)?;
+        self.line.clear();
+        let close = match &row.passthrough {
+            Passthrough::Json(_) => row.raw.iter().rposition(|&b| b == b'}'),
+            _ => None,
+        };
+        match (&row.passthrough, close) {
+            (Passthrough::Json(map), Some(close)) => {
+                self.line.extend_from_slice(&row.raw[..close]);
+                if !map.is_empty() {
+                    self.line.push(b',');
+                }
+                self.line.extend_from_slice(&members);
+                self.line.extend_from_slice(&row.raw[close..]);
+            }
+            (passthrough, _) => {
+                let mut object = serde_json::Map::new();
+                let trimmed = row.raw.trim_ascii();
+                match passthrough {
+                    Passthrough::Json(map) => object = map.clone(),
+                    Passthrough::RawLine(text) if *self.encoding.encode(text) == *trimmed => {
+                        object.insert("input".into(), Value::String(text.clone()));
+                    }
+                    // Not text in its encoding: carried as base64 so no byte is lost or replaced.
+                    Passthrough::RawLine(_) => {
+                        object.insert("input_base64".into(), base64_value(trimmed));
+                    }
+                    Passthrough::RawBytes(bytes) => {
+                        object.insert("input_base64".into(), base64_value(bytes));
+                    }
+                    Passthrough::Csv(_) => {}
+                }
+                let text =
+                    serde_json::to_string(&object).map_err(|e| write_error(&self.partial, e))?;
+                let open = &text[..text.len() - 1];
+                self.line.extend_from_slice(&self.encoding.encode(open));
+                if !object.is_empty() {
+                    self.line.push(b',');
+                }
+                self.line.extend_from_slice(&members);
+                self.line.push(b'}');
+            }
+        }
+        self.line.extend_from_slice(row.line_end);
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| write_error(&self.partial, e))
     }
 
     pub fn write(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
-        match (&mut self.sink, &row.passthrough) {
-            (Sink::Csv { writer, width }, Passthrough::Csv(record)) => {
-                // The added columns always follow the header's width: short (malformed) rows are
-                // padded, the overflow of long ones moves after the added columns.
-                let mut out = csv::ByteRecord::new();
-                for i in 0..*width {
-                    out.push_field(record.get(i).unwrap_or_default());
-                }
-                out.push_field(outcome.status.as_str().as_bytes());
-                out.push_field(
-                    outcome
-                        .res
-                        .map(|r| r.to_string())
-                        .unwrap_or_default()
-                        .as_bytes(),
-                );
-                out.push_field(outcome.order_id.as_deref().unwrap_or_default().as_bytes());
-                out.push_field(
-                    outcome
-                        .error_code
-                        .map(|c| c.code().to_string())
-                        .unwrap_or_default()
-                        .as_bytes(),
-                );
-                out.push_field(outcome.reason.as_deref().unwrap_or_default().as_bytes());
-                for extra in record.iter().skip(*width) {
-                    out.push_field(extra);
-                }
-                writer
-                    .write_byte_record(&out)
-                    .map_err(|e| write_error(&self.partial, e))
+        match (self.format, &row.passthrough) {
+            (Format::Csv, Passthrough::Csv(record)) => {
+                let added = added_values(outcome);
+                self.csv_line(record, &row.raw, &added, row.line_end)
             }
-            (Sink::Jsonl(out), passthrough) => {
-                let mut object = match passthrough {
-                    Passthrough::Json(map) => map.clone(),
-                    Passthrough::RawLine(line) => {
-                        let mut map = serde_json::Map::new();
-                        map.insert("input".into(), Value::String(line.clone()));
-                        map
-                    }
-                    Passthrough::RawBytes(bytes) => {
-                        // Not text: carried as base64 so no byte is lost or replaced.
-                        use base64::Engine as _;
-                        let mut map = serde_json::Map::new();
-                        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-                        map.insert("input_base64".into(), Value::String(encoded));
-                        map
-                    }
-                    Passthrough::Csv(_) => serde_json::Map::new(),
-                };
-                let [status, res, order_id, error_code, reason] = &self.names;
-                object.insert(status.clone(), json!(outcome.status.as_str()));
-                object.insert(res.clone(), json!(outcome.res));
-                object.insert(order_id.clone(), json!(outcome.order_id));
-                object.insert(error_code.clone(), json!(outcome.error_code));
-                object.insert(reason.clone(), json!(outcome.reason));
-                serde_json::to_writer(&mut *out, &object)
-                    .map_err(|e| write_error(&self.partial, e))?;
-                out.write_all(b"\n")
-                    .map_err(|e| write_error(&self.partial, e))
-            }
-            (Sink::Csv { .. }, _) => {
-                Err(CliError::failure("internal: a JSON row for a CSV output"))
-            }
+            (Format::Jsonl, _) => self.json_line(row, outcome),
+            (Format::Csv, _) => Err(CliError::failure("internal: a JSON row for a CSV output")),
         }
     }
 
     /// Flushes, syncs and renames the finished file into place.
     pub fn finish(self) -> Result<(), CliError> {
-        let file = match self.sink {
-            Sink::Csv { writer, .. } => writer
-                .into_inner()
-                .map_err(|e| write_error(&self.partial, e.error()))?,
-            Sink::Jsonl(out) => out,
-        };
-        let file = file
+        let file = self
+            .file
             .into_inner()
-            .map_err(|e| write_error(&self.partial, e.error()))?
-            .into_inner()
-            .map_err(|e| write_error(&self.partial, e))?;
+            .map_err(|e| write_error(&self.partial, e.error()))?;
         file.sync_all().map_err(|e| write_error(&self.partial, e))?;
         std::fs::rename(&self.partial, &self.target).map_err(|e| write_error(&self.target, e))
     }
 
     /// Drops an incomplete output (the job stopped early): the next run writes it whole.
     pub fn abandon(self) -> Result<(), CliError> {
-        drop(self.sink);
+        drop(self.file);
         std::fs::remove_file(&self.partial).map_err(|e| write_error(&self.partial, e))
     }
+}
+
+fn base64_value(bytes: &[u8]) -> Value {
+    use base64::Engine as _;
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
