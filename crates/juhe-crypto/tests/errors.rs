@@ -270,6 +270,10 @@ fn debug_never_shows_key_material() {
     );
     assert!(!shown.contains("SuperSecret"), "{shown}");
     assert!(shown.contains("redacted"));
+    // ECB has no IV, so none is shown; CBC shows its IV policy.
+    assert!(!format!("{config:?}").contains("iv"), "{config:?}");
+    let cbc = config.clone().with_mode(AesMode::Cbc);
+    assert!(format!("{cbc:?}").contains("iv: SameAsKey"), "{cbc:?}");
     let hexkey = AesConfig::new("hex:5365637265745365637265745365637265745365").unwrap_err();
     assert!(!format!("{hexkey:?}").contains("5365"));
     let dec = RsaOaepDecryptor::from_private_key(PRIV_2048).unwrap();
