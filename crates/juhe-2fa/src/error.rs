@@ -36,7 +36,9 @@ pub enum Error {
     Api {
         /// The code.
         code: ErrorCode,
-        /// The server's reason text.
+        /// The server's reason text, masked where it is parsed (the API key raw or encoded,
+        /// the fields as sent, runs of 6+ digits: a middlebox may echo the request into it)
+        /// and at most 200 characters.
         reason: String,
     },
     /// The answer could not be decoded (HTML, truncated or unknown JSON).
