@@ -2,7 +2,7 @@
 
 use juhe_crypto::CryptoError;
 use juhe_proto::{Carrier, DecodeError, ErrorCode, RequestError, ResponseError, ValidationError};
-use juhe_transport::{BoxError, TransportError};
+use juhe_transport::{BoxError, NotSentReason, TransportError};
 
 /// Everything a check can fail with. Messages never contain the API key or an unmasked number.
 ///
@@ -178,6 +178,11 @@ impl Error {
             Error::InvalidInput(_) | Error::UnsupportedCarrier { .. } => ErrorClass::Rejected,
             Error::Crypto(_) | Error::Config { .. } => ErrorClass::Config,
             Error::Transport(TransportError::InvalidProxy { .. }) => ErrorClass::Config,
+            // A request that cannot be made never will be: not a network failure to retry.
+            Error::Transport(TransportError::NotSent {
+                reason: NotSentReason::InvalidRequest,
+                ..
+            }) => ErrorClass::Config,
             Error::Transport(e) if e.may_have_been_sent() => ErrorClass::Ambiguous,
             Error::Transport(_) => ErrorClass::Unbilled,
             Error::Api { code, .. } => ErrorClass::Api(*code),

@@ -76,6 +76,22 @@ impl ReqwestTransport {
     }
 }
 
+impl ReqwestTransport {
+    /// Whether reqwest can send to `uri`: it parses URLs itself (WHATWG rules, stricter than
+    /// `http::Uri` about ports and IPv4 hosts). Checked when a client is built, so a URL it
+    /// refuses fails there rather than on every call. The URL is not kept in the error.
+    pub fn check_uri(uri: &http::Uri) -> Result<(), TransportError> {
+        reqwest::Url::parse(&uri.to_string())
+            .map(drop)
+            .map_err(|e| {
+                TransportError::not_sent(
+                    NotSentReason::InvalidRequest,
+                    Some(Box::new(e) as BoxError),
+                )
+            })
+    }
+}
+
 fn setup_error(e: reqwest::Error) -> TransportError {
     TransportError::not_sent(NotSentReason::Setup, Some(Box::new(e) as BoxError))
 }
