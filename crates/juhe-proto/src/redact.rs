@@ -14,8 +14,8 @@ const MIN_DIGIT_RUN: usize = 6;
 /// breaks) dropped. For text that comes from a response: a `reason`, a body excerpt for a log.
 ///
 /// A secret is found raw and in the forms an echo gives it: percent-encoded (`%26`, either
-/// case), form-encoded (`+` for a space), JSON-escaped (`\u0026`, `\"`) and HTML-escaped
-/// (`&amp;`, `&#38;`), in any mix. Empty secrets are ignored.
+/// case, or twice: `%2526`), form-encoded (`+` for a space), JSON-escaped (`\u0026`, `\"`) and
+/// HTML-escaped (`&amp;`, `&#38;`), in any mix. Empty secrets are ignored.
 ///
 /// ```
 /// let echoed = "bad request: key=a%26b%3Dc+d&mobile=13012345678";
@@ -90,6 +90,13 @@ fn match_at(text: &[u8], start: usize, secret: &[u8]) -> Option<usize> {
             .then(|| match_at(text, start + len, rest))
             .flatten()
     })
+    .or_else(|| {
+        // Percent-encoded twice (`%2526`), as a proxy re-encoding a URL leaves it.
+        let twice = text.get(start..start + 5)?;
+        (twice[..3].eq_ignore_ascii_case(b"%25") && hex_byte(&twice[3..])? == want)
+            .then(|| match_at(text, start + 5, rest))
+            .flatten()
+    })
 }
 
 /// The byte an escape at the start of `text` stands for, and the escape's length.
@@ -142,6 +149,7 @@ mod tests {
             KEY.to_owned(),
             "k%26%3D%2B%20y%2F%22Z".to_owned(),
             "k%26%3d%2b+y%2f%22Z".to_owned(),
+            "k%2526%253D%252B%2520y%252F%2522Z".to_owned(),
             r#"k\u0026=+ y\/\"Z"#.to_owned(),
             "k&amp;=+ y/&quot;Z".to_owned(),
             "k&#38;&#x3D;+ y/&#34;Z".to_owned(),
