@@ -106,6 +106,152 @@ fn an_echoing_middlebox_leaks_nothing() {
     }
 }
 
+/// A key that a form body and a query string percent-encode.
+const ECHO_KEY: &str = "Echo+K3y&=s3cret/x";
+const ECHO_KEY_ENCODED: &str = "Echo%2BK3y%26%3Ds3cret%2Fx";
+
+/// Where a vendor-shaped echo puts the request.
+#[derive(Clone, Copy, Debug)]
+enum EchoInto {
+    /// `{"reason":"echo <request>","error_code":232904,"result":null}`
+    Reason,
+    /// A success whose `orderid` is the request.
+    OrderId,
+}
+
+/// A middlebox that answers in the vendor's JSON shape, quoting the whole request (request
+/// line, headers, body) into `reason` or `orderid`.
+fn json_echo_server(into: EchoInto) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let request = read_request(&mut stream);
+                let echo = format!("echo {request}");
+                let body = match into {
+                    EchoInto::Reason => serde_json::json!({
+                        "reason": echo, "error_code": 232904, "result": null
+                    }),
+                    EchoInto::OrderId => serde_json::json!({
+                        "reason": "成功", "error_code": 0,
+                        "result": {"res": 1, "orderid": echo}
+                    }),
+                }
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+/// The request's head and its `Content-Length` body.
+fn read_request(stream: &mut std::net::TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if bytes.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn assert_no_echo(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for secret in [ECHO_KEY, ECHO_KEY_ENCODED, demo::MATCH.0, demo::MATCH.1] {
+        assert!(!text.contains(secret), "{what} holds {secret}: {text}");
+    }
+}
+
+/// A middlebox echoing the request into the vendor's own fields: stderr, `--json`, the batch
+/// output's added columns and the journal hold neither the key (raw or encoded) nor a number.
+#[test]
+fn an_echo_in_the_vendors_json_shape_leaks_nothing() {
+    for into in [EchoInto::Reason, EchoInto::OrderId] {
+        let url = json_echo_server(into);
+        for method in ["post", "get"] {
+            for flags in [vec!["--json"], vec!["-vv"]] {
+                let out = bin()
+                    .args(["--base-url", &url, "--key", ECHO_KEY, "--method", method])
+                    .args(["--retries", "0"])
+                    .env("RUST_LOG", "debug")
+                    .args(&flags)
+                    .args([
+                        "verify",
+                        "--idcard",
+                        demo::MATCH.0,
+                        "--mobile",
+                        demo::MATCH.1,
+                    ])
+                    .output()
+                    .unwrap();
+                let what = format!("{into:?} {method} {flags:?}");
+                assert_ne!(out.status.code(), Some(0), "{what}");
+                assert_no_echo(&format!("stdout, {what}"), &out.stdout);
+                assert_no_echo(&format!("stderr, {what}"), &out.stderr);
+                if matches!(into, EchoInto::Reason) && flags == ["--json"] {
+                    let shown = String::from_utf8_lossy(&out.stdout);
+                    assert!(shown.contains("232904"), "the code stays: {shown}");
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+        std::fs::write(
+            &input,
+            format!("idcard,mobile\n{},{}\n", demo::MATCH.0, demo::MATCH.1),
+        )
+        .unwrap();
+        let out = batch_cmd(&url, ECHO_KEY, &["--json", "-vv"], &input, &output)
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        assert_no_echo("batch stdout", &out.stdout);
+        assert_no_echo("batch stderr", &out.stderr);
+        let written = std::fs::read_to_string(&output).unwrap();
+        let row = written.lines().nth(1).unwrap();
+        let expected = match into {
+            EchoInto::Reason => "api_error",
+            EchoInto::OrderId => "unknown",
+        };
+        assert!(row.contains(expected), "{into:?}: {written}");
+        // The input's own columns are the user's data; the added ones hold nothing echoed.
+        let added: Vec<&str> = row.split(',').skip(2).collect();
+        assert_no_echo("added columns", added.join(",").as_bytes());
+        let mut journals = 0;
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if file.file_name().to_string_lossy().contains("journal") {
+                journals += 1;
+                assert_no_echo("journal", &std::fs::read(file.path()).unwrap());
+            }
+        }
+        assert!(journals > 0, "the journal was written");
+    }
+}
+
 /// Writes the demo keys and exits (a setup step: no server is started).
 fn export(dir: &Path) -> common::Run {
     let child = bin()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use juhe_crypto::{
     AesConfig, AesEncryptor, FieldEncryptor, PlainEncoder, RsaOaepEncryptor, RsaPublicKey,
 };
-use juhe_proto::{Endpoint, Method};
+use juhe_proto::{Endpoint, Method, QueryParams};
 use juhe_transport::{BlockingTransport, Proxy, Transport, TransportConfig};
 
 use crate::core::Core;
@@ -168,7 +168,7 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("ClientBuilder");
         f.field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
+            .field("base_url", &shown_base_url(&self.base_url))
             .field("mode", &self.mode)
             .field("method", &self.method)
             .field("transport", &self.transport)
@@ -232,13 +232,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed for a whole exchange (default 15 s).
+    /// Time allowed for a whole exchange (default 15 s), by the built-in backends (`build`,
+    /// `build_blocking`). A transport of your own (`build_with_transport`,
+    /// `build_blocking_with_transport`) is not bounded by it: give it its own timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.transport.timeout = timeout;
         self
     }
 
-    /// Time allowed to connect (default 5 s).
+    /// Time allowed to connect (default 5 s), by the built-in backends only (as
+    /// [`ClientBuilder::timeout`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;
         self
@@ -367,23 +370,7 @@ impl ClientBuilder {
             .ok_or_else(|| {
                 Error::config("the API key is missing (set it with ClientBuilder::api_key)")
             })?;
-        let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
-        let uri: http::Uri = base_url.parse().map_err(|e| Error::Config {
-            problem: "the base URL is not a valid URL".into(),
-            source: Some(Box::new(e)),
-        })?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(Error::config(
-                "the base URL must start with http:// or https:// and name a host",
-            ));
-        }
-        // The endpoint path is appended to it; a query or credentials would end up in the URL.
-        let has_credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
-        if uri.query().is_some() || base_url.contains('#') || has_credentials {
-            return Err(Error::config(
-                "the base URL must be scheme, host, port and path only (no query, fragment or credentials)",
-            ));
-        }
+        let base_url = checked_base_url(&self.base_url, self.mode.endpoint(), self.method)?;
         let endpoint = self.mode.endpoint();
         let encryptor = self.mode.encryptor()?;
         let rate_limit = self
@@ -433,6 +420,14 @@ impl ClientBuilder {
     #[cfg(feature = "reqwest")]
     #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
     pub fn build(self) -> Result<Client, Error> {
+        let base_url = checked_base_url(&self.base_url, self.mode.endpoint(), self.method)?;
+        let endpoint_url = format!("{base_url}{}", self.mode.endpoint().path());
+        if let Ok(uri) = endpoint_url.parse::<http::Uri>() {
+            juhe_transport::ReqwestTransport::check_uri(&uri).map_err(|e| Error::Config {
+                problem: "the HTTP client cannot send to the base URL".into(),
+                source: Some(Box::new(e)),
+            })?;
+        }
         let config = self.transport.clone();
         let transport =
             juhe_transport::ReqwestTransport::new(&config).map_err(|e| Error::Config {
@@ -443,7 +438,12 @@ impl ClientBuilder {
     }
 
     /// Builds the async client over your own [`Transport`] (a closure, a mock, another HTTP
-    /// stack, another runtime). Timeouts and proxy settings are then the transport's business.
+    /// stack). Timeouts ([`ClientBuilder::timeout`] does not apply), proxy, TLS and pool
+    /// settings are then the transport's business.
+    ///
+    /// The client then runs on any executor, with one exception: a shared store
+    /// (`shared_rate_limit` or `dedupe`, feature `redis`)
+    /// talks to Redis through tokio, so calls must run inside a tokio runtime.
     pub fn build_with_transport(
         self,
         transport: impl Transport + 'static,
@@ -479,7 +479,9 @@ impl ClientBuilder {
         self.build_blocking_with_transport(transport)
     }
 
-    /// Builds the blocking client over your own [`BlockingTransport`].
+    /// Builds the blocking client over your own [`BlockingTransport`]. Timeouts
+    /// ([`ClientBuilder::timeout`] does not apply: a blocking call cannot be cut short from
+    /// outside), proxy, TLS and pool settings are then the transport's business.
     pub fn build_blocking_with_transport(
         self,
         transport: impl BlockingTransport + 'static,
@@ -522,6 +524,67 @@ fn async_store(
             "the async client's shared store (Redis) needs the `reqwest` feature (tokio); the blocking client's does not",
         ))
     }
+}
+
+/// The base URL, trimmed, once it is sure to make requests: an http(s) URL naming a host, a
+/// port from 1 to 65535 if any, no credentials, query or fragment (the endpoint path is
+/// appended to it, and they would end up in every URL), and a request for `endpoint` built
+/// from it. `http::Uri` keeps a port such as 99999, which would fail only when sent.
+fn checked_base_url(raw: &str, endpoint: Endpoint, method: Method) -> Result<String, Error> {
+    let base_url = raw.trim().trim_end_matches('/').to_owned();
+    let uri: http::Uri = base_url.parse().map_err(|e| Error::Config {
+        problem: "the base URL is not a valid URL".into(),
+        source: Some(Box::new(e)),
+    })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(Error::config(
+            "the base URL must start with http:// or https:// and name a host",
+        ));
+    }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    if uri.query().is_some() || base_url.contains('#') || authority.contains('@') {
+        return Err(Error::config(
+            "the base URL must be scheme, host, port and path only (no query, fragment or credentials)",
+        ));
+    }
+    // After the host (an IPv6 one is in brackets): `:port`, if anything.
+    let after_host = authority
+        .rsplit_once(']')
+        .map_or(authority, |(_, rest)| rest);
+    if let Some((_, port)) = after_host.rsplit_once(':')
+        && !port.parse::<u16>().is_ok_and(|p| p != 0)
+    {
+        return Err(Error::config(
+            "the base URL's port must be a number from 1 to 65535",
+        ));
+    }
+    let params = QueryParams {
+        key: "key",
+        idcard: "idcard",
+        mobile: "mobile",
+    };
+    juhe_proto::build_request(&base_url, endpoint, method, &params)?;
+    Ok(base_url)
+}
+
+/// The base URL as `Debug` shows it: without credentials, query or fragment, which may carry
+/// secrets (the builder takes any text; `build` refuses these). Read as text, not parsed: a
+/// password may hold characters that end a URL's authority.
+fn shown_base_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) => (&raw[..scheme.len() + 3], rest),
+        None => ("", raw),
+    };
+    let (credentials, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => ("[redacted]@", after),
+        None => ("", rest),
+    };
+    let (place, query) = match rest.find(['?', '#']) {
+        Some(at) => (&rest[..at], "?[redacted]"),
+        None => (rest, ""),
+    };
+    format!("{scheme}{credentials}{place}{query}")
 }
 
 #[cfg(feature = "redis")]

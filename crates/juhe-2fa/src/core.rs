@@ -37,35 +37,15 @@ pub(crate) fn parse_inputs(idcard: &str, mobile: &str) -> Result<(IdCard, Mobile
 /// At most this much of an undecodable body reaches the debug log, redacted.
 const EXCERPT_CHARS: usize = 80;
 
-/// A short excerpt of a body for a debug log: the API key and every run of 6 or more digits
-/// (ID and mobile numbers, whatever a middlebox echoed) masked, control characters dropped.
-pub(crate) fn redacted_excerpt(body: &[u8], key: &str) -> String {
+/// A short excerpt of a body for a debug log, masked by [`juhe_proto::redact`]: the request's
+/// secrets (the API key, raw or encoded, and the fields as sent), every run of 6 or more digits
+/// (ID and mobile numbers, whatever a middlebox echoed), control characters.
+pub(crate) fn redacted_excerpt(body: &[u8], secrets: &[&str]) -> String {
     let text = String::from_utf8_lossy(body);
-    let text = if key.is_empty() {
-        text.into_owned()
-    } else {
-        text.replace(key, "[key]")
-    };
-    let mut out = String::new();
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 6 {
-            out.extend(std::iter::repeat_n('*', digits.len()));
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars().filter(|c| !c.is_control()) {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        flush(&mut digits, &mut out);
-        out.push(c);
-    }
-    flush(&mut digits, &mut out);
-    out.chars().take(EXCERPT_CHARS).collect()
+    juhe_proto::redact(&text, secrets)
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect()
 }
 
 impl Core {
@@ -113,15 +93,25 @@ impl Core {
         )?)
     }
 
-    /// One attempt's outcome as the vendor's answer, or the failure.
+    /// The answer in `outcome`. What the request carried (the key, the fields as sent) is
+    /// masked wherever the answer may echo it: `reason`, the debug excerpt; an order id that
+    /// echoes it is a decode error.
     pub(crate) fn read(
         &self,
+        prepared: &Prepared,
         outcome: Result<HttpResponse, TransportError>,
     ) -> Result<Answer, Error> {
         let response = outcome.map_err(Error::Transport)?;
-        let answer = juhe_proto::parse_response(&response).map_err(|e| {
-            if matches!(e, juhe_proto::ResponseError::Decode(_)) {
-                let excerpt = redacted_excerpt(response.body(), self.api_key.expose_secret());
+        let secrets = [
+            self.api_key.expose_secret(),
+            prepared.idcard.as_str(),
+            prepared.mobile.as_str(),
+        ];
+        let answer = juhe_proto::parse_response_redacting(&response, &secrets).map_err(|e| {
+            if matches!(e, juhe_proto::ResponseError::Decode(_))
+                && tracing::enabled!(tracing::Level::DEBUG)
+            {
+                let excerpt = redacted_excerpt(response.body(), &secrets);
                 tracing::debug!(status = response.status().as_u16(), %excerpt, "undecodable answer");
             }
             Error::from(e)
@@ -134,13 +124,26 @@ impl Core {
 mod tests {
     #[test]
     fn excerpts_mask_the_key_and_numbers() {
-        let body =
-            b"<html>key=SECRET&idcard=110105199003071239&mobile=13012345678 at 12:30\r\n</html>";
-        let text = super::redacted_excerpt(body, "SECRET");
+        let body = b"<p>key=SECRET&idcard=110105199003071239&mobile=13012345678 at 12:30\r\n</p>";
+        let text = super::redacted_excerpt(body, &["SECRET"]);
         assert_eq!(
             text,
-            "<html>key=[key]&idcard=******************&mobile=*********** at 12:30</html>"
+            "<p>key=[redacted]&idcard=******************&mobile=*********** at 12:30</p>"
         );
-        assert_eq!(super::redacted_excerpt(&[b'x'; 500], "").len(), 80);
+        assert_eq!(super::redacted_excerpt(&[b'x'; 500], &[]).len(), 80);
+    }
+
+    /// A key echoed percent-encoded (as a form or a query string carries it) is masked too.
+    #[test]
+    fn excerpts_mask_the_key_in_its_encoded_forms() {
+        let key = "k&=+/ y";
+        for echoed in ["k%26%3D%2B%2F+y", "k%26%3d%2b%2f%20y", r"k\u0026=+\/ y"] {
+            let body = format!("<pre>key={echoed}&mobile=13012345678</pre>");
+            assert_eq!(
+                super::redacted_excerpt(body.as_bytes(), &[key]),
+                "<pre>key=[redacted]&mobile=***********</pre>",
+                "{echoed}"
+            );
+        }
     }
 }

@@ -231,7 +231,7 @@ impl<'c> Check<'c> {
     /// Reads one attempt's outcome: an answer, a final failure, or a retry after a wait.
     fn answered(&mut self, outcome: Result<HttpResponse, TransportError>) {
         let span = &self.prepared.span;
-        match span.in_scope(|| self.core.read(outcome)) {
+        match span.in_scope(|| self.core.read(&self.prepared, outcome)) {
             Ok(answer) => self.finish(Ok(Verification {
                 verdict: answer.verdict,
                 order_id: answer.order_id,

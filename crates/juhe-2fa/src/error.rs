@@ -2,7 +2,7 @@
 
 use juhe_crypto::CryptoError;
 use juhe_proto::{Carrier, DecodeError, ErrorCode, RequestError, ResponseError, ValidationError};
-use juhe_transport::{BoxError, TransportError};
+use juhe_transport::{BoxError, NotSentReason, TransportError};
 
 /// Everything a check can fail with. Messages never contain the API key or an unmasked number.
 ///
@@ -36,7 +36,9 @@ pub enum Error {
     Api {
         /// The code.
         code: ErrorCode,
-        /// The server's reason text.
+        /// The server's reason text, masked where it is parsed (the API key raw or encoded,
+        /// the fields as sent, runs of 6+ digits: a middlebox may echo the request into it)
+        /// and at most 200 characters.
         reason: String,
     },
     /// The answer could not be decoded (HTML, truncated or unknown JSON).
@@ -176,6 +178,11 @@ impl Error {
             Error::InvalidInput(_) | Error::UnsupportedCarrier { .. } => ErrorClass::Rejected,
             Error::Crypto(_) | Error::Config { .. } => ErrorClass::Config,
             Error::Transport(TransportError::InvalidProxy { .. }) => ErrorClass::Config,
+            // A request that cannot be made never will be: not a network failure to retry.
+            Error::Transport(TransportError::NotSent {
+                reason: NotSentReason::InvalidRequest,
+                ..
+            }) => ErrorClass::Config,
             Error::Transport(e) if e.may_have_been_sent() => ErrorClass::Ambiguous,
             Error::Transport(_) => ErrorClass::Unbilled,
             Error::Api { code, .. } => ErrorClass::Api(*code),

@@ -208,3 +208,130 @@ fn tracing_output_is_masked() {
     assert!(text.contains("retrying"));
     assert_clean(&text);
 }
+
+/// A key that form- and percent-encoding change.
+const ODD_KEY: &str = "K3Y&s3cr=t+7f/9a";
+const ODD_KEY_ENCODED: &str = "K3Y%26s3cr%3Dt%2B7f%2F9a";
+
+/// What a request carried, as a middlebox would quote it: the form body, or the GET URL.
+fn quoted(req: &HttpRequest) -> String {
+    let body = String::from_utf8_lossy(req.body()).into_owned();
+    format!("{} {body}", req.uri())
+}
+
+/// Runs `verify` at TRACE with a transport answering `respond(request)`; returns the error
+/// with everything it shows, and the log.
+fn echoed(
+    method: Method,
+    respond: impl Fn(&HttpRequest) -> String + Send + Sync + 'static,
+) -> (Error, String, String) {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let error = tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        builder()
+            .api_key(ODD_KEY)
+            .method(method)
+            .build_blocking_with_transport(move |req: HttpRequest| answer(&respond(&req)))
+            .unwrap()
+            .verify(ID, MOBILE)
+            .unwrap_err()
+    });
+    let mut shown = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(s) = source {
+        shown.push_str(&format!(" {s} {s:?}"));
+        source = s.source();
+    }
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (error, shown, log)
+}
+
+fn assert_no_echo(what: &str, text: &str) {
+    for secret in [ODD_KEY, ODD_KEY_ENCODED, ID, MOBILE] {
+        assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+    }
+}
+
+/// A middlebox answering in the vendor's JSON shape, echoing the request into `reason`: the
+/// error keeps the code and the text, never the key (raw or encoded) or a number.
+#[test]
+fn an_echo_in_the_vendors_shape_is_masked() {
+    for method in [Method::Post, Method::Get] {
+        let (error, shown, log) = echoed(method, |req| {
+            let reason = format!("echo {}", quoted(req));
+            serde_json::json!({"reason": reason, "error_code": 232904, "result": null}).to_string()
+        });
+        match &error {
+            Error::Api { reason, .. } => assert!(reason.starts_with("echo http"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(error.error_code().map(|c| c.code()), Some(232904));
+        assert_no_echo("the error", &shown);
+        assert_no_echo("the log", &log);
+    }
+}
+
+/// An order id that echoes the request (or is not shaped like one) is a decode error, maybe
+/// billed (HTTP 200), never a verification whose order id would be stored.
+#[test]
+fn an_echo_in_the_order_id_is_a_maybe_billed_decode_error() {
+    let echoes: [fn(&HttpRequest) -> serde_json::Value; 3] = [
+        |req| serde_json::json!(quoted(req)),
+        |_| serde_json::json!(MOBILE),
+        |_| serde_json::json!(ID),
+    ];
+    for echo in echoes {
+        let (error, shown, log) = echoed(Method::Post, move |req| {
+            serde_json::json!({"reason": "成功", "error_code": 0,
+                "result": {"res": 1, "orderid": echo(req)}})
+            .to_string()
+        });
+        assert!(
+            matches!(&error, Error::Decode(d) if d.status == 200),
+            "{error:?}"
+        );
+        assert!(error.is_ambiguous());
+        assert_no_echo("the error", &shown);
+        assert_no_echo("the log", &log);
+    }
+}
+
+/// An unknown `res` or a field of the wrong type: the error names no value of the response.
+#[test]
+fn a_garbled_answer_quotes_nothing_of_it() {
+    let bodies: [fn(&HttpRequest) -> String; 3] = [
+        |_| format!(r#"{{"error_code":0,"result":{{"res":"{MOBILE}","orderid":"JH1"}}}}"#),
+        |_| format!(r#"{{"error_code":0,"result":"{ODD_KEY}"}}"#),
+        |req| {
+            format!(
+                r#"{{"error_code":0,"result":{{"res":1,"orderid":["{}"]}}}}"#,
+                quoted(req)
+            )
+        },
+    ];
+    for body in bodies {
+        let (error, shown, log) = echoed(Method::Get, body);
+        assert!(matches!(error, Error::Decode(_)), "{error:?}");
+        assert_no_echo("the error", &shown);
+        assert_no_echo("the log", &log);
+    }
+}
+
+/// A captive portal quoting the request in HTML: the debug excerpt masks the key in the
+/// percent-encoded form the request carried it in.
+#[test]
+fn the_debug_excerpt_masks_the_key_percent_encoded() {
+    for method in [Method::Post, Method::Get] {
+        let (error, _, log) = echoed(method, |req| format!("<pre>{}</pre>", quoted(req)));
+        assert!(matches!(error, Error::Decode(_)), "{error:?}");
+        assert_no_echo("the log", &log);
+        assert!(log.contains("undecodable answer"), "{log}");
+        assert!(log.contains("[redacted]"), "{log}");
+    }
+}

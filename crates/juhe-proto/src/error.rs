@@ -56,8 +56,14 @@ pub enum DecodeProblem {
     NotJson,
     /// A field the protocol requires was missing or had the wrong type.
     MissingField(&'static str),
-    /// `result.res` was neither 1 (match) nor 2 (mismatch).
+    /// `result.res` was neither 1 (match) nor 2 (mismatch). The text says what kind of JSON
+    /// value it was (`a number`, `a string`…), never the value: a middlebox may have echoed a
+    /// key or a number into it.
     UnknownRes(String),
+    /// `result.orderid` is not shaped like an order id (1 to 32 ASCII letters and digits), or
+    /// holds what the request carried (the key, an ID card or mobile number): an echo, not an
+    /// answer. Never stored.
+    InvalidOrderId,
 }
 
 impl fmt::Display for DecodeProblem {
@@ -66,7 +72,10 @@ impl fmt::Display for DecodeProblem {
             DecodeProblem::EmptyBody => f.write_str("the body is empty"),
             DecodeProblem::NotJson => f.write_str("the body is not JSON"),
             DecodeProblem::MissingField(name) => write!(f, "field `{name}` is missing or invalid"),
-            DecodeProblem::UnknownRes(res) => write!(f, "unknown `res` value {res:?}"),
+            DecodeProblem::UnknownRes(kind) => write!(f, "`res` is {kind}, neither 1 nor 2"),
+            DecodeProblem::InvalidOrderId => {
+                f.write_str("field `result.orderid` is not shaped like an order id")
+            }
         }
     }
 }
@@ -153,7 +162,9 @@ pub enum ResponseError {
     Api {
         /// The error code.
         code: ErrorCode,
-        /// The `reason` text the server sent (or the documented one if it sent none).
+        /// The `reason` text the server sent, masked by [`crate::redact`] (the secrets given
+        /// to [`crate::parse_response_redacting`], runs of 6+ digits) and cut to 200
+        /// characters; the documented one if it sent none.
         reason: String,
     },
     /// The body could not be decoded.
@@ -175,7 +186,8 @@ pub struct DecodeError {
     pub problem: DecodeProblem,
     /// The body's length in bytes.
     pub body_len: usize,
-    /// The JSON error, when the body was not JSON.
+    /// The JSON error, when the body was not JSON: its kind and position only, rewritten
+    /// without the offending value that serde_json quotes.
     #[source]
     pub source: Option<serde_json::Error>,
 }

@@ -30,6 +30,7 @@ mod idcard;
 mod mobile;
 mod normalize;
 mod pair;
+mod redact;
 #[cfg(feature = "wire")]
 mod response;
 
@@ -45,9 +46,10 @@ pub use error_code::{CodeFormat, ErrorCode, ErrorKind};
 pub use idcard::{Gender, IdCard};
 pub use mobile::Mobile;
 pub use pair::PairIdentity;
+pub use redact::redact;
 #[cfg(feature = "wire")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
-pub use response::{Answer, Verdict, parse_response};
+pub use response::{Answer, Verdict, parse_response, parse_response_redacting};
 
 /// Re-exported so users can name [`IdCard::birth_date`]'s type without adding `time` themselves.
 pub use time;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::{DecodeError, DecodeProblem, ErrorCode, ResponseError};
+use crate::{DecodeError, DecodeProblem, ErrorCode, IdCard, Mobile, ResponseError, redact};
 
 /// The answer of a successful check (`res`).
 ///
@@ -100,14 +100,19 @@ impl Loose {
         }
     }
 
-    /// The value for an error message, cut short: it comes from an untrusted body.
-    fn describe(&self) -> String {
-        let text = match self {
-            Loose::Int(n) => n.to_string(),
-            Loose::Text(s) => s.clone(),
-            Loose::Other(v) => v.to_string(),
-        };
-        text.chars().take(12).collect()
+    /// What kind of value this is, for an error message. Never the value: it comes from an
+    /// untrusted body, which may echo the key or the numbers.
+    fn kind(&self) -> &'static str {
+        match self {
+            Loose::Int(_) => "a number",
+            Loose::Text(_) => "a string",
+            Loose::Other(serde_json::Value::Null) => "null",
+            Loose::Other(serde_json::Value::Bool(_)) => "a boolean",
+            Loose::Other(serde_json::Value::Number(_)) => "a number",
+            Loose::Other(serde_json::Value::String(_)) => "a string",
+            Loose::Other(serde_json::Value::Array(_)) => "an array",
+            Loose::Other(serde_json::Value::Object(_)) => "an object",
+        }
     }
 }
 
@@ -124,12 +129,8 @@ struct RawResult {
     orderid: Option<Loose>,
 }
 
-/// Parses the response to one check.
-///
-/// Tolerant as the vendor requires: `res` and `error_code` may be numbers or strings, `result`
-/// is `null` on errors, unknown fields are ignored. Anything else (HTML, an empty or truncated
-/// body, an unknown `res`) is [`ResponseError::Decode`] with the HTTP status and the body's
-/// length (never its bytes). A non-zero `error_code` is [`ResponseError::Api`].
+/// Parses the response to one check: [`parse_response_redacting`] with no secrets (runs of 6
+/// or more digits are still masked in `reason`). Give the secrets when you have them.
 ///
 /// ```
 /// use juhe_proto::{Verdict, parse_response};
@@ -142,6 +143,41 @@ struct RawResult {
 /// # Ok::<(), juhe_proto::ResponseError>(())
 /// ```
 pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Answer, ResponseError> {
+    parse_response_redacting(response, &[])
+}
+
+/// The longest `reason` kept, in characters: it ends up in terminals, CSV cells and journals.
+const MAX_REASON_CHARS: usize = 200;
+
+/// The longest order id accepted; the vendor's are 23 characters (`JH` and 21 digits).
+const MAX_ORDER_ID_LEN: usize = 32;
+
+/// Parses the response to one check, treating what the request carried as secrets that must
+/// not come back: `secrets` are the API key and the field values as sent.
+///
+/// Tolerant as the vendor requires: `res` and `error_code` may be numbers or strings, `result`
+/// is `null` on errors, unknown fields are ignored. Anything else (HTML, an empty or truncated
+/// body, an unknown `res`, an order id that is not one) is [`ResponseError::Decode`] with the
+/// HTTP status and the body's length (never its bytes). A non-zero `error_code` is
+/// [`ResponseError::Api`], its `reason` masked with [`crate::redact`]: a middlebox may echo the
+/// request into it.
+///
+/// ```
+/// use juhe_proto::{ResponseError, parse_response_redacting};
+///
+/// let echo = r#"{"reason":"echo key=K3Y&mobile=13012345678","result":null,"error_code":232904}"#;
+/// let response = http::Response::new(echo.as_bytes().to_vec());
+/// match parse_response_redacting(&response, &["K3Y"]) {
+///     Err(ResponseError::Api { reason, .. }) => {
+///         assert_eq!(reason, "echo key=[redacted]&mobile=***********")
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn parse_response_redacting(
+    response: &http::Response<Vec<u8>>,
+    secrets: &[&str],
+) -> Result<Answer, ResponseError> {
     let status = response.status().as_u16();
     let body = response.body();
     let decode = |problem, source| {
@@ -155,8 +191,8 @@ pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Answer, Resp
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(decode(DecodeProblem::EmptyBody, None));
     }
-    let raw: RawResponse =
-        serde_json::from_slice(body).map_err(|e| decode(DecodeProblem::NotJson, Some(e)))?;
+    let raw: RawResponse = serde_json::from_slice(body)
+        .map_err(|e| decode(DecodeProblem::NotJson, Some(without_values(&e))))?;
     let code = raw
         .error_code
         .as_ref()
@@ -165,10 +201,12 @@ pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Answer, Resp
         .ok_or_else(|| decode(DecodeProblem::MissingField("error_code"), None))?;
     if code != 0 {
         let code = ErrorCode::from_code(code);
-        let reason = match raw.reason {
-            Some(r) if !r.trim().is_empty() => r,
-            _ => code.reason_zh().to_owned(),
-        };
+        let reason = raw
+            .reason
+            .map(|r| redact(&r, secrets))
+            .map(|r| r.trim().chars().take(MAX_REASON_CHARS).collect::<String>())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| code.reason_zh().to_owned());
         return Err(ResponseError::Api { code, reason });
     }
     let result = raw
@@ -180,12 +218,44 @@ pub fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Answer, Resp
     let verdict = res
         .as_int()
         .and_then(Verdict::from_res)
-        .ok_or_else(|| decode(DecodeProblem::UnknownRes(res.describe()), None))?;
+        .ok_or_else(|| decode(DecodeProblem::UnknownRes(res.kind().to_owned()), None))?;
     let order_id = result
         .orderid
         .as_ref()
         .and_then(Loose::as_text)
         .filter(|id| !id.is_empty())
         .ok_or_else(|| decode(DecodeProblem::MissingField("result.orderid"), None))?;
+    if !is_order_id(&order_id, secrets) {
+        return Err(decode(DecodeProblem::InvalidOrderId, None));
+    }
     Ok(Answer { verdict, order_id })
+}
+
+/// Whether `id` looks like an order id and is no echo of the request: 1 to 32 ASCII letters and
+/// digits, none of `secrets` inside, not itself a valid ID card or mobile number.
+fn is_order_id(id: &str, secrets: &[&str]) -> bool {
+    let shaped = id.len() <= MAX_ORDER_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let upper = id.to_ascii_uppercase();
+    let echoes = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .any(|s| upper.contains(&s.to_ascii_uppercase()));
+    shaped && !echoes && IdCard::parse(id).is_err() && Mobile::parse(id).is_err()
+}
+
+/// serde_json's error rewritten with its kind and position only: its message quotes the
+/// offending value (`invalid type: string "…"`), which may be an echoed key or number.
+fn without_values(e: &serde_json::Error) -> serde_json::Error {
+    use serde::de::Error as _;
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "a value of the wrong type or shape",
+        serde_json::error::Category::Eof => "the JSON ends early",
+    };
+    serde_json::Error::custom(format_args!(
+        "{kind} at line {} column {}",
+        e.line(),
+        e.column()
+    ))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::Proxy;
 
 /// Timeouts, proxy and pool settings for a backend. Safe defaults: 5 s to connect, 15 s for
-/// the whole exchange, no redirects (always), connection reuse.
+/// the whole exchange, no redirects (always), connection reuse for at most 4 s of idleness.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct TransportConfig {
@@ -18,6 +18,10 @@ pub struct TransportConfig {
     pub proxy: Option<Proxy>,
     /// Idle connections kept per host for reuse.
     pub max_idle_per_host: usize,
+    /// How long an idle connection stays in the pool (default 4 s). Keep it below the server's
+    /// keep-alive timeout (nginx 75 s, Apache and Node.js 5 s): a connection the server closes
+    /// just as a request goes out makes that request's fate unknown.
+    pub idle_timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
     /// Extra trusted root certificates, PEM (e.g. a corporate CA that inspects TLS).
@@ -26,6 +30,9 @@ pub struct TransportConfig {
     pub built_in_roots: bool,
 }
 
+/// Below the shortest common server keep-alive (Apache's and Node.js's 5 s).
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
 impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
@@ -33,6 +40,7 @@ impl Default for TransportConfig {
             timeout: Duration::from_secs(15),
             proxy: None,
             max_idle_per_host: 32,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             user_agent: concat!("juhe-2fa/", env!("CARGO_PKG_VERSION")).to_owned(),
             root_certificates: Vec::new(),
             built_in_roots: true,
@@ -65,6 +73,12 @@ impl TransportConfig {
         self
     }
 
+    /// Sets [`TransportConfig::idle_timeout`].
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Adds a trusted root certificate (PEM; a bundle of several is fine).
     pub fn with_root_certificate(mut self, pem: impl Into<String>) -> Self {
         self.root_certificates.push(pem.into());
@@ -91,6 +105,7 @@ impl fmt::Debug for TransportConfig {
             .field("timeout", &self.timeout)
             .field("proxy", &self.proxy)
             .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("idle_timeout", &self.idle_timeout)
             .field("user_agent", &self.user_agent)
             .field("root_certificates", &self.root_certificates.len())
             .field("built_in_roots", &self.built_in_roots)

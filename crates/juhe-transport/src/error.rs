@@ -21,6 +21,9 @@ pub enum NotSentReason {
     InvalidRequest,
     /// The backend could not be built (bad proxy URL, TLS setup).
     Setup,
+    /// The connection closed before the request was written to it (a pooled connection the
+    /// server had closed): nothing went out.
+    ConnectionClosed,
 }
 
 /// Why a request may have reached the server without a complete answer coming back.
@@ -46,6 +49,9 @@ impl fmt::Display for NotSentReason {
             NotSentReason::Proxy => "the proxy failed",
             NotSentReason::InvalidRequest => "the request is invalid (check the base URL)",
             NotSentReason::Setup => "the HTTP client could not be set up (check the proxy URL)",
+            NotSentReason::ConnectionClosed => {
+                "the connection closed before the request was written"
+            }
         })
     }
 }

@@ -59,6 +59,7 @@ impl ReqwestTransport {
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
+            .pool_idle_timeout(config.idle_timeout)
             .user_agent(config.user_agent.clone())
             .tls_backend_preconfigured(tls_config(config)?)
             .no_proxy();
@@ -72,6 +73,22 @@ impl ReqwestTransport {
             .build()
             .map(ReqwestTransport)
             .map_err(|e| setup_error(e.without_url()))
+    }
+}
+
+impl ReqwestTransport {
+    /// Whether reqwest can send to `uri`: it parses URLs itself (WHATWG rules, stricter than
+    /// `http::Uri` about ports and IPv4 hosts). Checked when a client is built, so a URL it
+    /// refuses fails there rather than on every call. The URL is not kept in the error.
+    pub fn check_uri(uri: &http::Uri) -> Result<(), TransportError> {
+        reqwest::Url::parse(&uri.to_string())
+            .map(drop)
+            .map_err(|e| {
+                TransportError::not_sent(
+                    NotSentReason::InvalidRequest,
+                    Some(Box::new(e) as BoxError),
+                )
+            })
     }
 }
 
@@ -91,6 +108,12 @@ fn classify(e: reqwest::Error) -> TransportError {
     if e.is_connect() {
         return TransportError::not_sent(NotSentReason::Connect, Some(Box::new(e) as BoxError));
     }
+    if handed_back_unsent(&e) {
+        return TransportError::not_sent(
+            NotSentReason::ConnectionClosed,
+            Some(Box::new(e) as BoxError),
+        );
+    }
     let reason = if e.is_timeout() {
         MaybeSentReason::Timeout
     } else if e.is_request() || e.is_body() {
@@ -103,6 +126,19 @@ fn classify(e: reqwest::Error) -> TransportError {
     TransportError::maybe_sent(reason, Some(Box::new(e) as BoxError))
 }
 
+/// Whether hyper gave the request back unwritten: its connection closed before the request was
+/// handed to it (hyper-util already retried it once if the connection was a reused one).
+fn handed_back_unsent(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(hyper) = s.downcast_ref::<hyper::Error>() {
+            return hyper.is_canceled();
+        }
+        source = s.source();
+    }
+    false
+}
+
 #[async_trait::async_trait]
 impl Transport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
@@ -112,6 +148,13 @@ impl Transport for ReqwestTransport {
                 Some(Box::new(e.without_url()) as BoxError),
             )
         })?;
+        // A pooled connection the server closed while this runtime was not running (a caller
+        // that drives it only during calls, a busy worker) still looks open until its
+        // connection task reads the close, and a request written into it has an unknown fate.
+        // One turn lets the runtime poll its I/O driver, a second lets the woken connection
+        // task run and leave the pool; the call then takes a live or a new connection.
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
         let mut response = self.0.execute(request).await.map_err(classify)?;
         let mut builder = http::Response::builder()
             .status(response.status())

@@ -32,6 +32,7 @@ impl UreqTransport {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.timeout))
             .max_idle_connections_per_host(config.max_idle_per_host)
+            .max_idle_age(config.idle_timeout)
             .user_agent(config.user_agent.as_str())
             .proxy(proxy)
             .build()
