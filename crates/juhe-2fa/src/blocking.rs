@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use juhe_proto::{IdCard, Mobile};
 use juhe_transport::{BlockingTransport, BoxError};
@@ -25,6 +26,7 @@ pub struct BlockingClient {
     pub(crate) transport: Arc<dyn BlockingTransport>,
     #[cfg(feature = "redis")]
     pub(crate) store: Option<Arc<dyn crate::fleet::BlockingSharedStore>>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl fmt::Debug for BlockingClient {
@@ -67,6 +69,21 @@ impl BlockingClient {
         }
     }
 
+    /// This client with a deadline for each whole check: attempts, back-off, rate-limit and
+    /// fleet waits (see [`ClientBuilder::deadline`]). A cheap clone sharing everything else;
+    /// `None` removes it.
+    ///
+    /// ```
+    /// # fn f(client: &juhe_2fa::BlockingClient) {
+    /// let quick = client.with_deadline(Some(std::time::Duration::from_secs(2)));
+    /// # }
+    /// ```
+    pub fn with_deadline(&self, deadline: Option<Duration>) -> BlockingClient {
+        let mut client = self.clone();
+        client.deadline = deadline;
+        client
+    }
+
     /// Checks one pair; invalid input returns [`Error::InvalidInput`] and sends nothing.
     pub fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {
         let (idcard, mobile) = parse_inputs(idcard, mobile)?;
@@ -87,7 +104,7 @@ impl BlockingClient {
         mobile: &Mobile,
         mut on_send: impl FnMut(Attempt) -> Result<(), BoxError>,
     ) -> Result<Verification, Error> {
-        let mut check = Check::new(&self.core, idcard, mobile)?;
+        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline)?;
         let _entered = check.span().clone().entered();
         let mut input = Input::Go;
         loop {

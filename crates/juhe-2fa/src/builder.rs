@@ -152,6 +152,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     retry: RetryPolicy,
     rate_limit: Option<(f64, u32)>,
+    deadline: Option<Duration>,
     carrier_policy: CarrierPolicy,
     timer: Option<Arc<dyn Timer>>,
     #[cfg(feature = "redis")]
@@ -174,6 +175,7 @@ impl fmt::Debug for ClientBuilder {
             .field("transport", &self.transport)
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
+            .field("deadline", &self.deadline)
             .field("carrier_policy", &self.carrier_policy)
             .field(
                 "timer",
@@ -200,6 +202,7 @@ impl ClientBuilder {
             transport: TransportConfig::default(),
             retry: RetryPolicy::default(),
             rate_limit: None,
+            deadline: None,
             carrier_policy: CarrierPolicy::Report,
             timer: None,
             #[cfg(feature = "redis")]
@@ -279,6 +282,17 @@ impl ClientBuilder {
     /// Replaces all transport settings.
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.transport = config;
+        self
+    }
+
+    /// Time allowed for each whole check (default: none), across its attempts, back-off,
+    /// rate-limit and fleet waits: [`ClientBuilder::timeout`] bounds one attempt. When the
+    /// next wait or attempt would pass it, the check ends with [`Error::Deadline`] (class
+    /// `Unbilled`: whatever was sent was answered unbilled); an attempt already sent runs to
+    /// its own timeout, so its billing is known. Per call: `Client::with_deadline`.
+    /// docs/usage.md says what dropping a call means instead.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -454,11 +468,13 @@ impl ClientBuilder {
             self.fleet.options.store_timeout,
             self.transport.root_certificates.clone(),
         );
+        let deadline = self.deadline;
         let (core, _store_url) = self.into_core()?;
         Ok(Client {
             core: Arc::new(core),
             transport: Arc::new(transport),
             timer,
+            deadline,
             #[cfg(feature = "redis")]
             store: _store_url
                 .map(|url| async_store(&url, store_timeout, &roots))
@@ -491,10 +507,12 @@ impl ClientBuilder {
             self.fleet.options.store_timeout,
             self.transport.root_certificates.clone(),
         );
+        let deadline = self.deadline;
         let (core, _store_url) = self.into_core()?;
         Ok(BlockingClient {
             core: Arc::new(core),
             transport: Arc::new(transport),
+            deadline,
             #[cfg(feature = "redis")]
             store: _store_url
                 .map(|url| crate::fleet::BlockingRedisStore::new(&url, store_timeout, &roots))

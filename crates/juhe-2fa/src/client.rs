@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::stream::{Stream, StreamExt};
 use juhe_proto::{IdCard, Mobile};
@@ -33,6 +34,7 @@ pub struct Client {
     pub(crate) timer: Arc<dyn Timer>,
     #[cfg(feature = "redis")]
     pub(crate) store: Option<Arc<dyn crate::fleet::SharedStore>>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl fmt::Debug for Client {
@@ -73,6 +75,21 @@ impl Client {
                 true
             }));
         }
+    }
+
+    /// This client with a deadline for each whole check: attempts, back-off, rate-limit and
+    /// fleet waits (see [`ClientBuilder::deadline`]). A cheap clone sharing everything else;
+    /// `None` removes it.
+    ///
+    /// ```
+    /// # fn f(client: &juhe_2fa::Client) {
+    /// let quick = client.with_deadline(Some(std::time::Duration::from_secs(2)));
+    /// # }
+    /// ```
+    pub fn with_deadline(&self, deadline: Option<Duration>) -> Client {
+        let mut client = self.clone();
+        client.deadline = deadline;
+        client
     }
 
     /// Checks one pair. Both numbers are validated first; an invalid one returns
@@ -120,7 +137,7 @@ impl Client {
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<(), BoxError>>,
     {
-        let mut check = Check::new(&self.core, idcard, mobile)?;
+        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline)?;
         let span = check.span().clone();
         async move {
             let mut input = Input::Go;

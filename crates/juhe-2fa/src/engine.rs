@@ -85,13 +85,22 @@ pub(crate) struct Check<'c> {
     rate_since: Instant,
     /// A request was handed to the driver and its outcome has not been read.
     in_flight: bool,
+    /// Some attempt was sent.
+    sent: bool,
+    /// When the whole check must be over (waits and new attempts stop there).
+    deadline: Option<Instant>,
     #[cfg(feature = "redis")]
     turn: Option<PairTurn>,
 }
 
 impl<'c> Check<'c> {
-    /// Prepares a check: the fields are encrypted once here, for every attempt.
-    pub(crate) fn new(core: &'c Core, idcard: &IdCard, mobile: &Mobile) -> Result<Self, Error> {
+    /// Prepares a check: the fields are encrypted once here, for every attempt. `deadline`
+    /// bounds the whole check (see [`Error::Deadline`]).
+    pub(crate) fn new(
+        core: &'c Core,
+        (idcard, mobile): (&IdCard, &Mobile),
+        deadline: Option<Duration>,
+    ) -> Result<Self, Error> {
         let prepared = core.prepare(idcard, mobile)?;
         #[cfg(feature = "redis")]
         let turn = core.fleet.as_ref().and_then(|f| f.turn(idcard, mobile));
@@ -113,6 +122,8 @@ impl<'c> Check<'c> {
             started: now,
             rate_since: now,
             in_flight: false,
+            sent: false,
+            deadline: deadline.map(|d| now + d),
             #[cfg(feature = "redis")]
             turn,
         })
@@ -128,12 +139,44 @@ impl<'c> Check<'c> {
         self.take(input);
         loop {
             if let Some(wait) = self.sleep.take() {
-                return Step::Sleep(wait);
+                match self.past_deadline(wait) {
+                    false => return Step::Sleep(wait),
+                    true => continue,
+                }
             }
-            if let Some(step) = self.advance() {
-                return step;
+            match self.advance() {
+                Some(Step::Sleep(wait)) if self.past_deadline(wait) => continue,
+                Some(Step::Hook(_)) if self.past_deadline(Duration::ZERO) => continue,
+                Some(step) => return step,
+                None => {}
             }
         }
+    }
+
+    /// Whether waiting `wait` (or starting an attempt, for zero) would pass the deadline; if
+    /// so, the check ends with [`Error::Deadline`] (its pair settled or left first).
+    fn past_deadline(&mut self, wait: Duration) -> bool {
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        if Instant::now() + wait <= deadline {
+            return false;
+        }
+        self.deadline = None;
+        let error = Error::Deadline { sent: self.sent };
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_ref()) {
+            if !turn.held {
+                if let Some(op) = fleet.abandon(turn, false) {
+                    self.phase = Phase::Leave(op, Err(error));
+                    return true;
+                }
+                self.phase = Phase::Done(Err(error));
+                return true;
+            }
+        }
+        self.finish(Err(error));
+        true
     }
 
     /// Feeds an outcome to the phase that asked for it.
@@ -179,6 +222,7 @@ impl<'c> Check<'c> {
                 Ok(request) => {
                     self.phase = Phase::Send;
                     self.in_flight = true;
+                    self.sent = true;
                     return Some(Step::Send(request));
                 }
                 Err(e) => self.finish(Err(e)),

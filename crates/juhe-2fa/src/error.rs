@@ -76,6 +76,15 @@ pub enum Error {
         "another caller's check of this pair may have been billed without an answer; nothing was sent by this call"
     )]
     AmbiguousElsewhere,
+    /// The check's deadline ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline))
+    /// passed before it could finish: no new attempt was started and no wait went on. Every
+    /// attempt that was sent was answered with a failure that is not billed. Class
+    /// [`ErrorClass::Unbilled`].
+    #[error("the check's deadline passed before it could finish; {}", if *.sent { "the attempts sent were not billed" } else { "nothing was sent" })]
+    Deadline {
+        /// Whether any attempt was sent (and answered, unbilled).
+        sent: bool,
+    },
 }
 
 /// What a failure means for money and for the next step. Every [`Error`] has exactly one
@@ -190,6 +199,7 @@ impl Error {
             Error::Cancelled(_) => ErrorClass::Cancelled,
             Error::SharedStore { .. } => ErrorClass::Unbilled,
             Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
+            Error::Deadline { .. } => ErrorClass::Unbilled,
         }
     }
 
@@ -216,7 +226,12 @@ impl Error {
         match self.class() {
             ErrorClass::Rejected | ErrorClass::Config | ErrorClass::Cancelled => true,
             ErrorClass::Unbilled => {
-                matches!(self, Error::Transport(_) | Error::SharedStore { .. })
+                matches!(
+                    self,
+                    Error::Transport(_)
+                        | Error::SharedStore { .. }
+                        | Error::Deadline { sent: false }
+                )
             }
             ErrorClass::Ambiguous => matches!(self, Error::AmbiguousElsewhere),
             ErrorClass::Api(_) => false,
@@ -233,7 +248,7 @@ impl Error {
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode`, `config`, `cancelled`, `shared_store` or `ambiguous_elsewhere`.
+    /// `transport`, `decode`, `config`, `cancelled`, `shared_store`, `ambiguous_elsewhere` or `deadline`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -246,6 +261,7 @@ impl Error {
             Error::Cancelled(_) => "cancelled",
             Error::SharedStore { .. } => "shared_store",
             Error::AmbiguousElsewhere => "ambiguous_elsewhere",
+            Error::Deadline { .. } => "deadline",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

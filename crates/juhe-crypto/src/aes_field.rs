@@ -263,17 +263,17 @@ impl fmt::Debug for AesConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("AesConfig");
         f.field(
-                "key",
-                &format_args!(
-                    "[redacted {} bits{}]",
-                    self.key_bits(),
-                    if self.from_openid {
-                        ", from OpenID"
-                    } else {
-                        ""
-                    }
-                ),
-            )
+            "key",
+            &format_args!(
+                "[redacted {} bits{}]",
+                self.key_bits(),
+                if self.from_openid {
+                    ", from OpenID"
+                } else {
+                    ""
+                }
+            ),
+        )
         .field("mode", &self.mode);
         // ECB has no IV: printing the (unused) IV policy would suggest one.
         if self.mode != AesMode::Ecb {
