@@ -111,8 +111,6 @@ pub fn handling(class: ErrorClass) -> (Exit, RowFate) {
         ErrorClass::Ambiguous => (Exit::Failure, RowFate::Unknown),
         ErrorClass::Config => (Exit::Usage, RowFate::Abort),
         ErrorClass::Cancelled => (Exit::Failure, RowFate::Abort),
-        // A class added to the SDK: not final, never assumed unbilled.
-        _ => (Exit::Failure, RowFate::Unknown),
     }
 }
 

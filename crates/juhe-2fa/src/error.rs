@@ -89,8 +89,10 @@ pub enum Error {
 
 /// What a failure means for money and for the next step. Every [`Error`] has exactly one
 /// class; exit codes, batch statuses and retry decisions are derived from it.
+///
+/// Exhaustive on purpose: the set of classes is the contract, so a `match` over them needs no
+/// wildcard arm into which a new class could fall unnoticed (adding one is a breaking change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorClass {
     /// Refused locally (invalid input, unsupported carrier): nothing was sent, fix the input.
     Rejected,
