@@ -127,14 +127,16 @@ impl ErrorClass {
     }
 }
 
-/// The class of an undecodable answer, from its HTTP status. A gateway error (502, 504) may
-/// come after the backend billed; 429 and the other 5xx and 4xx come from a server that did not
-/// process the request; a success status with a garbled body was processed.
-fn decode_class(status: u16) -> ErrorClass {
+/// The one table of HTTP statuses: an undecodable answer's class, and whether it is worth
+/// trying again. A gateway error (502, 504) may come after the backend billed; 429 and the other
+/// 5xx and 4xx come from a server that did not process the request (429 and 5xx may pass, a
+/// 4xx will not); a success status with a garbled body was processed.
+fn http_status(status: u16) -> (ErrorClass, bool) {
     match status {
-        502 | 504 => ErrorClass::Ambiguous,
-        400..=599 => ErrorClass::Unbilled,
-        _ => ErrorClass::Ambiguous,
+        502 | 504 => (ErrorClass::Ambiguous, false),
+        429 | 500..=599 => (ErrorClass::Unbilled, true),
+        400..=499 => (ErrorClass::Unbilled, false),
+        _ => (ErrorClass::Ambiguous, false),
     }
 }
 
@@ -197,7 +199,7 @@ impl Error {
             Error::Transport(e) if e.may_have_been_sent() => ErrorClass::Ambiguous,
             Error::Transport(_) => ErrorClass::Unbilled,
             Error::Api { code, .. } => ErrorClass::Api(*code),
-            Error::Decode(d) => decode_class(d.status),
+            Error::Decode(d) => http_status(d.status).0,
             Error::Cancelled(_) => ErrorClass::Cancelled,
             Error::SharedStore { .. } => ErrorClass::Unbilled,
             Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
@@ -211,7 +213,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match (self.class(), self) {
             (ErrorClass::Api(code), _) => code.is_retryable(),
-            (ErrorClass::Unbilled, Error::Decode(d)) => d.status == 429 || d.status >= 500,
+            (ErrorClass::Unbilled, Error::Decode(d)) => http_status(d.status).1,
             (ErrorClass::Unbilled, _) => true,
             _ => false,
         }
