@@ -3,11 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use juhe_2fa::{AesMode, IvPolicy};
 use juhe_sandbox::DefaultVerdict;
 
 use crate::encoding::EncodingArg;
+use crate::error::CliError;
 
 /// Check whether an ID card number owns a China Unicom mobile number (Juhe 二要素核验).
 #[derive(Debug, Parser)]
@@ -16,7 +18,9 @@ use crate::encoding::EncodingArg;
     version,
     about,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Each command takes only the options it uses, before or after its name: \
+                  `juhe-2fa <COMMAND> --help` lists them (docs/cli.md has the table)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -25,7 +29,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options for every command. Flags win over environment variables.
+/// Options given before or after the command. Each command takes only those it uses
+/// ([`not_applying`]); flags win over environment variables.
 #[derive(Debug, Args)]
 pub struct Global {
     /// API base URL [default: https://apis.juhe.cn]
@@ -126,7 +131,7 @@ pub struct Global {
     pub expected_replicas: u32,
 
     /// Which SDK client `verify` uses (`--transport` is an old name). `batch` always runs on
-    /// the async client; `doctor` on the blocking one
+    /// the async client, `doctor` on the blocking one: they refuse it
     #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
     pub client: ClientArg,
 
@@ -137,6 +142,127 @@ pub struct Global {
     /// More logging on stderr (-v info, -vv debug); RUST_LOG works too
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// The commands, by name as typed (`help` aside).
+pub const COMMANDS: [&str; 7] = [
+    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo",
+];
+
+/// Why the [`Global`] option `option` (its clap id, e.g. `dedupe_ttl`) does not apply to
+/// `command`, or `None` when the command uses it. The one table behind the refusals, each
+/// command's `--help` and docs/cli.md ("Which command takes which option").
+pub fn not_applying(command: &str, option: &str) -> Option<&'static str> {
+    const FLEET: &str = "it sends each check itself, never through the fleet's shared answers \
+                         or budget";
+    match (command, option) {
+        // Output and logging: every command prints and may log.
+        (_, "json" | "verbose") => None,
+        ("verify", _) => None,
+        ("batch", "client") => Some("it always runs on the async client"),
+        ("batch", _) => None,
+        ("doctor", "client") => Some("it always runs on the blocking client"),
+        ("doctor", "retries") => Some("it sends each scheme once, never retried"),
+        ("doctor", "aes_mode" | "aes_iv") => {
+            Some("it tries the AES schemes itself: ecb, cbc-same-as-key, cbc-zero")
+        }
+        ("doctor", "qps" | "redis" | "dedupe_ttl" | "expected_replicas") => Some(FLEET),
+        ("doctor", _) => None,
+        ("encrypt", "mode" | "openid" | "aes_key" | "aes_mode" | "aes_iv" | "rsa_public_key") => {
+            None
+        }
+        ("encrypt", _) => Some("it sends nothing: it prints what --mode would send"),
+        ("sandbox", "key" | "openid" | "aes_key" | "aes_mode" | "aes_iv") => None,
+        ("sandbox", "key_file") => {
+            Some("it takes the keys it accepts from --key (repeatable) or JUHE_KEY")
+        }
+        ("sandbox", "mode") => Some("it serves all three endpoints"),
+        ("sandbox", "rsa_public_key") => Some("it decrypts with --rsa-private-key"),
+        ("sandbox", "method") => Some("it answers both POST and GET"),
+        ("sandbox", "base_url") => Some("it listens on --addr"),
+        ("sandbox", "qps") => Some("it sends nothing; its own limit is --qps-limit"),
+        ("sandbox", _) => Some("it is the server and sends nothing"),
+        ("check", _) => Some("it validates locally and sends nothing"),
+        ("demo", _) => Some("it runs its own in-process sandbox with the demo key and keys"),
+        // Not a command of ours (clap's `help`): nothing to refuse.
+        _ => None,
+    }
+}
+
+/// The command line as parsed: [`Cli`] with, in each command, a hidden copy of every global
+/// option that does not apply to it. Clap does not propagate a global option into a command
+/// that defines one of the same id, so the command's `--help` lists only the options it uses;
+/// the copy still parses (before or after the command, as before), so [`refuse_unused`] can
+/// name the option and the command instead of clap's bare "unexpected argument".
+pub fn command() -> clap::Command {
+    // The global options under their own heading, after the command's own.
+    let cli = Cli::command().mut_args(|a| {
+        if a.is_global_set() {
+            a.help_heading("Global options")
+        } else {
+            a
+        }
+    });
+    let globals: Vec<clap::Arg> = cli
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    COMMANDS.iter().fold(cli, |cli, name| {
+        cli.mut_subcommand(name, |sub| {
+            globals
+                .iter()
+                .filter(|a| not_applying(name, a.get_id().as_str()).is_some())
+                .fold(sub, |sub, a| sub.arg(a.clone().global(false).hide(true)))
+        })
+    })
+}
+
+/// A usage error for every global option given as a flag (before or after the command) that
+/// the command would ignore. Environment variables are not flags: people export them once for
+/// every command, so one a command does not use is no error.
+pub fn refuse_unused(command: &clap::Command, matches: &ArgMatches) -> Result<(), CliError> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let given = |id: &str| {
+        [matches, sub]
+            .iter()
+            .any(|m| m.value_source(id) == Some(ValueSource::CommandLine))
+    };
+    // (reason, flags) in the order of the options, one entry per reason.
+    let mut refused: Vec<(&str, Vec<String>)> = Vec::new();
+    for arg in command.get_arguments().filter(|a| a.is_global_set()) {
+        let id = arg.get_id().as_str();
+        let Some(why) = not_applying(name, id).filter(|_| given(id)) else {
+            continue;
+        };
+        let flag = format!("--{}", arg.get_long().unwrap_or(id));
+        match refused.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, flags)) => flags.push(flag),
+            None => refused.push((why, vec![flag])),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let message = refused
+        .iter()
+        .map(|(why, flags)| {
+            let verb = if flags.len() == 1 { "does" } else { "do" };
+            format!("{} {verb} not apply to `{name}` ({why})", flags.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let them = if refused.len() == 1 && refused[0].1.len() == 1 {
+        "it"
+    } else {
+        "them"
+    };
+    Err(CliError::usage(message).with_hint(format!(
+        "leave {them} out; `juhe-2fa {name} --help` lists the options `{name}` takes (an \
+         environment variable such as JUHE_KEY is never refused)"
+    )))
 }
 
 fn parse_aes_mode(s: &str) -> Result<AesMode, String> {
@@ -307,4 +433,41 @@ pub struct SandboxArgs {
 
 fn parse_default_verdict(s: &str) -> Result<DefaultVerdict, String> {
     s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMMANDS, command, not_applying};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+    }
+
+    /// A new command must get its row in [`not_applying`] (an unknown name refuses nothing).
+    #[test]
+    fn every_command_is_in_the_table() {
+        let names: Vec<String> = command()
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        assert_eq!(names, COMMANDS);
+    }
+
+    #[test]
+    fn json_and_verbose_apply_everywhere_and_verify_takes_all() {
+        let globals: Vec<String> = command()
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert_eq!(globals.len(), 19);
+        for name in COMMANDS {
+            assert_eq!(not_applying(name, "json"), None);
+            assert_eq!(not_applying(name, "verbose"), None);
+        }
+        for id in &globals {
+            assert_eq!(not_applying("verify", id), None, "{id}");
+        }
+    }
 }

@@ -20,7 +20,7 @@ mod input;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -29,8 +29,19 @@ use crate::cli::{Cli, Command};
 use crate::error::{CliError, Exit};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let mut command = cli::command();
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
+        .map_err(|e| e.format(&mut command));
+    let cli = match parsed {
+        Ok((cli, matches)) => match cli::refuse_unused(&command, &matches) {
+            Ok(()) => cli,
+            Err(e) => {
+                print_error(&e.message, e.hint.as_deref());
+                return ExitCode::from(e.exit as u8);
+            }
+        },
         Err(e) => {
             let _ = e.print();
             // clap: help and version exit 0, usage errors 2.

@@ -698,8 +698,6 @@ fn batch_jsonl_and_json_summary() {
     let journal = dir.path().join("j.sqlite");
     let r = run(client(&sb).args([
         "--json",
-        "--transport",
-        "blocking",
         "batch",
         "--input",
         input.to_str().unwrap(),

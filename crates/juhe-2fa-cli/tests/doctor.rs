@@ -321,9 +321,10 @@ fn what_the_cli_sends_decrypts_with_the_openid_key() {
     assert_eq!(dec.decrypt(sent.trim()).unwrap(), "110105199003071239");
 }
 
-/// doctor never takes an answer from the fleet's shared answers (`--redis --dedupe-ttl`, or
-/// `JUHE_REDIS_URL`): with a wrong OpenID it must send and find that nothing is accepted, even
-/// though a right answer for the pair is cached.
+/// doctor never takes an answer from the fleet's shared answers: with `JUHE_REDIS_URL` in the
+/// environment (accepted, and said in the plan) and a wrong OpenID it must send and find that
+/// nothing is accepted, even though a right answer for the pair is cached. The `--redis` flag
+/// is refused before anything is sent (doctor would ignore it).
 #[test]
 fn sends_every_check_even_with_a_fleet_cache() {
     use juhe_sandbox::RedisServer;
@@ -349,7 +350,7 @@ fn sends_every_check_even_with_a_fleet_cache() {
         String::from_utf8_lossy(&cached.stderr)
     );
     let before = sb.stats().requests;
-    for redis_flag in [true, false] {
+    let doctor = || {
         let mut cmd = bin();
         cmd.args([
             "--base-url",
@@ -359,34 +360,39 @@ fn sends_every_check_even_with_a_fleet_cache() {
             "--json",
         ])
         .args(["--mode", "aes", "--openid", "JHnot-this-one"])
-        .args(["--dedupe-ttl", "600"]);
-        if redis_flag {
-            cmd.args(["--redis", &redis.url()]);
-        } else {
-            cmd.env("JUHE_REDIS_URL", redis.url());
-        }
-        let out = cmd
-            .args(["doctor", "--yes", "--idcard", idcard, "--mobile", mobile])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let json: Value = serde_json::from_str(stdout.trim()).unwrap();
-        assert_eq!(
-            (
-                out.status.code(),
-                json["calls"].as_u64(),
-                json["scheme"].is_null()
-            ),
-            (Some(4), Some(3), true),
-            "no scheme is accepted with a wrong OpenID: {json}"
-        );
-        assert_eq!(json["billed"], false, "{json}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("--redis / JUHE_REDIS_URL is not used"),
-            "the plan says so"
-        );
-    }
-    assert_eq!(sb.stats().requests, before + 6, "every check was sent");
+        .args(["doctor", "--yes", "--idcard", idcard, "--mobile", mobile]);
+        cmd
+    };
+    let flag = doctor().args(["--redis", &redis.url()]).output().unwrap();
+    assert_eq!(flag.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&flag.stderr).contains("--redis does not apply to `doctor`"),
+        "{}",
+        String::from_utf8_lossy(&flag.stderr)
+    );
+    assert_eq!(sb.stats().requests, before, "a refused flag sends nothing");
+
+    let out = doctor()
+        .env("JUHE_REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            json["calls"].as_u64(),
+            json["scheme"].is_null()
+        ),
+        (Some(4), Some(3), true),
+        "no scheme is accepted with a wrong OpenID: {json}"
+    );
+    assert_eq!(json["billed"], false, "{json}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("JUHE_REDIS_URL is not used"),
+        "the plan says so"
+    );
+    assert_eq!(sb.stats().requests, before + 3, "every check was sent");
 }
 
 /// An answer that came back cut short may have been billed: `billed: "maybe"`, never `false`.

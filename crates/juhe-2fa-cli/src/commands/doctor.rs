@@ -265,8 +265,9 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
         })
         .collect::<Result<Vec<BlockingClient>, CliError>>()?;
     let fleet_note = if global.redis.is_some() {
-        " It sends each check itself: --redis / JUHE_REDIS_URL is not used, so no shared or \
-         cached answer stands in for the vendor's."
+        // Only JUHE_REDIS_URL can get here: the --redis flag is refused for doctor.
+        " It sends each check itself: JUHE_REDIS_URL is not used, so no shared or cached \
+         answer stands in for the vendor's."
     } else {
         ""
     };
