@@ -27,6 +27,7 @@ pub struct BlockingClient {
     #[cfg(feature = "redis")]
     pub(crate) store: Option<Arc<dyn crate::fleet::BlockingSharedStore>>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) context: crate::ledger::Context,
 }
 
 impl fmt::Debug for BlockingClient {
@@ -84,9 +85,18 @@ impl BlockingClient {
         client
     }
 
+    /// This client recording another caller and purpose with its checks (the audit
+    /// ledger, [`ClientBuilder::ledger`]): a cheap clone sharing everything else.
+    pub fn with_context(&self, context: crate::ledger::Context) -> BlockingClient {
+        let mut client = self.clone();
+        client.context = context;
+        client
+    }
+
     /// Checks one pair; invalid input returns [`Error::InvalidInput`] and sends nothing.
     pub fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {
-        let (idcard, mobile) = parse_inputs(idcard, mobile)?;
+        let (idcard, mobile) =
+            parse_inputs(idcard, mobile).inspect_err(|e| self.core.rejected(&self.context, e))?;
         self.verify_parsed(&idcard, &mobile)
     }
 
@@ -104,7 +114,7 @@ impl BlockingClient {
         mobile: &Mobile,
         mut on_send: impl FnMut(Attempt) -> Result<(), BoxError>,
     ) -> Result<Verification, Error> {
-        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline)?;
+        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline, &self.context)?;
         let _entered = check.span().clone().entered();
         let mut input = Input::Go;
         loop {
@@ -115,6 +125,7 @@ impl BlockingClient {
                 }
                 Step::Hook(attempt) => Input::Hooked(on_send(attempt)),
                 Step::Send(request) => Input::Answered(self.transport.send(request)),
+                Step::Ledger(call) => Input::Ledger(self.core.ledger_call(call)),
                 #[cfg(feature = "redis")]
                 Step::Store(op) => Input::Stored(match &self.store {
                     Some(store) => store.run(&op),

@@ -153,6 +153,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     rate_limit: Option<(f64, u32)>,
     deadline: Option<Duration>,
+    ledger: Option<(Arc<dyn crate::Ledger>, bool)>,
+    context: crate::ledger::Context,
     carrier_policy: CarrierPolicy,
     timer: Option<Arc<dyn Timer>>,
     #[cfg(feature = "redis")]
@@ -176,6 +178,14 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
             .field("deadline", &self.deadline)
+            .field(
+                "ledger",
+                &self
+                    .ledger
+                    .as_ref()
+                    .map(|(_, optional)| if *optional { "optional" } else { "required" }),
+            )
+            .field("context", &self.context)
             .field("carrier_policy", &self.carrier_policy)
             .field(
                 "timer",
@@ -203,6 +213,8 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             rate_limit: None,
             deadline: None,
+            ledger: None,
+            context: crate::ledger::Context::default(),
             carrier_policy: CarrierPolicy::Report,
             timer: None,
             #[cfg(feature = "redis")]
@@ -293,6 +305,35 @@ impl ClientBuilder {
     /// docs/usage.md says what dropping a call means instead.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// Records every check in this audit ledger (the `juhe-ledger` crate has SQLite and
+    /// PostgreSQL ones): asked before a check's first request leaves — a ledger that cannot
+    /// record refuses the check ([`Error::Ledger`], nothing sent) — and told how every check
+    /// ended. See [`crate::ledger`].
+    pub fn ledger(mut self, ledger: impl crate::Ledger) -> Self {
+        self.ledger = Some((Arc::new(ledger), false));
+        self
+    }
+
+    /// Lets checks go on (with a warning) when the ledger cannot record (default false).
+    pub fn ledger_optional(mut self, optional: bool) -> Self {
+        if let Some((_, o)) = &mut self.ledger {
+            *o = optional;
+        }
+        self
+    }
+
+    /// Who checks, recorded with every check (per call: `Client::with_context`).
+    pub fn caller(mut self, caller: impl Into<String>) -> Self {
+        self.context.caller = Some(caller.into());
+        self
+    }
+
+    /// Why people are checked, recorded with every check.
+    pub fn purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.context.purpose = Some(purpose.into());
         self
     }
 
@@ -406,6 +447,9 @@ impl ClientBuilder {
             carrier_policy: self.carrier_policy,
             #[cfg(feature = "redis")]
             fleet,
+            ledger: self
+                .ledger
+                .map(|(ledger, optional)| crate::core::LedgerSettings { ledger, optional }),
         };
         Ok((core, store_url))
     }
@@ -468,13 +512,14 @@ impl ClientBuilder {
             self.fleet.options.store_timeout,
             self.transport.root_certificates.clone(),
         );
-        let deadline = self.deadline;
+        let (deadline, context) = (self.deadline, self.context.clone());
         let (core, _store_url) = self.into_core()?;
         Ok(Client {
             core: Arc::new(core),
             transport: Arc::new(transport),
             timer,
             deadline,
+            context,
             #[cfg(feature = "redis")]
             store: _store_url
                 .map(|url| async_store(&url, store_timeout, &roots))
@@ -507,12 +552,13 @@ impl ClientBuilder {
             self.fleet.options.store_timeout,
             self.transport.root_certificates.clone(),
         );
-        let deadline = self.deadline;
+        let (deadline, context) = (self.deadline, self.context.clone());
         let (core, _store_url) = self.into_core()?;
         Ok(BlockingClient {
             core: Arc::new(core),
             transport: Arc::new(transport),
             deadline,
+            context,
             #[cfg(feature = "redis")]
             store: _store_url
                 .map(|url| crate::fleet::BlockingRedisStore::new(&url, store_timeout, &roots))

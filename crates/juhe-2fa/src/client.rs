@@ -35,6 +35,7 @@ pub struct Client {
     #[cfg(feature = "redis")]
     pub(crate) store: Option<Arc<dyn crate::fleet::SharedStore>>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) context: crate::ledger::Context,
 }
 
 impl fmt::Debug for Client {
@@ -92,10 +93,19 @@ impl Client {
         client
     }
 
+    /// This client recording another caller and purpose with its checks (the audit
+    /// ledger, [`ClientBuilder::ledger`]): a cheap clone sharing everything else.
+    pub fn with_context(&self, context: crate::ledger::Context) -> Client {
+        let mut client = self.clone();
+        client.context = context;
+        client
+    }
+
     /// Checks one pair. Both numbers are validated first; an invalid one returns
     /// [`Error::InvalidInput`] and sends nothing.
     pub async fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {
-        let (idcard, mobile) = parse_inputs(idcard, mobile)?;
+        let (idcard, mobile) =
+            parse_inputs(idcard, mobile).inspect_err(|e| self.core.rejected(&self.context, e))?;
         self.verify_parsed(&idcard, &mobile).await
     }
 
@@ -137,7 +147,7 @@ impl Client {
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<(), BoxError>>,
     {
-        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline)?;
+        let mut check = Check::new(&self.core, (idcard, mobile), self.deadline, &self.context)?;
         let span = check.span().clone();
         async move {
             let mut input = Input::Go;
@@ -149,6 +159,7 @@ impl Client {
                     }
                     Step::Hook(attempt) => Input::Hooked(on_send(attempt).await),
                     Step::Send(request) => Input::Answered(self.transport.send(request).await),
+                    Step::Ledger(call) => Input::Ledger(self.core.ledger_call(call)),
                     #[cfg(feature = "redis")]
                     Step::Store(op) => Input::Stored(match &self.store {
                         Some(store) => store.run(&op).await,

@@ -4,7 +4,7 @@
 
 use juhe_crypto::FieldEncryptor;
 use juhe_proto::{Answer, Carrier, Endpoint, IdCard, Method, Mobile, QueryParams};
-use juhe_transport::{HttpRequest, HttpResponse, TransportError};
+use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
 
 use crate::rate_limit::RateLimit;
 use crate::{ApiKey, CarrierPolicy, Error, RetryPolicy};
@@ -20,6 +20,13 @@ pub(crate) struct Core {
     pub(crate) carrier_policy: CarrierPolicy,
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::FleetCore>,
+    pub(crate) ledger: Option<LedgerSettings>,
+}
+
+/// The audit ledger and whether a check may go on when it cannot record.
+pub(crate) struct LedgerSettings {
+    pub(crate) ledger: std::sync::Arc<dyn crate::Ledger>,
+    pub(crate) optional: bool,
 }
 
 /// A check ready to send: fields encrypted once, reused by every attempt.
@@ -117,6 +124,32 @@ impl Core {
             Error::from(e)
         })?;
         Ok(answer)
+    }
+}
+
+impl Core {
+    /// Runs a ledger call the engine asked for.
+    pub(crate) fn ledger_call(&self, call: crate::engine::LedgerCall) -> Result<(), BoxError> {
+        use crate::engine::LedgerCall;
+        let Some(settings) = &self.ledger else {
+            return Ok(());
+        };
+        match call {
+            LedgerCall::Admit(context) => settings.ledger.admit(&context),
+            LedgerCall::Record(entry) => settings.ledger.record(&entry),
+        }
+    }
+
+    /// A check refused before it could start (invalid input, unsupported carrier, a key that
+    /// cannot encrypt): counted by the metrics and the ledger.
+    pub(crate) fn rejected(&self, context: &crate::ledger::Context, error: &Error) {
+        crate::engine::count_rejection(self.endpoint, error);
+        let Some(settings) = &self.ledger else {
+            return;
+        };
+        if let Err(e) = settings.ledger.rejected(context, self.endpoint) {
+            tracing::warn!(error = %e, "the audit ledger could not count a rejected check");
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
 use crate::core::{Core, Prepared};
 #[cfg(feature = "redis")]
 use crate::fleet::{ClaimStep, CredentialsRefused, PairTurn, RateStep, StoreOp, StoreReply};
+use crate::ledger::{Context, Entry, Outcome};
 use crate::{Attempt, Error, Verification};
 
 /// What a driver does next.
@@ -36,6 +37,8 @@ pub(crate) enum Step {
     /// Run this operation on the shared store, then feed [`Input::Stored`].
     #[cfg(feature = "redis")]
     Store(StoreOp),
+    /// Ask or tell the audit ledger (`Core::ledger_call`), then feed [`Input::Ledger`].
+    Ledger(LedgerCall),
     /// The check is over.
     Done(Result<Verification, Error>),
 }
@@ -48,6 +51,26 @@ pub(crate) enum Input {
     Answered(Result<HttpResponse, TransportError>),
     #[cfg(feature = "redis")]
     Stored(Result<StoreReply, BoxError>),
+    Ledger(Result<(), BoxError>),
+}
+
+/// What the engine asks of the audit ledger.
+pub(crate) enum LedgerCall {
+    /// May this check be sent (can the ledger record it)?
+    Admit(Context),
+    /// How the check ended.
+    Record(Box<Entry>),
+}
+
+/// Counts a check that was refused before it could start.
+pub(crate) fn count_rejection(mode: juhe_proto::Endpoint, error: &Error) {
+    metrics::counter!(
+        "juhe_checks_total",
+        "mode" => mode.to_string(),
+        "outcome" => Outcome::Rejected.as_str(),
+        "code" => error.error_code().map_or(String::new(), |c| c.code().to_string()),
+    )
+    .increment(1);
 }
 
 enum Phase {
@@ -59,6 +82,8 @@ enum Phase {
     /// The shared store failed: the local fallback limiter serves.
     #[cfg(feature = "redis")]
     FallbackRate,
+    /// The audit ledger admits the check before its first request.
+    Admit,
     Hook,
     MarkSent,
     Send,
@@ -89,6 +114,13 @@ pub(crate) struct Check<'c> {
     sent: bool,
     /// When the whole check must be over (waits and new attempts stop there).
     deadline: Option<Instant>,
+    /// Who checks and why (for the ledger).
+    context: &'c Context,
+    /// The numbers, for the ledger's entry (only with a ledger).
+    pair: Option<(IdCard, Mobile)>,
+    /// The ledger admitted the check / was told how it ended.
+    admitted: bool,
+    recorded: bool,
     #[cfg(feature = "redis")]
     turn: Option<PairTurn>,
 }
@@ -100,8 +132,11 @@ impl<'c> Check<'c> {
         core: &'c Core,
         (idcard, mobile): (&IdCard, &Mobile),
         deadline: Option<Duration>,
+        context: &'c Context,
     ) -> Result<Self, Error> {
-        let prepared = core.prepare(idcard, mobile)?;
+        let prepared = core
+            .prepare(idcard, mobile)
+            .inspect_err(|e| core.rejected(context, e))?;
         #[cfg(feature = "redis")]
         let turn = core.fleet.as_ref().and_then(|f| f.turn(idcard, mobile));
         #[cfg(feature = "redis")]
@@ -124,6 +159,13 @@ impl<'c> Check<'c> {
             in_flight: false,
             sent: false,
             deadline: deadline.map(|d| now + d),
+            context,
+            pair: core
+                .ledger
+                .is_some()
+                .then(|| (idcard.clone(), mobile.clone())),
+            admitted: false,
+            recorded: false,
             #[cfg(feature = "redis")]
             turn,
         })
@@ -191,6 +233,29 @@ impl<'c> Check<'c> {
             }
             #[cfg(feature = "redis")]
             Input::Stored(reply) => self.stored(reply),
+            Input::Ledger(result) => self.ledgered(result),
+        }
+    }
+
+    /// The ledger's answer: to `Admit`, go on or refuse; to `Record`, only a warning.
+    fn ledgered(&mut self, result: Result<(), BoxError>) {
+        match (std::mem::replace(&mut self.phase, Phase::Over), result) {
+            (Phase::Admit, Ok(())) => self.phase = Phase::Hook,
+            (Phase::Admit, Err(e)) => {
+                let optional = self.core.ledger.as_ref().is_some_and(|l| l.optional);
+                if optional {
+                    tracing::warn!(error = %e, "the audit ledger cannot record; sending anyway (optional)");
+                    self.phase = Phase::Hook;
+                } else {
+                    self.finish(Err(Error::Ledger(e)));
+                }
+            }
+            (phase, result) => {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "the audit ledger could not record a check");
+                }
+                self.phase = phase;
+            }
         }
     }
 
@@ -213,6 +278,12 @@ impl<'c> Check<'c> {
             Phase::SharedRate => return self.shared_rate(),
             #[cfg(feature = "redis")]
             Phase::FallbackRate => return self.fallback_rate(now),
+            Phase::Hook if !self.admitted && self.core.ledger.is_some() => {
+                self.admitted = true;
+                self.phase = Phase::Admit;
+                return Some(Step::Ledger(LedgerCall::Admit(self.context.clone())));
+            }
+            Phase::Admit => self.phase = Phase::Hook,
             Phase::Hook => {
                 self.phase = Phase::Hook;
                 return Some(Step::Hook(Attempt::new(self.attempt)));
@@ -239,6 +310,14 @@ impl<'c> Check<'c> {
                 self.phase = Phase::Leave(op.clone(), result);
                 return Some(Step::Store(op));
             }
+            Phase::Done(result) if !self.recorded => {
+                self.recorded = true;
+                let entry = self.entry(&result);
+                self.phase = Phase::Done(result);
+                if let Some(entry) = entry {
+                    return Some(Step::Ledger(LedgerCall::Record(Box::new(entry))));
+                }
+            }
             Phase::Done(result) => return Some(Step::Done(self.done(result))),
             Phase::Over => {
                 return Some(Step::Done(Err(Error::config(
@@ -254,10 +333,26 @@ impl<'c> Check<'c> {
         self.phase = Phase::Settle(result);
     }
 
-    /// The span gets the attempts, the order id and the latency once, at the end.
+    /// The ledger's entry for the check (with a ledger).
+    fn entry(&self, result: &Result<Verification, Error>) -> Option<Entry> {
+        let (idcard, mobile) = self.pair.as_ref()?;
+        let attempts = u32::from(self.sent) * self.attempt;
+        let timing = (attempts, self.started.elapsed());
+        Some(Entry::new(
+            (idcard, mobile),
+            self.core.endpoint,
+            self.context,
+            result,
+            timing,
+        ))
+    }
+
+    /// The span gets the attempts, the order id and the latency once, at the end; the metrics
+    /// count the check.
     fn done(&self, result: Result<Verification, Error>) -> Result<Verification, Error> {
         let span = &self.prepared.span;
         let attempts = result.as_ref().map_or(self.attempt, |v| v.attempts);
+        self.count(&result);
         span.record("attempts", attempts);
         span.record("latency_ms", self.started.elapsed().as_millis() as u64);
         match &result {
@@ -270,6 +365,25 @@ impl<'c> Check<'c> {
             ),
         }
         result
+    }
+
+    /// The check's metrics (`metrics` facade: no exporter is chosen here). Never a number or
+    /// the key in a label.
+    fn count(&self, result: &Result<Verification, Error>) {
+        let sent = u32::from(self.sent) * self.attempt;
+        let timing = (sent, self.started.elapsed());
+        let (outcome, billed, code) = crate::ledger::classify(result);
+        let mode = self.core.endpoint.to_string();
+        metrics::counter!("juhe_checks_total", "mode" => mode.clone(), "outcome" => outcome.as_str(), "code" => code)
+            .increment(1);
+        if billed.is_billable() {
+            metrics::counter!("juhe_billed_total", "mode" => mode.clone(), "billed" => billed.as_str())
+                .increment(1);
+        }
+        metrics::counter!("juhe_attempts_total", "mode" => mode.clone())
+            .increment(u64::from(timing.0));
+        metrics::histogram!("juhe_check_duration_seconds", "mode" => mode)
+            .record(timing.1.as_secs_f64());
     }
 
     /// Reads one attempt's outcome: an answer, a final failure, or a retry after a wait.

@@ -76,6 +76,12 @@ pub enum Error {
         "another caller's check of this pair may have been billed without an answer; nothing was sent by this call"
     )]
     AmbiguousElsewhere,
+    /// The audit ledger ([`ClientBuilder::ledger`](crate::ClientBuilder::ledger)) refused the
+    /// check before anything was sent (it cannot record: unreachable, full, …). Class
+    /// [`ErrorClass::Config`]: fix the ledger, or let checks go on without it
+    /// (`ledger_optional`).
+    #[error("the audit ledger cannot record this check, so it was refused; nothing was sent")]
+    Ledger(#[source] BoxError),
     /// The check's deadline ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline))
     /// passed before it could finish: no new attempt was started and no wait went on. Every
     /// attempt that was sent was answered with a failure that is not billed. Class
@@ -204,6 +210,7 @@ impl Error {
             Error::SharedStore { .. } => ErrorClass::Unbilled,
             Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
             Error::Deadline { .. } => ErrorClass::Unbilled,
+            Error::Ledger(_) => ErrorClass::Config,
         }
     }
 
@@ -252,7 +259,7 @@ impl Error {
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode`, `config`, `cancelled`, `shared_store`, `ambiguous_elsewhere` or `deadline`.
+    /// `transport`, `decode`, `config`, `cancelled`, `shared_store`, `ambiguous_elsewhere`, `deadline` or `ledger`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -266,6 +273,7 @@ impl Error {
             Error::SharedStore { .. } => "shared_store",
             Error::AmbiguousElsewhere => "ambiguous_elsewhere",
             Error::Deadline { .. } => "deadline",
+            Error::Ledger(_) => "ledger",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

@@ -40,6 +40,7 @@ mod error;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod fleet;
+pub mod ledger;
 mod rate_limit;
 mod retry;
 #[cfg(feature = "testing")]
@@ -56,6 +57,7 @@ pub use client::Client;
 pub use error::{Error, ErrorClass};
 #[cfg(feature = "redis")]
 pub use fleet::FleetOptions;
+pub use ledger::Ledger;
 pub use retry::RetryPolicy;
 pub use timer::{DefaultTimer, Sleep, Timer};
 pub use verification::Verification;
