@@ -19,6 +19,8 @@ pub enum Exit {
     Api = 4,
     /// 5: transport or decode failure (or a batch with rows not final).
     Failure = 5,
+    /// 6: a spend budget (`--budget`) is spent: nothing was sent.
+    Budget = 6,
 }
 
 /// A failure of the command itself: printed as one line plus a hint, then exit.
@@ -111,6 +113,7 @@ pub fn handling(class: ErrorClass) -> (Exit, RowFate) {
         ErrorClass::Ambiguous => (Exit::Failure, RowFate::Unknown),
         ErrorClass::Config => (Exit::Usage, RowFate::Abort),
         ErrorClass::Cancelled => (Exit::Failure, RowFate::Abort),
+        ErrorClass::Budget => (Exit::Budget, RowFate::StopJob),
     }
 }
 
@@ -141,6 +144,9 @@ pub fn hint_for(error: &juhe_2fa::Error) -> Option<&'static str> {
             Some("the request may have been billed; check the order before sending it again")
         }
         ErrorClass::Unbilled => Some("check the network, --base-url and --timeout"),
+        ErrorClass::Budget => Some(
+            "the budget resets at the time given; raise --budget only if the spend is intended",
+        ),
         _ => None,
     }
 }

@@ -125,7 +125,7 @@ impl BlockingClient {
                 }
                 Step::Hook(attempt) => Input::Hooked(on_send(attempt)),
                 Step::Send(request) => Input::Answered(self.transport.send(request)),
-                Step::Ledger(call) => Input::Ledger(self.core.ledger_call(call)),
+                Step::Ledger(call) => self.core.ledger_call(call),
                 #[cfg(feature = "redis")]
                 Step::Store(op) => Input::Stored(match &self.store {
                     Some(store) => store.run(&op),

@@ -154,6 +154,7 @@ pub struct ClientBuilder {
     rate_limit: Option<(f64, u32)>,
     deadline: Option<Duration>,
     ledger: Option<(Arc<dyn crate::Ledger>, bool)>,
+    budgets: Vec<crate::budget::Budget>,
     context: crate::ledger::Context,
     carrier_policy: CarrierPolicy,
     timer: Option<Arc<dyn Timer>>,
@@ -186,6 +187,7 @@ impl fmt::Debug for ClientBuilder {
                     .map(|(_, optional)| if *optional { "optional" } else { "required" }),
             )
             .field("context", &self.context)
+            .field("budgets", &self.budgets)
             .field("carrier_policy", &self.carrier_policy)
             .field(
                 "timer",
@@ -214,6 +216,7 @@ impl ClientBuilder {
             rate_limit: None,
             deadline: None,
             ledger: None,
+            budgets: Vec::new(),
             context: crate::ledger::Context::default(),
             carrier_policy: CarrierPolicy::Report,
             timer: None,
@@ -314,6 +317,18 @@ impl ClientBuilder {
     /// ended. See [`crate::ledger`].
     pub fn ledger(mut self, ledger: impl crate::Ledger) -> Self {
         self.ledger = Some((Arc::new(ledger), false));
+        self
+    }
+
+    /// A hard spend budget (repeatable: e.g. a day's and a month's): at most N billable calls
+    /// (billed or maybe billed) per calendar day or month, China time. A check that would
+    /// exceed one is refused before sending ([`Error::Budget`], class `Budget`, saying which
+    /// budget and when it resets); a warning is logged once at 80 %. With a fleet store
+    /// (`shared_rate_limit` or `dedupe`, feature `redis`) every process on the API key shares
+    /// the count, atomically; otherwise it is this process's, starting from what the audit
+    /// ledger counted ([`ClientBuilder::ledger`]).
+    pub fn budget(mut self, budget: crate::budget::Budget) -> Self {
+        self.budgets.push(budget);
         self
     }
 
@@ -450,6 +465,7 @@ impl ClientBuilder {
             ledger: self
                 .ledger
                 .map(|(ledger, optional)| crate::core::LedgerSettings { ledger, optional }),
+            budgets: crate::budget::Budgets::new(self.budgets),
         };
         Ok((core, store_url))
     }

@@ -159,7 +159,7 @@ impl Client {
                     }
                     Step::Hook(attempt) => Input::Hooked(on_send(attempt).await),
                     Step::Send(request) => Input::Answered(self.transport.send(request).await),
-                    Step::Ledger(call) => Input::Ledger(self.core.ledger_call(call)),
+                    Step::Ledger(call) => self.core.ledger_call(call),
                     #[cfg(feature = "redis")]
                     Step::Store(op) => Input::Stored(match &self.store {
                         Some(store) => store.run(&op).await,

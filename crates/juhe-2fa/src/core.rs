@@ -4,7 +4,7 @@
 
 use juhe_crypto::FieldEncryptor;
 use juhe_proto::{Answer, Carrier, Endpoint, IdCard, Method, Mobile, QueryParams};
-use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
+use juhe_transport::{HttpRequest, HttpResponse, TransportError};
 
 use crate::rate_limit::RateLimit;
 use crate::{ApiKey, CarrierPolicy, Error, RetryPolicy};
@@ -21,6 +21,7 @@ pub(crate) struct Core {
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::FleetCore>,
     pub(crate) ledger: Option<LedgerSettings>,
+    pub(crate) budgets: Option<crate::budget::Budgets>,
 }
 
 /// The audit ledger and whether a check may go on when it cannot record.
@@ -128,15 +129,28 @@ impl Core {
 }
 
 impl Core {
-    /// Runs a ledger call the engine asked for.
-    pub(crate) fn ledger_call(&self, call: crate::engine::LedgerCall) -> Result<(), BoxError> {
-        use crate::engine::LedgerCall;
+    /// Runs a ledger call the engine asked for, and gives the engine its outcome.
+    pub(crate) fn ledger_call(&self, call: crate::engine::LedgerCall) -> crate::engine::Input {
+        use crate::engine::{Input, LedgerCall};
         let Some(settings) = &self.ledger else {
-            return Ok(());
+            return Input::Ledger(Ok(()));
         };
+        let ledger = &settings.ledger;
         match call {
-            LedgerCall::Admit(context) => settings.ledger.admit(&context),
-            LedgerCall::Record(entry) => settings.ledger.record(&entry),
+            LedgerCall::Admit(context) => Input::Ledger(ledger.admit(&context)),
+            LedgerCall::Record(entry) => Input::Ledger(ledger.record(&entry)),
+            LedgerCall::Count(windows) => Input::Counted(
+                windows
+                    .into_iter()
+                    .map(|(budget, window, since)| {
+                        let count = ledger.billable_since(since).unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "the audit ledger could not count the budget's spend");
+                            None
+                        });
+                        (budget, window, count)
+                    })
+                    .collect(),
+            ),
         }
     }
 

@@ -15,15 +15,19 @@
 //! at once if its request had not left, and settled as ambiguous if it had, so other callers
 //! neither wait for it nor send it again (the keeper runs that last operation).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use juhe_proto::{ErrorCode, IdCard, Mobile};
 use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
 
+use crate::budget::Unit;
 use crate::core::{Core, Prepared};
 #[cfg(feature = "redis")]
 use crate::fleet::{ClaimStep, CredentialsRefused, PairTurn, RateStep, StoreOp, StoreReply};
 use crate::ledger::{Context, Entry, Outcome};
+
+/// Budget counters in the fleet's store.
+type StoreKeys = Vec<String>;
 use crate::{Attempt, Error, Verification};
 
 /// What a driver does next.
@@ -52,6 +56,8 @@ pub(crate) enum Input {
     #[cfg(feature = "redis")]
     Stored(Result<StoreReply, BoxError>),
     Ledger(Result<(), BoxError>),
+    /// Billable checks the ledger counted in budget windows: (budget, window, count).
+    Counted(Vec<(usize, i64, Option<u64>)>),
 }
 
 /// What the engine asks of the audit ledger.
@@ -60,6 +66,8 @@ pub(crate) enum LedgerCall {
     Admit(Context),
     /// How the check ended.
     Record(Box<Entry>),
+    /// Billable checks since each window's start: (budget, window, start).
+    Count(Vec<(usize, i64, SystemTime)>),
 }
 
 /// Counts a check that was refused before it could start.
@@ -82,6 +90,8 @@ enum Phase {
     /// The shared store failed: the local fallback limiter serves.
     #[cfg(feature = "redis")]
     FallbackRate,
+    /// The spend budgets give a unit before the first request.
+    Budget,
     /// The audit ledger admits the check before its first request.
     Admit,
     Hook,
@@ -121,6 +131,10 @@ pub(crate) struct Check<'c> {
     /// The ledger admitted the check / was told how it ended.
     admitted: bool,
     recorded: bool,
+    /// Budget units taken for this check (given back if it ends unbillable).
+    units: Vec<Unit>,
+    budgeted: bool,
+    refunded: bool,
     #[cfg(feature = "redis")]
     turn: Option<PairTurn>,
 }
@@ -166,6 +180,9 @@ impl<'c> Check<'c> {
                 .then(|| (idcard.clone(), mobile.clone())),
             admitted: false,
             recorded: false,
+            units: Vec::new(),
+            budgeted: false,
+            refunded: false,
             #[cfg(feature = "redis")]
             turn,
         })
@@ -234,7 +251,64 @@ impl<'c> Check<'c> {
             #[cfg(feature = "redis")]
             Input::Stored(reply) => self.stored(reply),
             Input::Ledger(result) => self.ledgered(result),
+            Input::Counted(counts) => {
+                if let Some(budgets) = &self.core.budgets {
+                    for (budget, window, used) in counts {
+                        budgets.seed(budget, window, used);
+                    }
+                }
+                self.spend_local();
+            }
         }
+    }
+
+    /// Takes the budgets' units (the first attempt only): in the fleet's store when there is
+    /// one, else in-process (seeded from the ledger first).
+    fn budget(&mut self) -> Option<Step> {
+        let budgets = self.core.budgets.as_ref()?;
+        let now = SystemTime::now();
+        self.phase = Phase::Budget;
+        #[cfg(feature = "redis")]
+        if let Some((op, units)) = self.fleet().and_then(|f| f.spend_op(budgets, now)) {
+            self.units = units;
+            return Some(Step::Store(op));
+        }
+        if self.core.ledger.is_some() {
+            let unseeded = budgets.unseeded(now);
+            if !unseeded.is_empty() {
+                return Some(Step::Ledger(LedgerCall::Count(unseeded)));
+            }
+        }
+        self.spend_local();
+        None
+    }
+
+    fn spend_local(&mut self) {
+        let Some(budgets) = &self.core.budgets else {
+            self.phase = Phase::Hook;
+            return;
+        };
+        match budgets.reserve_local(SystemTime::now()) {
+            Ok(units) => {
+                self.units = units;
+                self.phase = Phase::Hook;
+            }
+            Err(e) => self.finish(Err(e)),
+        }
+    }
+
+    /// A check that ends unbillable gives its budget units back: in-process at once, in the
+    /// store with a step.
+    fn refund(&mut self, billable: bool) -> Option<StoreKeys> {
+        let units = std::mem::take(&mut self.units);
+        if billable || units.is_empty() {
+            return None;
+        }
+        if let Some(budgets) = &self.core.budgets {
+            budgets.refund_local(&units);
+        }
+        let keys: Vec<String> = units.into_iter().filter_map(|u| u.key).collect();
+        (!keys.is_empty()).then_some(keys)
     }
 
     /// The ledger's answer: to `Admit`, go on or refuse; to `Record`, only a warning.
@@ -278,6 +352,11 @@ impl<'c> Check<'c> {
             Phase::SharedRate => return self.shared_rate(),
             #[cfg(feature = "redis")]
             Phase::FallbackRate => return self.fallback_rate(now),
+            Phase::Hook if !self.budgeted && self.core.budgets.is_some() => {
+                self.budgeted = true;
+                return self.budget();
+            }
+            Phase::Budget => self.spend_local(),
             Phase::Hook if !self.admitted && self.core.ledger.is_some() => {
                 self.admitted = true;
                 self.phase = Phase::Admit;
@@ -309,6 +388,18 @@ impl<'c> Check<'c> {
             Phase::Leave(op, result) => {
                 self.phase = Phase::Leave(op.clone(), result);
                 return Some(Step::Store(op));
+            }
+            Phase::Done(result) if !self.refunded => {
+                self.refunded = true;
+                let billable = crate::ledger::classify(&result).1.is_billable();
+                let keys = self.refund(billable);
+                self.phase = Phase::Done(result);
+                #[cfg(feature = "redis")]
+                if let Some(keys) = keys {
+                    return Some(Step::Store(StoreOp::Refund { keys }));
+                }
+                #[cfg(not(feature = "redis"))]
+                let _ = keys;
             }
             Phase::Done(result) if !self.recorded => {
                 self.recorded = true;
@@ -561,6 +652,37 @@ impl Check<'_> {
         }
     }
 
+    /// The store's answer to `Spend`: the units are taken, or a budget is spent; a failed
+    /// store counts in-process.
+    fn spent(&mut self, reply: Result<StoreReply, BoxError>) {
+        let Some(budgets) = &self.core.budgets else {
+            self.phase = Phase::Hook;
+            return;
+        };
+        let used = reply.map(|r| r.ints());
+        match used.as_deref() {
+            Ok([0, used @ ..]) => {
+                for (unit, used) in self.units.iter().zip(used) {
+                    budgets.observe(unit.budget, unit.window, u64::try_from(*used).unwrap_or(0));
+                }
+                self.phase = Phase::Hook;
+            }
+            Ok([spent, ..]) => {
+                self.units.clear();
+                let i = usize::try_from(*spent - 1)
+                    .unwrap_or(0)
+                    .min(budgets.budgets.len() - 1);
+                let budget = budgets.budgets[i];
+                let resets = budget.period().window(SystemTime::now()).resets;
+                self.finish(Err(crate::budget::spent(budget, resets)));
+            }
+            Ok([]) | Err(_) => {
+                self.units.clear();
+                self.spend_local();
+            }
+        }
+    }
+
     /// The held pair is settled (or lost): nothing left to keep.
     fn let_go(&mut self) {
         if let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_mut()) {
@@ -609,6 +731,7 @@ impl Check<'_> {
                 _ => self.phase = Phase::Send,
             },
             Phase::SlowDown(delay) => self.phase = Phase::Backoff(delay),
+            Phase::Budget => self.spent(reply),
             Phase::Settle(result) => {
                 self.let_go();
                 self.phase = Phase::Done(result);
@@ -619,11 +742,32 @@ impl Check<'_> {
     }
 }
 
-/// A check dropped before its end hands its last store operation to the keeper.
-#[cfg(feature = "redis")]
+/// A check dropped before its end gives back budget units it cannot have used, and hands the
+/// fleet's last operation on its pair to the keeper.
 impl Drop for Check<'_> {
     fn drop(&mut self) {
-        let (Some(fleet), Some(turn)) = (self.core.fleet.as_ref(), self.turn.as_ref()) else {
+        let billable = match &self.phase {
+            Phase::Settle(result) | Phase::Done(result) => {
+                crate::ledger::classify(result).1.is_billable()
+            }
+            _ => self.sent,
+        };
+        let _keys = self.refund(billable);
+        #[cfg(feature = "redis")]
+        self.abandon_fleet(_keys);
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Check<'_> {
+    fn abandon_fleet(&mut self, refund: Option<StoreKeys>) {
+        let Some(fleet) = self.core.fleet.as_ref() else {
+            return;
+        };
+        if let Some(keys) = refund {
+            fleet.run_later(StoreOp::Refund { keys });
+        }
+        let Some(turn) = self.turn.as_ref() else {
             return;
         };
         let op = match &self.phase {

@@ -76,6 +76,15 @@ pub enum Error {
         "another caller's check of this pair may have been billed without an answer; nothing was sent by this call"
     )]
     AmbiguousElsewhere,
+    /// A spend budget ([`ClientBuilder::budget`](crate::ClientBuilder::budget)) is spent:
+    /// refused before sending. Class [`ErrorClass::Budget`].
+    #[error("the spend budget {budget} is spent until {resets_at}; nothing was sent")]
+    Budget {
+        /// The budget that is spent.
+        budget: crate::budget::Budget,
+        /// When it resets (the next calendar day or month, China time).
+        resets_at: String,
+    },
     /// The audit ledger ([`ClientBuilder::ledger`](crate::ClientBuilder::ledger)) refused the
     /// check before anything was sent (it cannot record: unreachable, full, …). Class
     /// [`ErrorClass::Config`]: fix the ledger, or let checks go on without it
@@ -116,11 +125,13 @@ pub enum ErrorClass {
     Config,
     /// The caller's pre-send hook refused; nothing was sent.
     Cancelled,
+    /// A spend budget is spent: refused before sending until it resets.
+    Budget,
 }
 
 impl ErrorClass {
     /// A stable lower-case name: `rejected`, `api`, `unbilled`, `ambiguous`, `config`,
-    /// `cancelled`.
+    /// `cancelled`, `budget`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Rejected => "rejected",
@@ -129,6 +140,7 @@ impl ErrorClass {
             ErrorClass::Ambiguous => "ambiguous",
             ErrorClass::Config => "config",
             ErrorClass::Cancelled => "cancelled",
+            ErrorClass::Budget => "budget",
         }
     }
 }
@@ -211,6 +223,7 @@ impl Error {
             Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
             Error::Deadline { .. } => ErrorClass::Unbilled,
             Error::Ledger(_) => ErrorClass::Config,
+            Error::Budget { .. } => ErrorClass::Budget,
         }
     }
 
@@ -235,7 +248,10 @@ impl Error {
     /// True when the failure happened before anything was sent.
     pub fn nothing_sent(&self) -> bool {
         match self.class() {
-            ErrorClass::Rejected | ErrorClass::Config | ErrorClass::Cancelled => true,
+            ErrorClass::Rejected
+            | ErrorClass::Config
+            | ErrorClass::Cancelled
+            | ErrorClass::Budget => true,
             ErrorClass::Unbilled => {
                 matches!(
                     self,
@@ -259,7 +275,7 @@ impl Error {
 
     /// A short machine-readable name: the [`juhe_proto::ErrorKind`] for API errors
     /// (`no_record`, `credential`, …), else `invalid_input`, `unsupported_carrier`, `crypto`,
-    /// `transport`, `decode`, `config`, `cancelled`, `shared_store`, `ambiguous_elsewhere`, `deadline` or `ledger`.
+    /// `transport`, `decode`, `config`, `cancelled`, `shared_store`, `ambiguous_elsewhere`, `deadline`, `ledger` or `budget`.
     pub fn kind_name(&self) -> &'static str {
         use juhe_proto::ErrorKind as K;
         match self {
@@ -274,6 +290,7 @@ impl Error {
             Error::AmbiguousElsewhere => "ambiguous_elsewhere",
             Error::Deadline { .. } => "deadline",
             Error::Ledger(_) => "ledger",
+            Error::Budget { .. } => "budget",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

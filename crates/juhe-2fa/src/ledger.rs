@@ -185,9 +185,10 @@ fn outcome_of(
         Err(e) => {
             let class = e.class();
             let (outcome, billed) = match class {
-                ErrorClass::Rejected | ErrorClass::Config | ErrorClass::Cancelled => {
-                    (Outcome::Rejected, Billed::No)
-                }
+                ErrorClass::Rejected
+                | ErrorClass::Config
+                | ErrorClass::Cancelled
+                | ErrorClass::Budget => (Outcome::Rejected, Billed::No),
                 ErrorClass::Api(_) => (Outcome::ApiError, Billed::No),
                 ErrorClass::Unbilled => (Outcome::Unbilled, Billed::No),
                 ErrorClass::Ambiguous if e.nothing_sent() => (Outcome::Ambiguous, Billed::No),
@@ -224,5 +225,13 @@ pub trait Ledger: Send + Sync + 'static {
     fn rejected(&self, context: &Context, mode: Endpoint) -> Result<(), BoxError> {
         let _ = (context, mode);
         Ok(())
+    }
+
+    /// Billable checks (billed or maybe) recorded since `since`, by every writer: the start
+    /// of a spend budget's count when no fleet store counts it (`None`: this ledger cannot
+    /// say, and the budget counts in-process only).
+    fn billable_since(&self, since: SystemTime) -> Result<Option<u64>, BoxError> {
+        let _ = since;
+        Ok(None)
     }
 }

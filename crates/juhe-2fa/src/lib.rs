@@ -32,6 +32,7 @@
 mod api_key;
 mod attempt;
 mod blocking;
+pub mod budget;
 mod builder;
 mod client;
 mod core;

@@ -43,6 +43,7 @@ pub(crate) struct PairKeys {
 pub(crate) struct FleetKeys {
     rate: String,
     slow: String,
+    budget: String,
     pair_secret: Zeroizing<[u8; 32]>,
 }
 
@@ -54,6 +55,7 @@ impl FleetKeys {
         FleetKeys {
             rate: format!("juhe2fa:rate:{{{tag}}}"),
             slow: format!("juhe2fa:slow:{{{tag}}}"),
+            budget: format!("juhe2fa:budget:{{{tag}}}"),
             pair_secret: hmac(key, &[b"juhe-2fa/pair/v1"]),
         }
     }
@@ -66,6 +68,11 @@ impl FleetKeys {
     /// The bucket's 10012 slow-down factor (same hash tag as the bucket).
     pub(crate) fn slow(&self) -> &str {
         &self.slow
+    }
+
+    /// The prefix of the spend budgets' counters (one hash tag: a script may take them all).
+    pub(crate) fn budget(&self) -> &str {
+        &self.budget
     }
 
     /// The keys of one pair: HMAC-SHA256(secret derived from the API key, the pair's

@@ -245,6 +245,31 @@ impl FleetCore {
         .filter(|_| self.store_usable())
     }
 
+    /// The budgets' units to take in the store (`None`: the store is left alone for now, the
+    /// budgets count in-process).
+    pub(crate) fn spend_op(
+        &self,
+        budgets: &crate::budget::Budgets,
+        now: SystemTime,
+    ) -> Option<(StoreOp, Vec<crate::budget::Unit>)> {
+        if !self.store_usable() {
+            return None;
+        }
+        let (mut keys, mut ttls, mut units) = (vec![], vec![], vec![]);
+        for (i, budget) in budgets.budgets.iter().enumerate() {
+            let (key, ttl) = budgets.key(self.keys.budget(), i, now);
+            units.push(crate::budget::Unit {
+                budget: i,
+                window: budget.period().window(now).index,
+                key: Some(key.clone()),
+            });
+            keys.push(key);
+            ttls.push(ttl);
+        }
+        let limits = budgets.budgets.iter().map(|b| b.limit()).collect();
+        Some((StoreOp::Spend { keys, limits, ttls }, units))
+    }
+
     /// The check's de-duplication turn, when de-duplicating.
     pub(crate) fn turn(&self, idcard: &IdCard, mobile: &Mobile) -> Option<PairTurn> {
         self.dedupe_keep?;
@@ -345,6 +370,11 @@ impl FleetCore {
     pub(crate) fn hand_over(&self, turn: &PairTurn, op: StoreOp) {
         let marker = turn.held.then_some(turn.marker.as_str());
         self.keeper.submit(marker, op);
+    }
+
+    /// An operation for the keeper to run soon (a dropped check's budget refund).
+    pub(crate) fn run_later(&self, op: StoreOp) {
+        self.keeper.submit(None, op);
     }
 
     /// Just before the holder's request leaves: mark the pair sent.

@@ -135,6 +135,31 @@ end
 return n
 ";
 
+/// A unit of every budget, or none. KEYS: the budgets' counters. ARGV: their limits, then
+/// their time to live in ms. Returns {0, used…}, or {i} when budget i is spent.
+const SPEND: &str = r"
+local n = #KEYS
+local used = {0}
+for i = 1, n do
+  local u = redis.call('INCR', KEYS[i])
+  if u == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
+  if u > tonumber(ARGV[i]) then
+    for j = 1, i do redis.call('DECR', KEYS[j]) end
+    return {i}
+  end
+  used[i + 1] = u
+end
+return used
+";
+
+/// Gives units back (never below zero). KEYS: the budgets' counters.
+const REFUND: &str = r"
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+";
+
 /// How long a pair's key outlives its marker's expiry, so that a dead holder's `s:` is still
 /// there to be read as ambiguous by callers that come a little later.
 const GRACE: Duration = Duration::from_secs(60);
@@ -187,6 +212,8 @@ struct Scripts {
     hold: Script,
     settle: Script,
     leave: Script,
+    spend: Script,
+    refund: Script,
 }
 
 impl Scripts {
@@ -198,6 +225,8 @@ impl Scripts {
             hold: Script::new(HOLD),
             settle: Script::new(SETTLE),
             leave: Script::new(LEAVE),
+            spend: Script::new(SPEND),
+            refund: Script::new(REFUND),
         }
     }
 
@@ -276,6 +305,18 @@ impl Scripts {
                 call.key(&keys.waiters).arg(value.as_deref().unwrap_or(""));
                 call
             }
+            StoreOp::Spend { keys, limits, ttls } => {
+                let mut call = self.spend.prepare_invoke();
+                call.key(keys);
+                call.arg(limits);
+                call.arg(ttls.iter().map(|t| millis(*t)).collect::<Vec<_>>());
+                call
+            }
+            StoreOp::Refund { keys } => {
+                let mut call = self.refund.prepare_invoke();
+                call.key(keys);
+                call
+            }
         }
     }
 }
@@ -283,6 +324,12 @@ impl Scripts {
 fn reply(value: redis::RedisResult<redis::Value>) -> Result<StoreReply, BoxError> {
     match value.map_err(failure)? {
         redis::Value::Int(n) => Ok(StoreReply::Int(n)),
+        redis::Value::Array(items) => Ok(StoreReply::Ints(
+            items
+                .into_iter()
+                .map(redis::from_redis_value::<i64>)
+                .collect::<Result<_, _>>()?,
+        )),
         other => Ok(StoreReply::Text(redis::from_redis_value(other)?)),
     }
 }

@@ -57,6 +57,15 @@ pub(crate) enum StoreOp {
         keys: PairKeys,
         value: Option<String>,
     },
+    /// Takes one unit of every budget (`keys`, each with its limit and time to live), or none:
+    /// reply `[0, used…]`, or `[i]` when budget `i` (1-based) is spent.
+    Spend {
+        keys: Vec<String>,
+        limits: Vec<u64>,
+        ttls: Vec<Duration>,
+    },
+    /// Gives the units of a check that ended unbillable back.
+    Refund { keys: Vec<String> },
 }
 
 /// A store's reply: scripts return an integer or a string.
@@ -64,6 +73,7 @@ pub(crate) enum StoreOp {
 pub(crate) enum StoreReply {
     Int(i64),
     Text(String),
+    Ints(Vec<i64>),
 }
 
 impl StoreReply {
@@ -71,6 +81,7 @@ impl StoreReply {
         match self {
             StoreReply::Int(n) => Some(*n),
             StoreReply::Text(t) => t.parse().ok(),
+            StoreReply::Ints(v) => v.first().copied(),
         }
     }
 
@@ -78,6 +89,14 @@ impl StoreReply {
         match self {
             StoreReply::Int(n) => n.to_string(),
             StoreReply::Text(t) => t.clone(),
+            StoreReply::Ints(_) => String::new(),
+        }
+    }
+
+    pub(crate) fn ints(&self) -> Vec<i64> {
+        match self {
+            StoreReply::Ints(v) => v.clone(),
+            other => other.int().into_iter().collect(),
         }
     }
 }

@@ -1,0 +1,126 @@
+//! Hard spend budgets: refused before sending once spent; only billable calls count; shared
+//! atomically through Redis; seeded from the ledger's count.
+
+use std::time::{Duration, SystemTime};
+
+use juhe_2fa::budget::Budget;
+use juhe_2fa::ledger::{Context, Entry};
+use juhe_2fa::{ClientBuilder, Error, ErrorClass, Ledger, RetryPolicy};
+use juhe_sandbox::{DefaultVerdict, RedisServer, Sandbox, demo};
+
+fn builder(url: &str) -> ClientBuilder {
+    ClientBuilder::new()
+        .api_key(demo::API_KEY)
+        .base_url(url)
+        .retry_policy(RetryPolicy::none())
+}
+
+#[test]
+fn seven_calls_on_a_budget_of_five_bill_five_and_send_nothing_more() {
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .budget("5/day".parse().unwrap())
+        .budget(Budget::per_month(100))
+        .build_blocking()
+        .unwrap();
+    // Not billable, so not counted: an API error and a local rejection.
+    client
+        .verify(demo::NO_RECORD.0, demo::NO_RECORD.1)
+        .unwrap_err();
+    client
+        .verify("110105199003071230", demo::MATCH.1)
+        .unwrap_err();
+    let results: Vec<_> = (0..7)
+        .map(|i| {
+            let (id, mobile) = demo::pair(i);
+            client.verify(&id, &mobile)
+        })
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
+    for e in results.into_iter().skip(5).map(Result::unwrap_err) {
+        assert_eq!(e.class(), ErrorClass::Budget, "{e}");
+        assert!(e.nothing_sent());
+        let shown = e.to_string();
+        assert!(
+            shown.contains("5/day") && shown.contains("China time"),
+            "{shown}"
+        );
+    }
+    assert_eq!(sandbox.stats().billed, 5);
+    assert_eq!(
+        sandbox.stats().requests,
+        6,
+        "5 billed and the 232904, nothing more"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clients_on_one_redis_budget_bill_exactly_the_budget() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn()
+        .await
+        .unwrap();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            builder(&sandbox.base_url())
+                .shared_rate_limit(redis.url(), 1000.0)
+                .budget(Budget::per_day(20))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let checks = (0..60).map(|i| {
+        let client = clients[i % 3].clone();
+        let (id, mobile) = demo::pair(1000 + i);
+        tokio::spawn(async move { client.verify(&id, &mobile).await })
+    });
+    let results = futures_util::future::join_all(checks).await;
+    let refused = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|r| matches!(r, Err(Error::Budget { .. })))
+        .count();
+    assert_eq!(refused, 40);
+    assert_eq!(sandbox.stats().billed, 20);
+    assert_eq!(sandbox.stats().requests, 20);
+}
+
+/// A ledger that counted `n` billable checks today already.
+struct Counted(u64);
+
+impl Ledger for Counted {
+    fn admit(&self, _: &Context) -> Result<(), juhe_2fa::BoxError> {
+        Ok(())
+    }
+    fn record(&self, _: &Entry) -> Result<(), juhe_2fa::BoxError> {
+        Ok(())
+    }
+    fn billable_since(&self, since: SystemTime) -> Result<Option<u64>, juhe_2fa::BoxError> {
+        assert!(SystemTime::now().duration_since(since).unwrap() < Duration::from_secs(86_400));
+        Ok(Some(self.0))
+    }
+}
+
+#[test]
+fn without_redis_the_budget_starts_from_the_ledgers_count() {
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .ledger(Counted(4))
+        .budget(Budget::per_day(5))
+        .build_blocking()
+        .unwrap();
+    client.verify(demo::MATCH.0, demo::MATCH.1).unwrap();
+    let e = client
+        .verify(demo::MISMATCH.0, demo::MISMATCH.1)
+        .unwrap_err();
+    assert!(matches!(e, Error::Budget { .. }), "{e:?}");
+    assert_eq!(sandbox.stats().requests, 1);
+}
