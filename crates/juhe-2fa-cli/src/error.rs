@@ -122,33 +122,9 @@ pub fn exit_for(error: &juhe_2fa::Error) -> Exit {
     handling(error.class()).0
 }
 
-/// A hint for a failed check, when there is something to do about it.
+/// A hint for a failed check, when there is something to do about it (the SDK's own).
 pub fn hint_for(error: &juhe_2fa::Error) -> Option<&'static str> {
-    use juhe_2fa::{ErrorCode as C, ErrorKind as K};
-    match error.class() {
-        ErrorClass::Api(C::InvalidMobile | C::InvalidIdCard) => Some(
-            "if the number is right, check the AES/RSA settings: `juhe-2fa doctor` finds the scheme your account accepts",
-        ),
-        ErrorClass::Api(C::InvalidOpenId) => {
-            Some("check --openid / JUHE_OPENID against the Juhe console")
-        }
-        ErrorClass::Api(code) => match code.kind() {
-            K::Credential => {
-                Some("check --key / JUHE_KEY and the key's permissions in the Juhe console")
-            }
-            K::RateLimited => Some("slow down (batch --qps) or wait; the quota resets"),
-            K::UnsupportedNumber => Some("this API answers only for China Unicom numbers"),
-            _ => None,
-        },
-        ErrorClass::Ambiguous => {
-            Some("the request may have been billed; check the order before sending it again")
-        }
-        ErrorClass::Unbilled => Some("check the network, --base-url and --timeout"),
-        ErrorClass::Budget => Some(
-            "the budget resets at the time given; raise --budget only if the spend is intended",
-        ),
-        _ => None,
-    }
+    error.hint()
 }
 
 #[cfg(test)]
@@ -160,6 +136,7 @@ mod tests {
         Error::Api {
             code,
             reason: String::new(),
+            mode: juhe_2fa::Endpoint::Plain,
         }
     }
 

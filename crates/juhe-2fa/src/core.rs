@@ -122,7 +122,14 @@ impl Core {
                 let excerpt = redacted_excerpt(response.body(), &secrets);
                 tracing::debug!(status = response.status().as_u16(), %excerpt, "undecodable answer");
             }
-            Error::from(e)
+            match Error::from(e) {
+                Error::Api { code, reason, .. } => Error::Api {
+                    code,
+                    reason,
+                    mode: self.endpoint,
+                },
+                other => other,
+            }
         })?;
         Ok(answer)
     }

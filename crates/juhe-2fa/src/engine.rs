@@ -389,27 +389,7 @@ impl<'c> Check<'c> {
                 self.phase = Phase::Leave(op.clone(), result);
                 return Some(Step::Store(op));
             }
-            Phase::Done(result) if !self.refunded => {
-                self.refunded = true;
-                let billable = crate::ledger::classify(&result).1.is_billable();
-                let keys = self.refund(billable);
-                self.phase = Phase::Done(result);
-                #[cfg(feature = "redis")]
-                if let Some(keys) = keys {
-                    return Some(Step::Store(StoreOp::Refund { keys }));
-                }
-                #[cfg(not(feature = "redis"))]
-                let _ = keys;
-            }
-            Phase::Done(result) if !self.recorded => {
-                self.recorded = true;
-                let entry = self.entry(&result);
-                self.phase = Phase::Done(result);
-                if let Some(entry) = entry {
-                    return Some(Step::Ledger(LedgerCall::Record(Box::new(entry))));
-                }
-            }
-            Phase::Done(result) => return Some(Step::Done(self.done(result))),
+            Phase::Done(result) => return self.ending(result),
             Phase::Over => {
                 return Some(Step::Done(Err(Error::config(
                     "the check was driven after it ended",
@@ -417,6 +397,30 @@ impl<'c> Check<'c> {
             }
         }
         None
+    }
+
+    /// The last steps of a check: give unbillable budget units back, tell the ledger, done.
+    fn ending(&mut self, result: Result<Verification, Error>) -> Option<Step> {
+        if !self.refunded {
+            self.refunded = true;
+            let billable = crate::ledger::classify(&result).1.is_billable();
+            let keys = self.refund(billable);
+            self.phase = Phase::Done(result);
+            #[cfg(feature = "redis")]
+            if let Some(keys) = keys {
+                return Some(Step::Store(StoreOp::Refund { keys }));
+            }
+            #[cfg(not(feature = "redis"))]
+            let _ = keys;
+            return None;
+        }
+        if !self.recorded {
+            self.recorded = true;
+            let entry = self.entry(&result);
+            self.phase = Phase::Done(result);
+            return entry.map(|entry| Step::Ledger(LedgerCall::Record(Box::new(entry))));
+        }
+        Some(Step::Done(self.done(result)))
     }
 
     /// Ends the check with `result`: settle the pair first if it is held.

@@ -40,6 +40,9 @@ pub enum Error {
         /// the fields as sent, runs of 6+ digits: a middlebox may echo the request into it)
         /// and at most 200 characters.
         reason: String,
+        /// The endpoint that answered (an encrypted one makes 232901/232902 point at the key
+        /// material: [`Error::likely_key_material`]).
+        mode: juhe_proto::Endpoint,
     },
     /// The answer could not be decoded (HTML, truncated or unknown JSON).
     #[error(transparent)]
@@ -168,7 +171,11 @@ impl From<ResponseError> for Error {
     fn from(e: ResponseError) -> Error {
         // No wildcard: a new kind of response error must be classified here.
         match e {
-            ResponseError::Api { code, reason } => Error::Api { code, reason },
+            ResponseError::Api { code, reason } => Error::Api {
+                code,
+                reason,
+                mode: juhe_proto::Endpoint::Plain,
+            },
             ResponseError::Decode(decode) => Error::Decode(decode),
         }
     }

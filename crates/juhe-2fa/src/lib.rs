@@ -42,6 +42,7 @@ mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod fleet;
 pub mod ledger;
+mod messages;
 mod rate_limit;
 mod retry;
 #[cfg(feature = "testing")]

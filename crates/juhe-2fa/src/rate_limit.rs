@@ -126,10 +126,8 @@ impl RateLimit {
             return;
         }
         let factor = (factor_at(state.slowed, now) * DECREASE).max(MIN_FACTOR);
-        tracing::info!(
-            factor,
-            "the API answered 10012 (too many requests): slowing down"
-        );
+        let code = juhe_proto::ErrorCode::RateLimited;
+        tracing::info!(factor, %code, "the API answered too many requests: slowing down");
         state.slowed = Some((factor, now));
     }
 }

@@ -119,6 +119,7 @@ mod tests {
         Error::Api {
             code: ErrorCode::from_code(code),
             reason: String::new(),
+            mode: juhe_proto::Endpoint::Plain,
         }
     }
 

@@ -228,15 +228,46 @@ impl ValidationError {
     /// use juhe_proto::IdCard;
     /// let e = IdCard::parse("110105199003071238").unwrap_err();
     /// assert_eq!(e.to_string(), "ID card check digit should be 9, got 8");
-    /// assert_eq!(e.public_message(), "the ID card number is not valid (check digit)");
+    /// assert_eq!(e.public_message(), "The ID card number is not valid (check digit).");
     /// assert_eq!(e.message_zh(), "身份证号码校验位不正确");
     /// ```
     pub fn public_message(&self) -> String {
+        let name = |field: &Field| match field {
+            Field::IdCard => "ID card number",
+            Field::Mobile => "mobile number",
+        };
         match self {
-            ValidationError::CheckDigit { .. } => {
-                "the ID card number is not valid (check digit)".to_owned()
+            ValidationError::Empty { field } => format!("The {} is missing.", name(field)),
+            ValidationError::Length {
+                field,
+                expected,
+                found,
+            } => format!(
+                "The {} must have {expected} characters, not {found}.",
+                name(field)
+            ),
+            ValidationError::LegacyIdCard => {
+                "The ID card number is a first-generation (15-digit) one: please give the 18-digit number."
+                    .to_owned()
             }
-            other => other.to_string(),
+            ValidationError::Character {
+                field, position, ..
+            } => format!(
+                "The {} has an invalid character at position {position}.",
+                name(field)
+            ),
+            ValidationError::Province { .. } => {
+                "The ID card number is not valid (region code).".to_owned()
+            }
+            ValidationError::BirthDate { .. } => {
+                "The ID card number is not valid (birth date).".to_owned()
+            }
+            ValidationError::CheckDigit { .. } => {
+                "The ID card number is not valid (check digit).".to_owned()
+            }
+            ValidationError::MobilePrefix { .. } => {
+                "The mobile number must start with 13 to 19.".to_owned()
+            }
         }
     }
 

@@ -305,6 +305,15 @@ impl Scripts {
                 call.key(&keys.waiters).arg(value.as_deref().unwrap_or(""));
                 call
             }
+            StoreOp::Spend { .. } | StoreOp::Refund { .. } => self.budget(op),
+        }
+    }
+}
+
+impl Scripts {
+    /// The budgets' operations.
+    fn budget(&self, op: &StoreOp) -> ScriptInvocation<'_> {
+        match op {
             StoreOp::Spend { keys, limits, ttls } => {
                 let mut call = self.spend.prepare_invoke();
                 call.key(keys);
@@ -317,6 +326,7 @@ impl Scripts {
                 call.key(keys);
                 call
             }
+            other => self.invocation(other),
         }
     }
 }
