@@ -186,7 +186,7 @@ pub enum Error {
         path: PathBuf,
         /// The error.
         #[source]
-        source: std::io::Error,
+        source: BoxError,
     },
     /// SQLite failed on the journal, or the journal's data is not what this crate writes.
     #[error("journal {}", path.display())]

@@ -4,10 +4,12 @@
 //! Each row keeps its bytes as they were in the file (`Row::raw`) and its line end, so the
 //! output repeats them exactly: only the fields we read are decoded.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use juhe_2fa::{IdCard, Mobile};
 use serde_json::{Map, Value};
 
 use crate::encoding::{Detected, Encoding};
@@ -32,8 +34,9 @@ impl Format {
     }
 }
 
-/// What a row carries besides the two numbers, to write it back out unchanged.
-#[derive(Debug, Clone)]
+/// What a row carries besides the two numbers, to write it back out unchanged. Its `Debug`
+/// shows its shape, never its contents (they hold the numbers).
+#[derive(Clone)]
 pub enum Passthrough {
     /// A CSV record's fields, as bytes.
     Csv(csv::ByteRecord),
@@ -45,8 +48,8 @@ pub enum Passthrough {
     RawBytes(Vec<u8>),
 }
 
-/// One input record.
-#[derive(Debug, Clone)]
+/// One input record. Its `Debug` masks the numbers and leaves out the record's bytes.
+#[derive(Clone)]
 pub struct Row {
     /// 1-based record number (the CSV header is not counted).
     pub number: u64,
@@ -62,6 +65,44 @@ pub struct Row {
     pub raw: Vec<u8>,
     /// The record's line end in the file: `\r\n`, `\n`, `\r`, or nothing (the last line).
     pub line_end: &'static [u8],
+}
+
+impl fmt::Debug for Passthrough {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Passthrough::Csv(record) => write!(f, "Csv({} fields)", record.len()),
+            Passthrough::Json(map) => write!(f, "Json({} members)", map.len()),
+            Passthrough::RawLine(text) => write!(f, "RawLine({} bytes)", text.len()),
+            Passthrough::RawBytes(bytes) => write!(f, "RawBytes({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A number that parses shows masked; one that does not, only its length.
+        let idcard = self.idcard.as_deref().map(|text| {
+            IdCard::parse(text).map_or_else(
+                |_| format!("<{} chars>", text.chars().count()),
+                |i| i.masked(),
+            )
+        });
+        let mobile = self.mobile.as_deref().map(|text| {
+            Mobile::parse(text).map_or_else(
+                |_| format!("<{} chars>", text.chars().count()),
+                |m| m.masked(),
+            )
+        });
+        f.debug_struct("Row")
+            .field("number", &self.number)
+            .field("idcard", &idcard)
+            .field("mobile", &mobile)
+            .field("malformed", &self.malformed)
+            .field("passthrough", &self.passthrough)
+            .field("raw", &format_args!("<{} bytes>", self.raw.len()))
+            .field("line_end", &self.line_end)
+            .finish()
+    }
 }
 
 /// The CSV header: its fields, and its bytes and line end as they were in the file.
@@ -616,6 +657,34 @@ mod tests {
         assert!(
             reader.get_ref().buf.len() < 4 * TEE_CHUNK,
             "memory stays flat"
+        );
+    }
+
+    /// `{:?}` of a row (and so of an `Event`) never shows a number or the record's bytes.
+    #[test]
+    fn debug_masks_the_numbers() {
+        let file = b"name,idcard,mobile\nZhang,110105199003071239,13012345678\nLi,110105199003071230,130123\n";
+        let mut rows = reader(file.to_vec(), Format::Csv, false);
+        for _ in 0..2 {
+            let shown = format!("{:?}", rows.next_row().unwrap().unwrap());
+            for secret in [
+                "199003071239",
+                "199003071230",
+                "12345678",
+                "130123",
+                "Zhang",
+            ] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        let json = json_row(
+            1,
+            r#"{"idcard":"110105199003071239","mobile":"13012345678"}"#,
+        );
+        let shown = format!("{json:?}");
+        assert!(
+            !shown.contains("199003071239") && shown.contains("Json(2 members)"),
+            "{shown}"
         );
     }
 

@@ -83,7 +83,7 @@ fn create_private(path: &Path) -> Result<File, Error> {
             Ok(file) => {
                 file.try_lock().map_err(|e| Error::Lock {
                     path: path.to_owned(),
-                    source: e.into(),
+                    source: Box::new(e),
                 })?;
                 return Ok(file);
             }
