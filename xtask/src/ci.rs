@@ -94,6 +94,13 @@ fn layering() -> Result<(), String> {
         &["tokio", "reqwest", "hyper", "governor"],
     )?;
     forbid_deps("juhe-2fa", &reqwest_only, &["ureq"])?;
+    // The batch engine brings no HTTP backend, server or command-line crate of its own: its
+    // caller's client decides.
+    forbid_deps(
+        "juhe-batch",
+        &[],
+        &["reqwest", "ureq", "hyper", "axum", "clap", "indicatif"],
+    )?;
     // The blocking client's fleet (Redis) needs no async runtime either.
     let ureq_redis = ["--no-default-features", "--features", "ureq,redis"];
     cargo(

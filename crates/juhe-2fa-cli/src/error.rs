@@ -3,6 +3,8 @@
 use std::fmt;
 
 use juhe_2fa::ErrorClass;
+use juhe_batch::Role;
+pub use juhe_batch::{RowFate, error_chain as chain};
 
 /// The process exit codes scripts rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,54 +68,71 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// An error and its sources on one line: `outer: inner: innermost`.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// What the command does with a failed check: the one table behind exit codes (single
-/// checks) and row handling (`batch`), derived from the SDK's [`ErrorClass`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowFate {
-    /// Final: refused locally (`rejected`).
-    Rejected,
-    /// Final: the API answered a code about this pair (`api_error`).
-    ApiError,
-    /// Not final, surely not billed: the next run sends it again (`failed`).
-    Failed,
-    /// Maybe billed: resent only with `--retry-ambiguous` (`unknown`).
-    Unknown,
-    /// The code is about the account or service: stop the job, leave the row pending.
-    StopJob,
-    /// A rate limit: back off and send the row again.
-    SlowDown,
-    /// The job itself cannot go on (configuration, the journal).
-    Abort,
-}
-
-/// The table: every class of failure, its exit code and its row fate.
+/// The table: every class of failure, its exit code and its row fate (the row fates are
+/// `juhe_batch`'s, where `batch` acts on them).
 pub fn handling(class: ErrorClass) -> (Exit, RowFate) {
-    match class {
-        ErrorClass::Rejected => (Exit::Rejected, RowFate::Rejected),
-        ErrorClass::Api(code) if code.is_account_level() => (Exit::Api, RowFate::StopJob),
-        ErrorClass::Api(code) if code.is_rate_limit() => (Exit::Api, RowFate::SlowDown),
-        ErrorClass::Api(code) if code.is_retryable() => (Exit::Api, RowFate::Failed),
-        ErrorClass::Api(_) => (Exit::Api, RowFate::ApiError),
-        ErrorClass::Unbilled => (Exit::Failure, RowFate::Failed),
-        ErrorClass::Ambiguous => (Exit::Failure, RowFate::Unknown),
-        ErrorClass::Config => (Exit::Usage, RowFate::Abort),
-        ErrorClass::Cancelled => (Exit::Failure, RowFate::Abort),
-        ErrorClass::Budget => (Exit::Budget, RowFate::StopJob),
+    let exit = match class {
+        ErrorClass::Rejected => Exit::Rejected,
+        ErrorClass::Api(_) => Exit::Api,
+        ErrorClass::Config => Exit::Usage,
+        ErrorClass::Budget => Exit::Budget,
+        ErrorClass::Unbilled | ErrorClass::Ambiguous | ErrorClass::Cancelled => Exit::Failure,
+    };
+    (exit, juhe_batch::row_fate(class))
+}
+
+/// A failure of a batch job (or of reading rows) as the command reports it: problems with the
+/// files or settings exit 2, failures while the job ran exit 5; the hint names the flag to
+/// change.
+impl From<juhe_batch::Error> for CliError {
+    fn from(e: juhe_batch::Error) -> CliError {
+        use juhe_batch::Error as E;
+        let flag = |role: Role| match role {
+            Role::Output => "--output",
+            Role::Journal => "--journal",
+            _ => "the input",
+        };
+        let message = match &e {
+            E::Directory { role, path } => {
+                format!("{} {} is a directory", flag(*role), path.display())
+            }
+            E::SameFile { file, other } => format!("{} must not be the {other} file", flag(*file)),
+            _ => chain(&e),
+        };
+        let hint = match &e {
+            E::Utf16 { .. } => Some("save it as UTF-8 or GBK (in Excel: Save As → \"CSV UTF-8\")"),
+            E::MissingColumns { .. } => {
+                Some("the first line must name the columns, e.g. `name,idcard,mobile`")
+            }
+            E::NameClash { .. } => {
+                Some("rename it, or pass --prefix (e.g. --prefix juhe_) for the added names")
+            }
+            E::InUse { .. } => {
+                Some("wait for it to finish, or give this run another --journal and --output")
+            }
+            E::Unsafe { .. } => Some(
+                "if it is yours and you trust it, `chmod 600` it (a symbolic link: pass the file itself); otherwise remove it, or pass another --journal/--output in a directory only you can write",
+            ),
+            E::OtherInput { .. } => Some(
+                "only rows that were never sent (rejected) may change between runs; use a new --journal for a new input file",
+            ),
+            E::Foreign { .. } => {
+                Some("remove it, or write the output in a directory only you can write")
+            }
+            E::Write { .. } => Some(
+                "every answered row is in the journal: free space (or fix the output path), then rerun the same command; it writes the output without sending those rows again",
+            ),
+            _ => None,
+        };
+        CliError {
+            exit: if e.is_setup() {
+                Exit::Usage
+            } else {
+                Exit::Failure
+            },
+            message,
+            hint: hint.map(str::to_owned),
+        }
     }
 }
 

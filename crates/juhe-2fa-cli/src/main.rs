@@ -15,7 +15,6 @@ mod commands;
 mod config;
 mod encoding;
 mod error;
-mod input;
 
 use std::io::Write;
 use std::process::ExitCode;

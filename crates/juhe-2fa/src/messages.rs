@@ -67,11 +67,7 @@ impl Error {
     /// ```
     pub fn likely_key_material(&self) -> bool {
         match self {
-            Error::Api {
-                code: ErrorCode::InvalidMobile | ErrorCode::InvalidIdCard,
-                mode,
-                ..
-            } => *mode != Endpoint::Plain,
+            Error::Api { code, mode, .. } if code.is_unreadable_field() => *mode != Endpoint::Plain,
             Error::Api {
                 code: ErrorCode::InvalidOpenId,
                 ..

@@ -218,6 +218,13 @@ impl ErrorCode {
             || matches!(self, ErrorCode::TestKeyLimited | ErrorCode::Maintenance)
     }
 
+    /// True for the codes that say the vendor could not read a field (232901 the mobile,
+    /// 232902 the ID card): a malformed number — or, from an encrypted endpoint for numbers
+    /// that passed local validation, a field it could not decrypt (wrong key material).
+    pub fn is_unreadable_field(self) -> bool {
+        matches!(self, ErrorCode::InvalidMobile | ErrorCode::InvalidIdCard)
+    }
+
     /// True for the vendor's rate limits (10011, 10012): slow down, then try again.
     pub fn is_rate_limit(self) -> bool {
         matches!(self, ErrorCode::IpRateLimited | ErrorCode::RateLimited)

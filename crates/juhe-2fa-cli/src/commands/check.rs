@@ -4,10 +4,10 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use juhe_2fa::{Carrier, IdCard, Mobile};
+use juhe_batch::RowReader;
 
 use crate::encoding::EncodingArg;
 use crate::error::{CliError, Exit};
-use crate::input::RowReader;
 
 /// One line of `check --json` (docs/cli.md), plus `mobile_error`.
 #[derive(serde::Serialize)]
@@ -109,7 +109,7 @@ pub fn one(idcard: &str, mobile: &str, json: bool) -> Result<Exit, CliError> {
 }
 
 pub fn file(path: &Path, encoding: EncodingArg, json: bool) -> Result<Exit, CliError> {
-    let (mut reader, _) = RowReader::open(path, encoding)?;
+    let (mut reader, _) = RowReader::open(path, encoding.into())?;
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     let (mut rows, mut invalid, mut unsupported) = (0u64, 0u64, 0u64);
     while let Some(row) = reader.next_row() {

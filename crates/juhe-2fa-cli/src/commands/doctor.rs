@@ -111,7 +111,8 @@ impl BlockingTransport for Recording {
     }
 }
 
-/// The codes that mean "the vendor could not decrypt the fields": try the next scheme.
+/// The codes that mean "the vendor could not decrypt the fields", as the plan names them (the
+/// decision is the SDK's: `Error::likely_key_material`).
 const CANNOT_DECRYPT: [ErrorCode; 3] = [
     ErrorCode::InvalidMobile,
     ErrorCode::InvalidIdCard,
@@ -153,7 +154,7 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
         );
     };
     match (code, code.kind()) {
-        (code, _) if CANNOT_DECRYPT.contains(&code) => Step::Next,
+        _ if e.likely_key_material() => Step::Next,
         (_, ErrorKind::Credential | ErrorKind::Disabled) => Step::Stop(
             Exit::Api,
             format!(

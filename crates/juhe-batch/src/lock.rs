@@ -14,15 +14,15 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::ErrorKind;
 use std::path::Path;
 
-use crate::error::CliError;
+use crate::error::Error;
 
 /// Held until dropped.
-pub struct JobLock {
+pub(crate) struct JobLock {
     file: File,
 }
 
 /// The text a run writes into its journal to name itself.
-pub fn holder() -> String {
+pub(crate) fn holder() -> String {
     format!(
         "pid {} on {}, since {} (Unix time)",
         std::process::id(),
@@ -86,7 +86,7 @@ fn lock_holder_pid(file: &File) -> Option<u32> {
 /// The message for a journal whose lock another run holds: who it is, from the kernel's lock
 /// table, else from what it wrote into the journal (read through SQLite only when the path
 /// is the journal's one name: SQLite must not make `-wal` files beside another link).
-fn in_use(journal: &Path, file: &File) -> CliError {
+fn in_use(journal: &Path, file: &File) -> Error {
     let pid = lock_holder_pid(file);
     let single = file.metadata().is_ok_and(|m| {
         #[cfg(unix)]
@@ -106,11 +106,10 @@ fn in_use(journal: &Path, file: &File) -> CliError {
         (None, Some(text)) => text,
         (None, None) => "holder unknown".into(),
     };
-    CliError::usage(format!(
-        "the journal {} is in use by another batch run ({holder})",
-        journal.display()
-    ))
-    .with_hint("wait for it to finish, or give this run another --journal and --output")
+    Error::InUse {
+        path: journal.to_owned(),
+        holder,
+    }
 }
 
 /// `open` with `O_NOFOLLOW` (a symbolic link at `path` fails with `ELOOP`) and `O_NONBLOCK` (a
@@ -128,7 +127,7 @@ fn options_nofollow(options: &mut OpenOptions) -> &mut OpenOptions {
 }
 
 /// Creates `path` anew, 0600, failing if anything (a file, a link) is already there.
-pub fn create_new_private(path: &Path, read: bool) -> std::io::Result<File> {
+pub(crate) fn create_new_private(path: &Path, read: bool) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(read).write(true).create_new(true);
     #[cfg(unix)]
@@ -137,7 +136,7 @@ pub fn create_new_private(path: &Path, read: bool) -> std::io::Result<File> {
 }
 
 /// Opens an existing `path` for reading and writing without following a link.
-pub fn open_existing(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_existing(path: &Path) -> std::io::Result<File> {
     options_nofollow(OpenOptions::new().read(true).write(true)).open(path)
 }
 
@@ -161,7 +160,7 @@ fn euid() -> u32 {
 }
 
 /// The owner of a file that is not ours (effective uid), if it is not.
-pub fn foreign_owner(meta: &std::fs::Metadata) -> Option<u32> {
+pub(crate) fn foreign_owner(meta: &std::fs::Metadata) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -176,7 +175,7 @@ pub fn foreign_owner(meta: &std::fs::Metadata) -> Option<u32> {
 
 /// Why a file we are about to write into is not safe to use, if it is not: another user's, a
 /// link, or open to others.
-pub fn unsafe_reason(meta: &std::fs::Metadata, what: &str) -> Option<String> {
+pub(crate) fn unsafe_reason(meta: &std::fs::Metadata, what: &str) -> Option<String> {
     if !meta.is_file() {
         return Some(format!("is not a regular file, so it is not a {what}"));
     }
@@ -205,30 +204,30 @@ pub fn unsafe_reason(meta: &std::fs::Metadata, what: &str) -> Option<String> {
 }
 
 impl JobLock {
-    /// Creates (0600) or opens the journal file and takes its lock, or fails at once (exit 2)
-    /// naming the run that holds it. An existing journal must be safe to write (see
+    /// Creates (0600) or opens the journal file and takes its lock, or fails at once naming
+    /// the run that holds it. An existing journal must be safe to write (see
     /// [`unsafe_reason`]): a planted or shared one is refused, never written through.
-    pub fn acquire(journal: &Path) -> Result<JobLock, CliError> {
+    pub(crate) fn acquire(journal: &Path) -> Result<JobLock, Error> {
         let file = match open_existing(journal) {
             Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => match create_new_private(journal, true) {
                 Ok(file) => file,
                 // Created by someone else in between: check that one like any existing file.
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    open_existing(journal).map_err(|e| open_error(journal, &e))?
+                    open_existing(journal).map_err(|e| open_error(journal, e))?
                 }
-                Err(e) => return Err(CliError::io("create the journal", journal, &e)),
+                Err(e) => return Err(Error::file("create the journal", journal, e)),
             },
-            Err(e) => return Err(open_error(journal, &e)),
+            Err(e) => return Err(open_error(journal, e)),
         };
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(in_use(journal, &file)),
-            Err(TryLockError::Error(e)) => return Err(CliError::io("lock", journal, &e)),
+            Err(TryLockError::Error(e)) => return Err(Error::file("lock", journal, e)),
         }
         let meta = file
             .metadata()
-            .map_err(|e| CliError::io("inspect", journal, &e))?;
+            .map_err(|e| Error::file("inspect", journal, e))?;
         if let Some(why) = unsafe_reason(&meta, "journal") {
             return Err(refused(journal, &why));
         }
@@ -244,14 +243,14 @@ impl JobLock {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(CliError::io("inspect", side, &e)),
+                Err(e) => return Err(Error::file("inspect", side, e)),
             }
         }
         Ok(JobLock { file })
     }
 
     /// True when `path` (following links) is this lock's journal file.
-    pub fn is_file_at(&self, path: &Path) -> bool {
+    pub(crate) fn is_file_at(&self, path: &Path) -> bool {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -270,9 +269,9 @@ impl JobLock {
 
 /// A journal that cannot be opened as it is: a symbolic link is refused (after telling the
 /// user if the file behind it is in use, the message a second run expects).
-fn open_error(journal: &Path, e: &std::io::Error) -> CliError {
-    if !is_link_error(e) {
-        return CliError::io("open the journal", journal, e);
+fn open_error(journal: &Path, e: std::io::Error) -> Error {
+    if !is_link_error(&e) {
+        return Error::file("open the journal", journal, e);
     }
     let mut options = OpenOptions::new();
     options.read(true);
@@ -293,8 +292,9 @@ fn open_error(journal: &Path, e: &std::io::Error) -> CliError {
     )
 }
 
-fn refused(path: &Path, why: &str) -> CliError {
-    CliError::usage(format!("{} {why}; nothing was sent", path.display())).with_hint(
-        "if it is yours and you trust it, `chmod 600` it (a symbolic link: pass the file itself); otherwise remove it, or pass another --journal/--output in a directory only you can write",
-    )
+fn refused(path: &Path, why: &str) -> Error {
+    Error::Unsafe {
+        path: path.to_owned(),
+        reason: why.to_owned(),
+    }
 }

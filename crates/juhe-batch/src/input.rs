@@ -4,23 +4,28 @@
 //! Each row keeps its bytes as they were in the file (`Row::raw`) and its line end, so the
 //! output repeats them exactly: only the fields we read are decoded.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use juhe_2fa::{IdCard, Mobile};
 use serde_json::{Map, Value};
 
-use crate::encoding::{Detected, EncodingArg};
-use crate::error::CliError;
+use crate::encoding::{Detected, Encoding};
+use crate::error::Error;
 
 /// The file format, from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// CSV with a header line.
     Csv,
+    /// JSON Lines: one object per line.
     Jsonl,
 }
 
 impl Format {
+    /// JSON Lines when the name ends in `.jsonl` (any case), else CSV.
     pub fn of(path: &Path) -> Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("jsonl") => Format::Jsonl,
@@ -29,10 +34,13 @@ impl Format {
     }
 }
 
-/// What a row carries besides the two numbers, to write it back out unchanged.
-#[derive(Debug, Clone)]
+/// What a row carries besides the two numbers, to write it back out unchanged. Its `Debug`
+/// shows its shape, never its contents (they hold the numbers).
+#[derive(Clone)]
 pub enum Passthrough {
+    /// A CSV record's fields, as bytes.
     Csv(csv::ByteRecord),
+    /// A JSON object's members, in their order.
     Json(Map<String, Value>),
     /// A JSONL line that is not a JSON object.
     RawLine(String),
@@ -40,15 +48,18 @@ pub enum Passthrough {
     RawBytes(Vec<u8>),
 }
 
-/// One input record.
-#[derive(Debug, Clone)]
+/// One input record. Its `Debug` masks the numbers and leaves out the record's bytes.
+#[derive(Clone)]
 pub struct Row {
     /// 1-based record number (the CSV header is not counted).
     pub number: u64,
+    /// The `idcard` field as written, when the row has one in the input's encoding.
     pub idcard: Option<String>,
+    /// The `mobile` field as written, when the row has one in the input's encoding.
     pub mobile: Option<String>,
     /// Why the row could not be read as a pair, if so.
     pub malformed: Option<String>,
+    /// The whole record, to write it back out.
     pub passthrough: Passthrough,
     /// The record's bytes as they were in the file, without its line end.
     pub raw: Vec<u8>,
@@ -56,13 +67,54 @@ pub struct Row {
     pub line_end: &'static [u8],
 }
 
+impl fmt::Debug for Passthrough {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Passthrough::Csv(record) => write!(f, "Csv({} fields)", record.len()),
+            Passthrough::Json(map) => write!(f, "Json({} members)", map.len()),
+            Passthrough::RawLine(text) => write!(f, "RawLine({} bytes)", text.len()),
+            Passthrough::RawBytes(bytes) => write!(f, "RawBytes({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A number that parses shows masked; one that does not, only its length.
+        let idcard = self.idcard.as_deref().map(|text| {
+            IdCard::parse(text).map_or_else(
+                |_| format!("<{} chars>", text.chars().count()),
+                |i| i.masked(),
+            )
+        });
+        let mobile = self.mobile.as_deref().map(|text| {
+            Mobile::parse(text).map_or_else(
+                |_| format!("<{} chars>", text.chars().count()),
+                |m| m.masked(),
+            )
+        });
+        f.debug_struct("Row")
+            .field("number", &self.number)
+            .field("idcard", &idcard)
+            .field("mobile", &mobile)
+            .field("malformed", &self.malformed)
+            .field("passthrough", &self.passthrough)
+            .field("raw", &format_args!("<{} bytes>", self.raw.len()))
+            .field("line_end", &self.line_end)
+            .finish()
+    }
+}
+
 /// The CSV header: its fields, and its bytes and line end as they were in the file.
 #[derive(Debug, Clone)]
 pub struct Header {
+    /// The header's fields, as bytes.
     pub fields: csv::ByteRecord,
     /// The header names decoded (invalid bytes replaced), for comparing with ours.
     pub names: Vec<String>,
+    /// The header line's bytes as they were in the file, without its line end.
     pub raw: Vec<u8>,
+    /// The header line's line end in the file.
     pub line_end: &'static [u8],
 }
 
@@ -192,9 +244,9 @@ fn header_name(text: &str) -> String {
 }
 
 impl RowReader {
-    /// Opens a file in its encoding (`--encoding`).
-    pub fn open(path: &Path, encoding: EncodingArg) -> Result<(RowReader, Detected), CliError> {
-        let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
+    /// Opens a file in its encoding (`Auto` finds it), and says what it turned out to be.
+    pub fn open(path: &Path, encoding: Encoding) -> Result<(RowReader, Detected), Error> {
+        let file = File::open(path).map_err(|e| Error::file("read", path, e))?;
         let (bytes, detected) = crate::encoding::sniff_input(Box::new(file), encoding, path)?;
         Ok((
             RowReader::from_reader(bytes, Format::of(path), path, detected)?,
@@ -209,7 +261,7 @@ impl RowReader {
         format: Format,
         path: &Path,
         encoding: Detected,
-    ) -> Result<RowReader, CliError> {
+    ) -> Result<RowReader, Error> {
         match format {
             Format::Jsonl => Ok(RowReader {
                 source: Source::Jsonl {
@@ -231,16 +283,17 @@ impl RowReader {
                     .flexible(true)
                     .has_headers(true)
                     .from_reader(tee);
-                let unreadable = |e: &dyn std::fmt::Display| {
-                    CliError::usage(format!(
-                        "cannot read the CSV header of {}: {e}",
-                        path.display()
-                    ))
+                let unreadable = |e: juhe_2fa::BoxError| Error::Header {
+                    path: path.to_owned(),
+                    source: e,
                 };
-                let fields = reader.byte_headers().map_err(|e| unreadable(&e))?.clone();
+                let fields = reader
+                    .byte_headers()
+                    .map_err(|e| unreadable(e.into()))?
+                    .clone();
                 let end = reader.position().byte();
                 let (raw, line_end) =
-                    raw_record(reader.get_mut(), 0, end).map_err(|e| unreadable(&e))?;
+                    raw_record(reader.get_mut(), 0, end).map_err(|e| unreadable(e.into()))?;
                 let names: Vec<String> = fields
                     .iter()
                     .map(|f| header_name(&encoding.decode_lossy(f)))
@@ -251,12 +304,10 @@ impl RowReader {
                         .into_iter()
                         .filter(|n| find(n).is_none())
                         .collect();
-                    return Err(CliError::usage(format!(
-                        "{} has no {} column in its header",
-                        path.display(),
-                        missing.join(" or ")
-                    ))
-                    .with_hint("the first line must name the columns, e.g. `name,idcard,mobile`"));
+                    return Err(Error::MissingColumns {
+                        path: path.to_owned(),
+                        missing,
+                    });
                 };
                 let width = fields.len();
                 Ok(RowReader {
@@ -291,13 +342,7 @@ impl RowReader {
     }
 
     /// The next row; `Err` only for I/O failures (a malformed row is a `Row` with `malformed`).
-    pub fn next_row(&mut self) -> Option<Result<Row, CliError>> {
-        let read_error = |e: &dyn std::fmt::Display| {
-            Some(Err(CliError::failure(format!(
-                "cannot read the input: {e}"
-            ))))
-        };
-        let encoding = self.encoding;
+    pub fn next_row(&mut self) -> Option<Result<Row, Error>> {
         match &mut self.source {
             Source::Csv {
                 reader,
@@ -305,78 +350,96 @@ impl RowReader {
                 mobile,
                 width,
             } => {
-                let mut record = csv::ByteRecord::new();
-                match reader.read_byte_record(&mut record) {
-                    Ok(false) => None,
-                    Ok(true) => {
-                        self.number += 1;
-                        if record.iter().any(|f| f.contains(&b'\n')) {
-                            self.suspicious += 1;
-                        }
-                        let from = record.position().map_or(0, csv::Position::byte);
-                        let to = reader.position().byte();
-                        let (raw, line_end) = match raw_record(reader.get_mut(), from, to) {
-                            Ok(raw) => raw,
-                            Err(e) => return read_error(&e),
-                        };
-                        let columns = Columns {
-                            idcard: *idcard,
-                            mobile: *mobile,
-                            width: *width,
-                        };
-                        let mut row = csv_row(self.number, record, columns, encoding);
-                        row.raw = raw;
-                        row.line_end = line_end;
-                        Some(Ok(row))
-                    }
-                    Err(e) => read_error(&e),
-                }
+                let columns = Columns {
+                    idcard: *idcard,
+                    mobile: *mobile,
+                    width: *width,
+                };
+                let counters = (&mut self.number, &mut self.suspicious);
+                next_csv(reader, columns, counters, self.encoding)
             }
-            Source::Jsonl { lines } => loop {
-                let mut line = Vec::new();
-                match lines.read_until(b'\n', &mut line) {
-                    Ok(0) => return None,
-                    Ok(_) => {}
-                    Err(e) => return read_error(&e),
-                }
-                let line_end: &'static [u8] = if line.ends_with(b"\r\n") {
-                    b"\r\n"
-                } else if line.ends_with(b"\n") {
-                    b"\n"
-                } else {
-                    b""
-                };
-                line.truncate(line.len() - line_end.len());
-                // A UTF-8 byte order mark on the first line is not part of the JSON.
-                if self.number == 0 && line.starts_with(b"\xef\xbb\xbf") {
-                    line.drain(..3);
-                }
-                if line.trim_ascii().is_empty() {
-                    continue;
-                }
-                self.number += 1;
-                let mut row = match encoding.decode(&line) {
-                    Some(text) => json_row(self.number, text.trim()),
-                    // GBK bytes that are not GBK: read as well as can be, written back as they were.
-                    None if encoding.gbk => {
-                        json_row(self.number, encoding.decode_lossy(&line).trim())
-                    }
-                    // Never replaced with U+FFFD: rejected, and written back as it came.
-                    None => Row {
-                        number: self.number,
-                        idcard: None,
-                        mobile: None,
-                        malformed: Some("the line is not UTF-8 text (try --encoding gbk)".into()),
-                        passthrough: Passthrough::RawBytes(line.trim_ascii().to_vec()),
-                        raw: Vec::new(),
-                        line_end: b"",
-                    },
-                };
-                row.raw = line;
-                row.line_end = line_end;
-                return Some(Ok(row));
-            },
+            Source::Jsonl { lines } => next_jsonl(lines, &mut self.number, self.encoding),
         }
+    }
+}
+
+/// The next CSV record as a row, counting it (and, if a field spans lines, as suspicious).
+fn next_csv(
+    reader: &mut csv::Reader<Tee>,
+    columns: Columns,
+    (number, suspicious): (&mut u64, &mut u64),
+    encoding: Detected,
+) -> Option<Result<Row, Error>> {
+    let mut record = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(false) => None,
+        Ok(true) => {
+            *number += 1;
+            if record.iter().any(|f| f.contains(&b'\n')) {
+                *suspicious += 1;
+            }
+            let from = record.position().map_or(0, csv::Position::byte);
+            let to = reader.position().byte();
+            let (raw, line_end) = match raw_record(reader.get_mut(), from, to) {
+                Ok(raw) => raw,
+                Err(e) => return Some(Err(Error::read(e))),
+            };
+            let mut row = csv_row(*number, record, columns, encoding);
+            row.raw = raw;
+            row.line_end = line_end;
+            Some(Ok(row))
+        }
+        Err(e) => Some(Err(Error::read(e))),
+    }
+}
+
+/// The next non-blank JSON Lines line as a row, counting it.
+fn next_jsonl(
+    lines: &mut Input,
+    number: &mut u64,
+    encoding: Detected,
+) -> Option<Result<Row, Error>> {
+    loop {
+        let mut line = Vec::new();
+        match lines.read_until(b'\n', &mut line) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Err(Error::read(e))),
+        }
+        let line_end: &'static [u8] = if line.ends_with(b"\r\n") {
+            b"\r\n"
+        } else if line.ends_with(b"\n") {
+            b"\n"
+        } else {
+            b""
+        };
+        line.truncate(line.len() - line_end.len());
+        // A UTF-8 byte order mark on the first line is not part of the JSON.
+        if *number == 0 && line.starts_with(b"\xef\xbb\xbf") {
+            line.drain(..3);
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        *number += 1;
+        let mut row = match encoding.decode(&line) {
+            Some(text) => json_row(*number, text.trim()),
+            // GBK bytes that are not GBK: read as well as can be, written back as they were.
+            None if encoding.gbk => json_row(*number, encoding.decode_lossy(&line).trim()),
+            // Never replaced with U+FFFD: rejected, and written back as it came.
+            None => Row {
+                number: *number,
+                idcard: None,
+                mobile: None,
+                malformed: Some("the line is not UTF-8 text (try --encoding gbk)".into()),
+                passthrough: Passthrough::RawBytes(line.trim_ascii().to_vec()),
+                raw: Vec::new(),
+                line_end: b"",
+            },
+        };
+        row.raw = line;
+        row.line_end = line_end;
+        return Some(Ok(row));
     }
 }
 
@@ -486,11 +549,9 @@ fn json_row(number: u64, text: &str) -> Row {
 
 /// Counts the records of a file (for the progress bar's total) without decoding them: CSV
 /// records, or non-blank JSONL lines.
-pub fn count_rows(path: &Path) -> Result<u64, CliError> {
-    let file = File::open(path).map_err(|e| CliError::io("read", path, &e))?;
+pub fn count_rows(path: &Path) -> Result<u64, Error> {
+    let file = File::open(path).map_err(|e| Error::file("read", path, e))?;
     let buffered = BufReader::with_capacity(256 * 1024, file);
-    let read_error =
-        |e: &dyn std::fmt::Display| CliError::failure(format!("cannot read the input: {e}"));
     let mut n = 0;
     match Format::of(path) {
         Format::Csv => {
@@ -499,16 +560,13 @@ pub fn count_rows(path: &Path) -> Result<u64, CliError> {
                 .has_headers(true)
                 .from_reader(buffered);
             let mut record = csv::ByteRecord::new();
-            while reader
-                .read_byte_record(&mut record)
-                .map_err(|e| read_error(&e))?
-            {
+            while reader.read_byte_record(&mut record).map_err(Error::read)? {
                 n += 1;
             }
         }
         Format::Jsonl => {
             for line in buffered.split(b'\n') {
-                if !line.map_err(|e| read_error(&e))?.trim_ascii().is_empty() {
+                if !line.map_err(Error::read)?.trim_ascii().is_empty() {
                     n += 1;
                 }
             }
@@ -599,6 +657,34 @@ mod tests {
         assert!(
             reader.get_ref().buf.len() < 4 * TEE_CHUNK,
             "memory stays flat"
+        );
+    }
+
+    /// `{:?}` of a row (and so of an `Event`) never shows a number or the record's bytes.
+    #[test]
+    fn debug_masks_the_numbers() {
+        let file = b"name,idcard,mobile\nZhang,110105199003071239,13012345678\nLi,110105199003071230,130123\n";
+        let mut rows = reader(file.to_vec(), Format::Csv, false);
+        for _ in 0..2 {
+            let shown = format!("{:?}", rows.next_row().unwrap().unwrap());
+            for secret in [
+                "199003071239",
+                "199003071230",
+                "12345678",
+                "130123",
+                "Zhang",
+            ] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        let json = json_row(
+            1,
+            r#"{"idcard":"110105199003071239","mobile":"13012345678"}"#,
+        );
+        let shown = format!("{json:?}");
+        assert!(
+            !shown.contains("199003071239") && shown.contains("Json(2 members)"),
+            "{shown}"
         );
     }
 

@@ -12,16 +12,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use juhe_2fa::layers::proto::PairIdentity;
-use juhe_2fa::{ErrorCode, IdCard, Mobile};
+use juhe_2fa::{ErrorCode, IdCard, Mobile, PairIdentity};
 
-use super::lock::JobLock;
-use crate::error::CliError;
+use crate::error::Error;
+use crate::lock::JobLock;
 
-/// Where a row stands.
+/// Where a row stands in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    /// Handed to the client: may have been billed. Not sent again without `--retry-ambiguous`.
+    /// Handed to the client: may have been billed. Not sent again unless the job retries
+    /// ambiguous rows.
     Sent,
     /// Final outcome recorded.
     Done,
@@ -50,15 +50,22 @@ impl State {
 /// The `status` column of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// The mobile is registered to the ID card (billed).
     Match,
+    /// It is not (billed).
     Mismatch,
+    /// Refused locally (invalid or unreadable row): nothing sent.
     Rejected,
+    /// The API answered a code about this pair: final, not billed.
     ApiError,
+    /// Not final, surely not billed: the next run sends it again.
     Failed,
+    /// Not final, may have been billed: sent again only when the job retries ambiguous rows.
     Unknown,
 }
 
 impl Status {
+    /// Every status, in the order summaries list them.
     pub const ALL: [Status; 6] = [
         Status::Match,
         Status::Mismatch,
@@ -68,6 +75,7 @@ impl Status {
         Status::Unknown,
     ];
 
+    /// The status as the output writes it (`match`, `api_error`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Match => "match",
@@ -100,14 +108,20 @@ impl Status {
 /// A row's result: the columns added to the output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowResult {
+    /// The outcome.
     pub status: Status,
+    /// The vendor's `res` (1 match, 2 mismatch), for an answer.
     pub res: Option<u8>,
+    /// The vendor's order id (the billing reference), for an answer.
     pub order_id: Option<String>,
+    /// The vendor's error code, for an answered code.
     pub error_code: Option<ErrorCode>,
+    /// Why, in words (for anything but a plain answer).
     pub reason: Option<String>,
 }
 
 impl RowResult {
+    /// A result with no answer: `status` and why.
     pub fn status(status: Status, reason: impl Into<String>) -> RowResult {
         RowResult {
             status,
@@ -122,8 +136,11 @@ impl RowResult {
 /// A journal row.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The keyed digest that recognises the row's pair in this journal (never the numbers).
     pub pair: i64,
+    /// Where the row stands.
     pub state: State,
+    /// Its result as recorded.
     pub outcome: RowResult,
 }
 
@@ -147,7 +164,7 @@ enum Msg {
     },
 }
 
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     tx: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<Result<(), rusqlite::Error>>>,
@@ -206,10 +223,6 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS rows_pair ON rows (pair);
 ";
-
-fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
-    CliError::failure(format!("journal {}: {e}", path.display()))
-}
 
 fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     use rusqlite::OpenFlags;
@@ -344,8 +357,8 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>) -> Result<(), rusqlite::
 
 /// The job's salt: kept in `meta`; a new journal gets a random one; a journal with rows but
 /// no salt predates salts and keeps its digests.
-fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
-    let failed = |e: rusqlite::Error| CliError::failure(format!("journal: {e}"));
+fn pair_digest(conn: &Connection, path: &Path) -> Result<PairDigest, Error> {
+    let failed = |e: rusqlite::Error| Error::journal(path, e);
     let salt: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| {
             r.get(0)
@@ -353,7 +366,7 @@ fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
         .optional()
         .map_err(failed)?;
     if let Some(salt) = salt {
-        let salt = hex::decode(salt).map_err(|_| CliError::failure("journal: a corrupt salt"))?;
+        let salt = hex::decode(salt).map_err(|_| Error::journal(path, "a corrupt salt"))?;
         return Ok(PairDigest::Salted(salt));
     }
     let rows: i64 = conn
@@ -363,7 +376,10 @@ fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
         return Ok(PairDigest::Legacy);
     }
     let mut salt = vec![0u8; 32];
-    getrandom::fill(&mut salt).map_err(|e| CliError::failure(format!("random salt: {e}")))?;
+    getrandom::fill(&mut salt).map_err(|e| Error::System {
+        what: "random salt",
+        source: Box::new(e),
+    })?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('salt', ?1)",
         params![hex::encode(&salt)],
@@ -374,37 +390,40 @@ fn pair_digest(conn: &Connection) -> Result<PairDigest, CliError> {
 
 impl Journal {
     /// Opens (or creates, 0600) the journal, holding its lock for as long as it is open.
-    pub fn open(path: &Path, input: &Path) -> Result<Journal, CliError> {
+    pub fn open(path: &Path, input: &Path) -> Result<Journal, Error> {
+        let sql_error = |e| Error::journal(path, e);
         let lock = JobLock::acquire(path)?;
-        let conn = open_connection(path).map_err(|e| sql_error(path, &e))?;
+        let conn = open_connection(path).map_err(sql_error)?;
         if !lock.is_file_at(path) {
-            return Err(CliError::usage(format!(
-                "the journal {} was replaced while it was being opened; nothing was sent",
-                path.display()
-            )));
+            return Err(Error::Replaced {
+                path: path.to_owned(),
+            });
         }
         // Names this run to a second one refused by the lock.
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('holder', ?1)",
-            params![super::lock::holder()],
+            params![crate::lock::holder()],
         )
-        .map_err(|e| sql_error(path, &e))?;
+        .map_err(sql_error)?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('input', ?1)",
             params![input.to_string_lossy()],
         )
-        .map_err(|e| sql_error(path, &e))?;
-        let digest = pair_digest(&conn)?;
+        .map_err(sql_error)?;
+        let digest = pair_digest(&conn, path)?;
         let fresh = !conn
             .query_row("SELECT EXISTS (SELECT 1 FROM rows)", [], |r| {
                 r.get::<_, bool>(0)
             })
-            .map_err(|e| sql_error(path, &e))?;
+            .map_err(sql_error)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("juhe-journal".into())
             .spawn(move || serve(conn, rx))
-            .map_err(|e| CliError::failure(format!("cannot start the journal thread: {e}")))?;
+            .map_err(|e| Error::System {
+                what: "cannot start the journal thread",
+                source: Box::new(e),
+            })?;
         Ok(Journal {
             path: path.to_owned(),
             tx: Some(tx),
@@ -437,32 +456,28 @@ impl Journal {
         ])
     }
 
-    fn send(&self, msg: Msg) -> Result<(), CliError> {
+    fn send(&self, msg: Msg) -> Result<(), Error> {
         self.tx
             .as_ref()
             .and_then(|tx| tx.send(msg).ok())
             .ok_or_else(|| self.failed())
     }
 
-    fn failed(&self) -> CliError {
-        CliError::failure(format!(
-            "the journal {} stopped (disk full or not writable?)",
-            self.path.display()
-        ))
+    fn failed(&self) -> Error {
+        Error::JournalStopped {
+            path: self.path.clone(),
+        }
     }
 
-    pub async fn lookup(&self, row: u64) -> Result<Option<Entry>, CliError> {
+    /// What the journal holds about a row, if anything.
+    pub async fn lookup(&self, row: u64) -> Result<Option<Entry>, Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::Lookup { row, reply })?;
         rx.await.map_err(|_| self.failed())
     }
 
     /// The first row before `before` with the same pair digest, if any.
-    pub async fn find_pair(
-        &self,
-        pair: i64,
-        before: u64,
-    ) -> Result<Option<(u64, Entry)>, CliError> {
+    pub async fn find_pair(&self, pair: i64, before: u64) -> Result<Option<(u64, Entry)>, Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::FindPair {
             pair,
@@ -479,7 +494,7 @@ impl Journal {
         pair: i64,
         state: State,
         outcome: RowResult,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::Write {
             row,
@@ -492,30 +507,34 @@ impl Journal {
     }
 
     /// Stops the journal thread and reports any SQLite error it hit.
-    pub fn close(mut self) -> Result<(), CliError> {
+    pub fn close(mut self) -> Result<(), Error> {
         drop(self.tx.take());
         match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => Err(sql_error(&self.path, &e)),
+            Some(Ok(Err(e))) => Err(Error::journal(&self.path, e)),
             Some(Err(_)) => Err(self.failed()),
             _ => Ok(()),
         }
     }
 }
 
-/// Every row of a journal, in order (for `batch --report`).
-pub fn read_all(path: &Path, mut each: impl FnMut(u64, &Entry)) -> Result<(), CliError> {
+/// Every row of a journal, in order, read-only: the order ids and outcomes a job produced
+/// (`juhe-2fa batch --report`). `each` gets the row number (from 1) and its entry.
+pub fn read_journal(path: &Path, mut each: impl FnMut(u64, &Entry)) -> Result<(), Error> {
     if !path.is_file() {
-        return Err(CliError::usage(format!("no journal at {}", path.display())));
+        return Err(Error::NoJournal {
+            path: path.to_owned(),
+        });
     }
+    let sql_error = |e| Error::journal(path, e);
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| sql_error(path, &e))?;
+        .map_err(sql_error)?;
     let mut stmt = conn
         .prepare("SELECT pair, state, status, res, order_id, error_code, reason, row FROM rows ORDER BY row")
-        .map_err(|e| sql_error(path, &e))?;
-    let mut rows = stmt.query([]).map_err(|e| sql_error(path, &e))?;
-    while let Some(row) = rows.next().map_err(|e| sql_error(path, &e))? {
-        let entry = entry_from(row).map_err(|e| sql_error(path, &e))?;
-        let number: i64 = row.get(7).map_err(|e| sql_error(path, &e))?;
+        .map_err(sql_error)?;
+    let mut rows = stmt.query([]).map_err(sql_error)?;
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let entry = entry_from(row).map_err(sql_error)?;
+        let number: i64 = row.get(7).map_err(sql_error)?;
         each(number as u64, &entry);
     }
     Ok(())

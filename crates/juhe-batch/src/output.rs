@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::journal::RowResult;
-use super::lock;
 use crate::encoding::Detected;
-use crate::error::CliError;
+use crate::error::Error;
 use crate::input::{Format, Header, Passthrough, Row};
+use crate::journal::RowResult;
+use crate::lock;
 
 const EXTRA: [&str; 5] = ["status", "res", "order_id", "error_code", "reason"];
 
@@ -29,7 +29,7 @@ fn is_formula(field: &[u8]) -> bool {
     field.first().is_some_and(|b| FORMULA_START.contains(b))
 }
 
-pub struct OutputWriter {
+pub(crate) struct OutputWriter {
     file: BufWriter<File>,
     format: Format,
     /// The CSV header's width: the added columns follow it.
@@ -45,15 +45,15 @@ pub struct OutputWriter {
     line: Vec<u8>,
 }
 
-fn added_name_clash(name: &str, what: &str) -> CliError {
-    CliError::usage(format!(
-        "the input has a {what} named `{name}`, which batch adds to every row; nothing was sent"
-    ))
-    .with_hint("rename it, or pass --prefix (e.g. --prefix juhe_) for the added names")
+fn added_name_clash(name: &str, place: &str) -> Error {
+    Error::NameClash {
+        name: name.to_owned(),
+        place: place.to_owned(),
+    }
 }
 
 /// Fails (before the row is sent) when a JSONL object has a key batch would overwrite.
-pub fn check_keys(passthrough: &Passthrough, prefix: &str, line: u64) -> Result<(), CliError> {
+pub(crate) fn check_keys(passthrough: &Passthrough, prefix: &str, line: u64) -> Result<(), Error> {
     if let Passthrough::Json(map) = passthrough {
         let names = EXTRA.map(|name| format!("{prefix}{name}"));
         if let Some(key) = map.keys().find(|k| names.contains(k)) {
@@ -63,12 +63,12 @@ pub fn check_keys(passthrough: &Passthrough, prefix: &str, line: u64) -> Result<
     Ok(())
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> CliError {
-    CliError::failure(format!("cannot write {}: {e}", path.display()))
+fn write_error(path: &Path, e: impl Into<juhe_2fa::BoxError>) -> Error {
+    Error::write(path, e)
 }
 
 /// `<output>.partial`: where the output is written until it is complete.
-pub fn partial_path(target: &Path) -> PathBuf {
+pub(crate) fn partial_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_owned();
     name.push(".partial");
     target.with_file_name(name)
@@ -77,51 +77,49 @@ pub fn partial_path(target: &Path) -> PathBuf {
 /// Creates `path` anew (`O_EXCL | O_NOFOLLOW`, 0600: it holds identity data), locked against
 /// another run writing the same output. Whatever is already there — a leftover of ours, a
 /// planted link — is removed first, never written through; another user's file is refused.
-fn create_private(path: &Path) -> Result<File, CliError> {
+fn create_private(path: &Path) -> Result<File, Error> {
     for _ in 0..3 {
         match lock::create_new_private(path, false) {
             Ok(file) => {
-                file.try_lock().map_err(|e| {
-                    CliError::failure(format!("cannot lock {}: {e}", path.display()))
+                file.try_lock().map_err(|e| Error::Lock {
+                    path: path.to_owned(),
+                    source: Box::new(e),
                 })?;
                 return Ok(file);
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => remove_stale(path)?,
-            Err(e) => return Err(CliError::io("create", path, &e)),
+            Err(e) => return Err(Error::file("create", path, e)),
         }
     }
-    Err(CliError::usage(format!(
-        "{} keeps reappearing: another program is creating it",
-        path.display()
-    )))
+    Err(Error::Reappearing {
+        path: path.to_owned(),
+    })
 }
 
 /// Removes what a stopped run (or someone else) left at `path`, unless it is another user's or
 /// another run is writing it.
-fn remove_stale(path: &Path) -> Result<(), CliError> {
+fn remove_stale(path: &Path) -> Result<(), Error> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CliError::io("inspect", path, &e)),
+        Err(e) => return Err(Error::file("inspect", path, e)),
     };
     if let Some(uid) = lock::foreign_owner(&meta) {
-        return Err(CliError::usage(format!(
-            "{} was created by another user (uid {uid}); it is neither written nor removed, and nothing was sent",
-            path.display()
-        ))
-        .with_hint("remove it, or write the output in a directory only you can write"));
+        return Err(Error::Foreign {
+            path: path.to_owned(),
+            uid,
+        });
     }
     // A regular file of ours: in use if another run holds its lock.
     if meta.is_file()
         && let Ok(file) = lock::open_existing(path)
         && matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
     {
-        return Err(CliError::usage(format!(
-            "{} is being written by another batch run",
-            path.display()
-        )));
+        return Err(Error::Busy {
+            path: path.to_owned(),
+        });
     }
-    std::fs::remove_file(path).map_err(|e| CliError::io("remove the leftover", path, &e))
+    std::fs::remove_file(path).map_err(|e| Error::file("remove the leftover", path, e))
 }
 
 /// The added values of a row, as text.
@@ -139,6 +137,7 @@ fn added_values(outcome: &RowResult) -> [String; 5] {
 }
 
 impl OutputWriter {
+    /// Creates `<target>.partial` and writes the header (with the added names) into it.
     pub fn create(
         target: &Path,
         format: Format,
@@ -146,7 +145,7 @@ impl OutputWriter {
         prefix: &str,
         encoding: Detected,
         escape_formulas: bool,
-    ) -> Result<OutputWriter, CliError> {
+    ) -> Result<OutputWriter, Error> {
         let names = EXTRA.map(|name| format!("{prefix}{name}"));
         if let Some(clash) = headers.and_then(|h| {
             h.names
@@ -188,7 +187,7 @@ impl OutputWriter {
     fn quote_fields<'a>(
         &mut self,
         fields: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), Error> {
         let escape = self.escape;
         let mut record = csv::ByteRecord::new();
         for field in fields {
@@ -226,7 +225,7 @@ impl OutputWriter {
         raw: &[u8],
         added: &[String; 5],
         line_end: &[u8],
-    ) -> Result<(), CliError> {
+    ) -> Result<(), Error> {
         self.line.clear();
         let added: Vec<Vec<u8>> = added
             .iter()
@@ -256,7 +255,7 @@ impl OutputWriter {
     }
 
     /// The added keys as JSON members (`"status":"match",…`), in the output's encoding.
-    fn json_members(&self, outcome: &RowResult) -> Result<Vec<u8>, CliError> {
+    fn json_members(&self, outcome: &RowResult) -> Result<Vec<u8>, Error> {
         let [status, res, order_id, error_code, reason] = &self.names;
         let mut object = serde_json::Map::new();
         object.insert(status.clone(), json!(outcome.status.as_str()));
@@ -272,7 +271,7 @@ impl OutputWriter {
     /// One JSON line: the input object's own bytes with our keys before its closing brace;
     /// a line that is not an object is carried in an `input` (or, when its bytes would not
     /// come back exactly, `input_base64`) key.
-    fn json_line(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
+    fn json_line(&mut self, row: &Row, outcome: &RowResult) -> Result<(), Error> {
         let members = self.json_members(outcome)?;
         self.line.clear();
         let close = match &row.passthrough {
@@ -322,29 +321,30 @@ impl OutputWriter {
             .map_err(|e| write_error(&self.partial, e))
     }
 
-    pub fn write(&mut self, row: &Row, outcome: &RowResult) -> Result<(), CliError> {
+    /// One row: its bytes as they came, and its result.
+    pub fn write(&mut self, row: &Row, outcome: &RowResult) -> Result<(), Error> {
         match (self.format, &row.passthrough) {
             (Format::Csv, Passthrough::Csv(record)) => {
                 let added = added_values(outcome);
                 self.csv_line(record, &row.raw, &added, row.line_end)
             }
             (Format::Jsonl, _) => self.json_line(row, outcome),
-            (Format::Csv, _) => Err(CliError::failure("internal: a JSON row for a CSV output")),
+            (Format::Csv, _) => Err(write_error(&self.partial, "a JSON row for a CSV output")),
         }
     }
 
     /// Flushes, syncs and renames the finished file into place.
-    pub fn finish(self) -> Result<(), CliError> {
+    pub fn finish(self) -> Result<(), Error> {
         let file = self
             .file
             .into_inner()
-            .map_err(|e| write_error(&self.partial, e.error()))?;
+            .map_err(|e| write_error(&self.partial, e.into_error()))?;
         file.sync_all().map_err(|e| write_error(&self.partial, e))?;
         std::fs::rename(&self.partial, &self.target).map_err(|e| write_error(&self.target, e))
     }
 
     /// Drops an incomplete output (the job stopped early): the next run writes it whole.
-    pub fn abandon(self) -> Result<(), CliError> {
+    pub fn abandon(self) -> Result<(), Error> {
         drop(self.file);
         std::fs::remove_file(&self.partial).map_err(|e| write_error(&self.partial, e))
     }
