@@ -48,37 +48,15 @@ impl Default for RetryPolicy {
     }
 }
 
+with_setters!(RetryPolicy {
+    with_max_retries => max_retries: u32,
+    with_base_delay => base_delay: Duration,
+    with_max_delay => max_delay: Duration,
+    with_rate_limited_delay => rate_limited_delay: Duration,
+    with_retry_ambiguous => retry_ambiguous: bool,
+});
+
 impl RetryPolicy {
-    /// Sets [`RetryPolicy::max_retries`].
-    pub fn with_max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Sets [`RetryPolicy::base_delay`].
-    pub fn with_base_delay(mut self, delay: Duration) -> Self {
-        self.base_delay = delay;
-        self
-    }
-
-    /// Sets [`RetryPolicy::max_delay`].
-    pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
-        self
-    }
-
-    /// Sets [`RetryPolicy::rate_limited_delay`].
-    pub fn with_rate_limited_delay(mut self, delay: Duration) -> Self {
-        self.rate_limited_delay = delay;
-        self
-    }
-
-    /// Sets [`RetryPolicy::retry_ambiguous`].
-    pub fn with_retry_ambiguous(mut self, retry: bool) -> Self {
-        self.retry_ambiguous = retry;
-        self
-    }
-
     /// No retries at all.
     pub fn none() -> RetryPolicy {
         RetryPolicy {

@@ -52,34 +52,10 @@ impl Default for FleetOptions {
     }
 }
 
-impl FleetOptions {
-    /// Sets [`FleetOptions::burst`].
-    pub fn with_burst(mut self, burst: u32) -> Self {
-        self.burst = burst;
-        self
-    }
-
-    /// Sets [`FleetOptions::expected_replicas`].
-    pub fn with_expected_replicas(mut self, replicas: u32) -> Self {
-        self.expected_replicas = replicas;
-        self
-    }
-
-    /// Sets [`FleetOptions::fail_closed`].
-    pub fn with_fail_closed(mut self, fail_closed: bool) -> Self {
-        self.fail_closed = fail_closed;
-        self
-    }
-
-    /// Sets [`FleetOptions::store_timeout`].
-    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
-        self
-    }
-
-    /// Sets [`FleetOptions::max_wait`].
-    pub fn with_max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
-        self
-    }
-}
+with_setters!(FleetOptions {
+    with_burst => burst: u32,
+    with_expected_replicas => expected_replicas: u32,
+    with_fail_closed => fail_closed: bool,
+    with_store_timeout => store_timeout: Duration,
+    with_max_wait => max_wait: Duration,
+});
