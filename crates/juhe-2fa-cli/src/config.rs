@@ -150,6 +150,11 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The fleet's options from the command line (see [`fleet`]).
+pub fn fleet_options(global: &Global) -> FleetOptions {
+    FleetOptions::default().with_expected_replicas(global.expected_replicas)
+}
+
 /// `--qps`, alone or fleet-wide with `--redis` (which also turns on de-duplication).
 fn fleet(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuilder, CliError> {
     let Some(url) = &global.redis else {
@@ -166,9 +171,15 @@ fn fleet(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuilder, C
     if global.expected_replicas == 0 {
         return Err(CliError::usage("--expected-replicas must be at least 1"));
     }
+    // Ten years: longer is a typo, and Redis would refuse the expiry after the check was sent.
+    if global.dedupe_ttl > 10 * 365 * 86_400 {
+        return Err(CliError::usage(
+            "--dedupe-ttl is at most 315360000 seconds (ten years)",
+        ));
+    }
     builder = builder
         .dedupe(url.clone(), Duration::from_secs(global.dedupe_ttl))
-        .fleet_options(FleetOptions::default().with_expected_replicas(global.expected_replicas));
+        .fleet_options(fleet_options(global));
     if let Some(qps) = global.qps {
         builder = builder.shared_rate_limit(url.clone(), qps);
     }

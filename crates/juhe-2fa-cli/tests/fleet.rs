@@ -329,3 +329,64 @@ fn a_wrong_redis_password_exits_2_and_sends_nothing() {
     );
     assert_eq!(sandbox.stats().requests, 0);
 }
+
+#[test]
+fn a_dead_holders_ambiguous_pair_stays_ambiguous_as_long_as_answers_are_kept() {
+    let redis = RedisServer::start().unwrap();
+    let plan = FaultPlan::new().then(Fault::DelayMs(40_000));
+    let sandbox = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let keep = ["--dedupe-ttl", "600", "--timeout", "60"];
+    let mut holder = verify_cmd(&sandbox.base_url(), &redis.url(), &keep)
+        .spawn()
+        .unwrap();
+    until_a_pair_is_held(&redis);
+    std::thread::sleep(Duration::from_millis(500));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Nobody waits now: the first caller finds the lease run out, later ones the outcome kept.
+    for _ in 0..2 {
+        let later = wait_at_most(
+            verify_cmd(&sandbox.base_url(), &redis.url(), &keep)
+                .spawn()
+                .unwrap(),
+            30,
+        );
+        assert_eq!(later.code, 5, "{}{}", later.stdout, later.stderr);
+    }
+    assert_eq!(sandbox.stats().requests, 0, "nobody sent it again");
+}
+
+#[test]
+fn a_stopped_batch_frees_the_pairs_it_held() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv(&input, &pairs_from("3101041985", "131", 12));
+    let output = dir.path().join("out.csv");
+    let global = ["--qps", "0.5"];
+    let child = batch_cmd(&sandbox.base_url(), demo::API_KEY, &global, &input, &output)
+        .env("JUHE_REDIS_URL", redis.url())
+        .args(["--concurrency", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_a_pair_is_held(&redis);
+    std::thread::sleep(Duration::from_millis(1500));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_at_most(child, 30);
+    let held: Vec<String> = redis
+        .keys()
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.starts_with("juhe2fa:pair:"))
+        .collect();
+    assert!(held.is_empty(), "pairs left held: {held:?}");
+}

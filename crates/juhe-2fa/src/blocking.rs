@@ -59,6 +59,7 @@ impl BlockingClient {
                         for op in ops {
                             let _ = store.run(&op);
                         }
+                        keeper.ran();
                         keeper.wait_blocking();
                     }
                 };
@@ -91,6 +92,21 @@ impl BlockingClient {
         let mut client = self.clone();
         client.context = context;
         client
+    }
+
+    /// Finishes the fleet's pending work before the client goes away (feature `redis`): the
+    /// pairs of calls dropped mid-way are freed (or settled ambiguous) in the background;
+    /// call this before a process exits or its runtime shuts down, so other processes do not
+    /// wait for those pairs' leases. Waits at most 2 s; does nothing without a fleet.
+    pub fn close(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.core.fleet {
+            const POLL: Duration = Duration::from_millis(10);
+            let until = std::time::Instant::now() + Duration::from_secs(2);
+            while fleet.busy() && std::time::Instant::now() < until {
+                std::thread::sleep(POLL);
+            }
+        }
     }
 
     /// Checks one pair; invalid input returns [`Error::InvalidInput`] and sends nothing.

@@ -70,6 +70,7 @@ impl Client {
                         for op in ops {
                             let _ = store.run(&op).await;
                         }
+                        keeper.ran();
                         keeper.wait().await;
                     }
                 });
@@ -99,6 +100,21 @@ impl Client {
         let mut client = self.clone();
         client.context = context;
         client
+    }
+
+    /// Finishes the fleet's pending work before the client goes away (feature `redis`): the
+    /// pairs of calls dropped mid-way are freed (or settled ambiguous) in the background;
+    /// call this before a process exits or its runtime shuts down, so other processes do not
+    /// wait for those pairs' leases. Waits at most 2 s; does nothing without a fleet.
+    pub async fn close(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.core.fleet {
+            const POLL: Duration = Duration::from_millis(10);
+            let until = std::time::Instant::now() + Duration::from_secs(2);
+            while fleet.busy() && std::time::Instant::now() < until {
+                self.timer.sleep(POLL).await;
+            }
+        }
     }
 
     /// Checks one pair. Both numbers are validated first; an invalid one returns

@@ -23,7 +23,7 @@ use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
 use crate::budget::Unit;
 use crate::core::{Core, Prepared};
 #[cfg(feature = "redis")]
-use crate::fleet::{ClaimStep, CredentialsRefused, PairTurn, RateStep, StoreOp, StoreReply};
+use crate::fleet::{ClaimStep, Misconfigured, PairTurn, RateStep, StoreOp, StoreReply};
 use crate::ledger::{Context, Entry, Outcome};
 
 /// Budget counters in the fleet's store.
@@ -698,19 +698,24 @@ impl Check<'_> {
         if let Some(fleet) = self.fleet() {
             fleet.stored(&reply);
         }
-        let reply = match reply {
-            // A wrong password is the user's to fix, not an outage to fall back from.
-            Err(e)
-                if e.is::<CredentialsRefused>()
-                    && matches!(self.phase, Phase::Claim | Phase::SharedRate) =>
+        let refused = reply
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<Misconfigured>())
+            .map(|m| m.problem);
+        let reply = match (reply, refused) {
+            // A wrong password, permission or URL is the user's to fix, not an outage to fall
+            // back from.
+            (Err(e), Some(problem))
+                if matches!(self.phase, Phase::Claim | Phase::SharedRate | Phase::Budget) =>
             {
                 self.finish(Err(Error::Config {
-                    problem: "the shared store (Redis) refused the credentials in its URL; check the password in the Redis URL".into(),
+                    problem: problem.into(),
                     source: Some(e),
                 }));
                 return;
             }
-            reply => reply,
+            (reply, _) => reply,
         };
         match std::mem::replace(&mut self.phase, Phase::Over) {
             Phase::Claim => {

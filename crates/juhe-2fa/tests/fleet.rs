@@ -110,14 +110,13 @@ fn an_ambiguous_holder_makes_its_waiters_ambiguous_and_nobody_sends_again() {
     // (The sandbox drops the timed-out request's handler before it records it.)
     let before = sandbox.pair_count(ID, MOBILE).requests;
     assert!(before <= 1, "{before}");
-    // The ambiguous outcome was kept only for the waiters: a later, deliberate call sends.
-    let third = client.verify(ID, MOBILE).unwrap();
-    assert!(!third.from_cache());
-    assert_eq!(sandbox.pair_count(ID, MOBILE).requests, before + 1);
+    // Answers are kept (60 s), and so is the ambiguous outcome: a later call sends nothing.
+    let third = client.verify(ID, MOBILE).unwrap_err();
     assert!(
-        client.verify(ID, MOBILE).unwrap().from_cache(),
-        "answers are kept"
+        matches!(third, juhe_2fa::Error::AmbiguousElsewhere),
+        "{third:?}"
     );
+    assert_eq!(sandbox.pair_count(ID, MOBILE).requests, before);
 }
 
 #[test]
@@ -596,4 +595,52 @@ async fn rediss_with_a_private_ca_is_supported() {
     assert!(reused.from_cache());
     assert_eq!(sandbox.pair_count(ID, MOBILE).billed, 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_kept_ambiguous_outcome_holds_for_later_callers_unless_they_choose_to_resend() {
+    let redis = RedisServer::start().unwrap();
+    let plan = FaultPlan::new().then(Fault::DelayMs(1500));
+    let sandbox = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let keep = Duration::from_secs(60);
+    let client = builder(&sandbox.base_url())
+        .timeout(Duration::from_millis(500))
+        .dedupe(redis.url(), keep)
+        .build_blocking()
+        .unwrap();
+    let e = client.verify(ID, MOBILE).unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Ambiguous);
+    // Later callers, none of them waiting when it happened: still ambiguous, nothing sent.
+    for _ in 0..2 {
+        let later = client.verify(ID, MOBILE).unwrap_err();
+        assert!(
+            matches!(later, juhe_2fa::Error::AmbiguousElsewhere),
+            "{later:?}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(sandbox.pair_count(ID, MOBILE).requests <= 1);
+    // A caller that chose to resend ambiguous checks sends.
+    let resend = builder(&sandbox.base_url())
+        .dedupe(redis.url(), keep)
+        .fleet_options(FleetOptions::default().with_resend_ambiguous(true))
+        .build_blocking()
+        .unwrap();
+    let v = resend.verify(ID, MOBILE).unwrap();
+    assert_eq!(v.attempts, 1);
+}
+
+#[test]
+fn a_redis_database_that_does_not_exist_is_a_configuration_error() {
+    let redis = RedisServer::start().unwrap();
+    let sandbox = answering().spawn_blocking().unwrap();
+    let url = format!("redis://127.0.0.1:{}/99", redis.port());
+    let client = builder(&sandbox.base_url())
+        .dedupe(url, Duration::ZERO)
+        .build_blocking()
+        .unwrap();
+    let e = client.verify(ID, MOBILE).unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Config, "{e}");
+    assert!(e.to_string().contains("database"), "{e}");
+    assert_eq!(sandbox.stats().requests, 0);
 }

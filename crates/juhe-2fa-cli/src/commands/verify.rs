@@ -22,7 +22,11 @@ pub fn run(global: &Global, idcard: &str, mobile: &str) -> Result<Exit, CliError
             let client = runtime
                 .block_on(async { builder.build() })
                 .map_err(|e| config_error(&e))?;
-            runtime.block_on(client.verify(idcard, mobile))
+            runtime.block_on(async {
+                let result = client.verify(idcard, mobile).await;
+                client.close().await;
+                result
+            })
         }
     };
     report(

@@ -24,6 +24,8 @@ struct State {
     held: HashMap<String, (PairKeys, bool)>,
     /// Operations left by dropped checks.
     jobs: Vec<StoreOp>,
+    /// Of those, how many a runner took and has not finished.
+    in_progress: usize,
     last_renewal: Option<Instant>,
     running: bool,
 }
@@ -34,6 +36,8 @@ pub(crate) type Starter = Box<dyn Fn(Arc<Keeper>) -> bool + Send + Sync>;
 /// See the module documentation.
 #[derive(Default)]
 pub(crate) struct Keeper {
+    /// How long answers are kept (held markers outlive their lease at least this long).
+    keep: Duration,
     starter: OnceLock<Starter>,
     state: Mutex<State>,
     /// Wakes a blocking runner early (jobs to run).
@@ -44,6 +48,13 @@ pub(crate) struct Keeper {
 }
 
 impl Keeper {
+    pub(crate) fn new(keep: Duration) -> Keeper {
+        Keeper {
+            keep,
+            ..Keeper::default()
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -112,12 +123,14 @@ impl Keeper {
     /// `submit` starts another).
     pub(crate) fn round(&self) -> Option<Vec<StoreOp>> {
         let mut state = self.state();
+        state.in_progress = 0;
         if state.held.is_empty() && state.jobs.is_empty() {
             state.running = false;
             state.last_renewal = None;
             return None;
         }
         let mut ops = std::mem::take(&mut state.jobs);
+        state.in_progress = ops.len();
         let now = Instant::now();
         if state
             .last_renewal
@@ -133,6 +146,7 @@ impl Keeper {
                         marker: marker.clone(),
                         lease: LEASE,
                         sent: *sent,
+                        keep: self.keep,
                     }),
             );
         }
@@ -144,6 +158,17 @@ impl Keeper {
         let mut state = self.state();
         state.running = false;
         state.jobs.clear();
+    }
+
+    /// Whether work handed over by dropped checks is still to run.
+    pub(crate) fn has_jobs(&self) -> bool {
+        let state = self.state();
+        !state.jobs.is_empty() || state.in_progress > 0
+    }
+
+    /// The runner ran what its last round gave it.
+    pub(crate) fn ran(&self) {
+        self.state().in_progress = 0;
     }
 
     /// Marks the runner stopped when it ends in any way (its runtime shut down, say), so the
@@ -207,7 +232,8 @@ mod tests {
             keys: keys(),
             marker: "m1".into(),
             lease: LEASE,
-            sent: true
+            sent: true,
+            keep: Duration::ZERO,
         }));
         assert_eq!(keeper.round(), Some(vec![]), "renewals every RENEW_EVERY");
         keeper.release("m1");

@@ -19,7 +19,7 @@ pub(crate) use keys::PairKeys;
 pub(crate) use policy::{ClaimStep, FleetCore, FleetPlan, PairTurn, RateStep};
 #[cfg(feature = "reqwest")]
 pub(crate) use redis_store::RedisStore;
-pub(crate) use redis_store::{BlockingRedisStore, CredentialsRefused};
+pub(crate) use redis_store::{BlockingRedisStore, Misconfigured};
 pub(crate) use store::{BlockingSharedStore, SharedStore, StoreOp, StoreReply};
 
 /// How the fleet features behave (`ClientBuilder::fleet_options`).
@@ -38,6 +38,10 @@ pub struct FleetOptions {
     /// How long a caller waits for another caller's in-flight check of the same pair, or
     /// (fail-closed) for the store to come back (default 60 s).
     pub max_wait: Duration,
+    /// Send a pair even when another caller's check of it may have been billed without an
+    /// answer (default false: such a caller gets `Error::AmbiguousElsewhere`). For a caller that
+    /// chose to resend ambiguous checks (the batch's `--retry-ambiguous`).
+    pub resend_ambiguous: bool,
 }
 
 impl Default for FleetOptions {
@@ -48,6 +52,7 @@ impl Default for FleetOptions {
             fail_closed: false,
             store_timeout: Duration::from_millis(500),
             max_wait: Duration::from_secs(60),
+            resend_ambiguous: false,
         }
     }
 }
@@ -58,4 +63,5 @@ with_setters!(FleetOptions {
     with_fail_closed => fail_closed: bool,
     with_store_timeout => store_timeout: Duration,
     with_max_wait => max_wait: Duration,
+    with_resend_ambiguous => resend_ambiguous: bool,
 });

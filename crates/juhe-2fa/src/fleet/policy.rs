@@ -15,8 +15,12 @@ use super::{FleetOptions, PairKeys};
 use crate::rate_limit::RateLimit;
 use crate::{ApiKey, Error, Verification};
 
-/// How often a waiter looks at another caller's in-flight check.
+/// How often a waiter looks at another caller's in-flight check: often at first (most checks
+/// are answered within a second), then less, so many waiters do not keep Redis busy.
 const POLL: Duration = Duration::from_millis(25);
+const POLL_LATER: Duration = Duration::from_millis(100);
+/// Polls at the first rate, about half a second.
+const QUICK_POLLS: u32 = 20;
 /// After a store failure, how long the store is left alone (the local limiter serves).
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// At most one warning a minute while the store stays unreachable.
@@ -74,6 +78,8 @@ pub(crate) struct PairTurn {
     deadline: Instant,
     /// Counted as a waiter on another caller's check.
     waiting: bool,
+    /// How many times it looked.
+    polls: u32,
     /// Holds the pair (claimed, not yet settled).
     pub(crate) held: bool,
 }
@@ -129,7 +135,7 @@ impl FleetCore {
             dedupe_keep: plan.dedupe_keep,
             options,
             health: Mutex::new(Health::default()),
-            keeper: Arc::default(),
+            keeper: Arc::new(Keeper::new(plan.dedupe_keep.unwrap_or_default())),
         })
     }
 
@@ -278,6 +284,7 @@ impl FleetCore {
             marker: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
             deadline: Instant::now() + self.options.max_wait,
             waiting: false,
+            polls: 0,
             held: false,
         })
     }
@@ -289,6 +296,8 @@ impl FleetCore {
             marker: turn.marker.clone(),
             lease: LEASE,
             waiting: turn.waiting,
+            keep: self.dedupe_keep.unwrap_or_default(),
+            take_ambiguous: self.options.resend_ambiguous,
         })
         .filter(|_| self.store_usable())
     }
@@ -328,14 +337,19 @@ impl FleetCore {
             ),
             Some(PairValue::InFlight { .. }) => {
                 turn.waiting = true;
-                ClaimStep::Wait(POLL)
+                turn.polls += 1;
+                ClaimStep::Wait(if turn.polls <= QUICK_POLLS {
+                    POLL
+                } else {
+                    POLL_LATER
+                })
             }
             Some(PairValue::Ambiguous) => {
                 ClaimStep::Done(Err(Error::AmbiguousElsewhere), leave(turn))
             }
             Some(value @ PairValue::Answer { .. }) => match value.reused(mode, carrier) {
                 Some(v) => {
-                    tracing::info!(verdict = %v.verdict, "answer reused from the shared store");
+                    tracing::debug!(verdict = %v.verdict, "answer reused from the shared store");
                     ClaimStep::Done(Ok(v), leave(turn))
                 }
                 None => ClaimStep::Unguarded,
@@ -372,6 +386,11 @@ impl FleetCore {
         self.keeper.submit(marker, op);
     }
 
+    /// Whether the keeper still has dropped checks' work to do.
+    pub(crate) fn busy(&self) -> bool {
+        self.keeper.has_jobs()
+    }
+
     /// An operation for the keeper to run soon (a dropped check's budget refund).
     pub(crate) fn run_later(&self, op: StoreOp) {
         self.keeper.submit(None, op);
@@ -385,6 +404,7 @@ impl FleetCore {
             marker: turn.marker.clone(),
             lease: LEASE,
             sent: true,
+            keep: self.dedupe_keep.unwrap_or_default(),
         }
     }
 
@@ -398,7 +418,7 @@ impl FleetCore {
     ) -> StoreOp {
         let value = match result {
             Ok(v) => Some(PairValue::answer(v, self.keeps(), now_ms())),
-            Err(e) if e.is_ambiguous() => Some(PairValue::ambiguous(now_ms())),
+            Err(e) if e.is_ambiguous() => Some(PairValue::ambiguous(now_ms(), self.keeps())),
             Err(_) => None,
         };
         self.settle(turn, value)
@@ -422,7 +442,8 @@ impl FleetCore {
     /// a request was on its way) or free it, or stop waiting.
     pub(crate) fn abandon(&self, turn: &PairTurn, sent: bool) -> Option<StoreOp> {
         if turn.held {
-            return Some(self.settle(turn, sent.then(|| PairValue::ambiguous(now_ms()))));
+            let ambiguous = sent.then(|| PairValue::ambiguous(now_ms(), self.keeps()));
+            return Some(self.settle(turn, ambiguous));
         }
         turn.waiting.then(|| StoreOp::Leave {
             keys: turn.keys.clone(),

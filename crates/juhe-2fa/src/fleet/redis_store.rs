@@ -57,8 +57,9 @@ return 1
 ";
 
 /// Claim, or count a waiter. Returns '' when claimed, else the value found. An in-flight
-/// marker past its expiry is taken over (`p:`, not sent) or becomes ambiguous (`s:`, sent).
-/// KEYS: state, waiters. ARGV: marker, lease ms, waiting, linger ms, grace ms.
+/// marker past its expiry is taken over (`p:`, not sent) or becomes ambiguous (`s:`, sent),
+/// kept as long as answers are (`x1:`) or for the waiters (`x0:`). KEYS: state, waiters.
+/// ARGV: marker, lease ms, waiting, linger ms, grace ms (≥ keep), keep ms, take ambiguous.
 const CLAIM: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -70,13 +71,19 @@ if v then
     local expires = tonumber(string.match(v, '^.:(%d+):'))
     if expires == nil or expires < now then
       if kind == 's:' then
-        v = 'x:' .. string.format('%.0f', now)
-        redis.call('SET', KEYS[1], v, 'PX', ARGV[4])
+        if tonumber(ARGV[6]) > 0 then
+          v = 'x1:' .. string.format('%.0f', now)
+          redis.call('SET', KEYS[1], v, 'PX', ARGV[6])
+        else
+          v = 'x0:' .. string.format('%.0f', now)
+          redis.call('SET', KEYS[1], v, 'PX', ARGV[4])
+        end
       else
         v = false
       end
     end
   end
+  if v and string.sub(v, 1, 1) == 'x' and ARGV[7] == '1' then v = false end
 end
 if not v then
   redis.call('SET', KEYS[1], 'p:' .. string.format('%.0f', now + lease) .. ':' .. ARGV[1], 'PX', lease + tonumber(ARGV[5]))
@@ -121,14 +128,14 @@ end
 return 1
 ";
 
-/// Leave: one waiter fewer; the last one removes a value kept only for waiters (`a0:`, `x:`).
+/// Leave: one waiter fewer; the last one removes a value kept only for waiters (`a0:`, `x0:`).
 /// KEYS: state, waiters. ARGV: the value read ('' if none).
 const LEAVE: &str = r"
 local n = redis.call('DECR', KEYS[2])
 if n <= 0 then
   redis.call('DEL', KEYS[2])
   local kind = string.sub(ARGV[1], 1, 2)
-  if (kind == 'a0' or kind == 'x:') and redis.call('GET', KEYS[1]) == ARGV[1] then
+  if (kind == 'a0' or kind == 'x0' or kind == 'x:') and redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('DEL', KEYS[1])
   end
 end
@@ -160,8 +167,9 @@ end
 return 0
 ";
 
-/// How long a pair's key outlives its marker's expiry, so that a dead holder's `s:` is still
-/// there to be read as ambiguous by callers that come a little later.
+/// How long a pair's key outlives its marker's expiry (at least; as long as answers are kept
+/// when that is longer), so that a dead holder's `s:` is still there to be read as ambiguous
+/// by callers that come later.
 const GRACE: Duration = Duration::from_secs(60);
 
 fn micros(d: Duration) -> u64 {
@@ -189,19 +197,45 @@ fn open(url: &str, roots: &[String]) -> Result<redis::Client, BoxError> {
     Ok(redis::Client::build_with_tls(info, certificates)?)
 }
 
-/// The store refused this client's credentials: a configuration error, not an outage.
+/// The store refused this client (a password, a permission, a database, TLS): a
+/// configuration error for the user to fix, not an outage to fall back from.
 #[derive(Debug, thiserror::Error)]
-#[error("the shared store (Redis) refused the credentials in its URL")]
-pub(crate) struct CredentialsRefused(#[source] redis::RedisError);
+#[error("{problem}")]
+pub(crate) struct Misconfigured {
+    pub(crate) problem: &'static str,
+    #[source]
+    source: redis::RedisError,
+}
 
-/// A failed operation, with refused credentials told apart from an unreachable store.
+/// What is wrong with the configuration, when a failure says so.
+fn misconfiguration(e: &redis::RedisError) -> Option<&'static str> {
+    use redis::ErrorKind as K;
+    if e.kind() == K::AuthenticationFailed || matches!(e.code(), Some("NOAUTH" | "WRONGPASS")) {
+        return Some(
+            "the shared store (Redis) refused the credentials in its URL; check the password in the Redis URL",
+        );
+    }
+    if e.code() == Some("NOPERM") {
+        return Some(
+            "the Redis user may not run the fleet's scripts (ACL NOPERM): allow EVALSHA and EVAL",
+        );
+    }
+    if e.kind() == K::InvalidClientConfig || e.detail().is_some_and(|d| d.contains("DB index")) {
+        return Some("the Redis URL cannot be used: check its host, port and database number");
+    }
+    let tls = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData);
+    tls.then_some(
+        "the TLS connection to Redis failed (an untrusted certificate, or rediss:// to a port without TLS)",
+    )
+}
+
+/// A failed operation, with a misconfiguration told apart from an unreachable store.
 fn failure(e: redis::RedisError) -> BoxError {
-    let refused = e.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
-    if refused {
-        Box::new(CredentialsRefused(e))
-    } else {
-        Box::new(e)
+    match misconfiguration(&e) {
+        Some(problem) => Box::new(Misconfigured { problem, source: e }),
+        None => Box::new(e),
     }
 }
 
@@ -262,6 +296,8 @@ impl Scripts {
                 marker,
                 lease,
                 waiting,
+                keep,
+                take_ambiguous,
             } => {
                 let mut call = self.claim.key(&keys.state);
                 call.key(&keys.waiters)
@@ -269,7 +305,9 @@ impl Scripts {
                     .arg(millis(*lease))
                     .arg(if *waiting { "1" } else { "0" })
                     .arg(millis(super::policy::LINGER))
-                    .arg(millis(GRACE));
+                    .arg(millis(GRACE.max(*keep)))
+                    .arg(if keep.is_zero() { 0 } else { millis(*keep) })
+                    .arg(if *take_ambiguous { "1" } else { "0" });
                 call
             }
             StoreOp::Hold {
@@ -277,12 +315,13 @@ impl Scripts {
                 marker,
                 lease,
                 sent,
+                keep,
             } => {
                 let mut call = self.hold.key(&keys.state);
                 call.arg(marker)
                     .arg(millis(*lease))
                     .arg(if *sent { "s" } else { "p" })
-                    .arg(millis(GRACE));
+                    .arg(millis(GRACE.max(*keep)));
                 call
             }
             StoreOp::Settle {

@@ -33,6 +33,11 @@ pub(crate) enum StoreOp {
         marker: String,
         lease: Duration,
         waiting: bool,
+        /// How long answers (and a dead holder's ambiguous outcome) are kept (zero: for the
+        /// current waiters only); markers outlive their lease at least this long.
+        keep: Duration,
+        /// Claim the pair even over an ambiguous outcome (the caller chose to resend).
+        take_ambiguous: bool,
     },
     /// The holder of `marker` extends its lease, marking the pair sent when `sent` (reply: 1
     /// while it still holds the pair, 0 when it lost it).
@@ -41,6 +46,8 @@ pub(crate) enum StoreOp {
         marker: String,
         lease: Duration,
         sent: bool,
+        /// As in `Claim`: the marker outlives its lease at least this long.
+        keep: Duration,
     },
     /// The holder of `marker` ends its check: stores `value` for `keep` (zero: for the current
     /// waiters only, at most `linger`), or frees the pair when `None`.
@@ -115,7 +122,8 @@ pub(crate) trait BlockingSharedStore: Send + Sync + 'static {
 }
 
 /// What a pair's key holds. The store's scripts read only the prefixes (`p:`/`s:` in flight,
-/// `a0:` kept for waiters, `a1:` kept, `x:` ambiguous) and an in-flight marker's expiry.
+/// `a0:`/`x0:` kept for waiters, `a1:`/`x1:` kept, `x` ambiguous) and an in-flight marker's
+/// expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PairValue {
     /// A check is in flight (`p:<expires_ms>:<marker>`, `s:` once its request left).
@@ -127,7 +135,7 @@ pub(crate) enum PairValue {
         at_ms: u64,
         order_id: String,
     },
-    /// The holder's request may have been billed without an answer: `x:<at_ms>`.
+    /// The holder's request may have been billed without an answer: `x<kept>:<at_ms>`.
     Ambiguous,
 }
 
@@ -137,9 +145,10 @@ impl PairValue {
         format!("a{}:{}:{at_ms}:{}", u8::from(kept), v.res(), v.order_id)
     }
 
-    /// The stored form of an ambiguous outcome (kept for the current waiters only).
-    pub(crate) fn ambiguous(at_ms: u64) -> String {
-        format!("x:{at_ms}")
+    /// The stored form of an ambiguous outcome (`kept`: as long as answers are, else for the
+    /// current waiters only).
+    pub(crate) fn ambiguous(at_ms: u64, kept: bool) -> String {
+        format!("x{}:{at_ms}", u8::from(kept))
     }
 
     /// Reads a value back; `None` for anything this version did not write.
@@ -147,7 +156,7 @@ impl PairValue {
         let (tag, rest) = value.split_once(':')?;
         match tag {
             "p" | "s" => Some(PairValue::InFlight { sent: tag == "s" }),
-            "x" => rest.parse::<u64>().ok().map(|_| PairValue::Ambiguous),
+            "x" | "x0" | "x1" => rest.parse::<u64>().ok().map(|_| PairValue::Ambiguous),
             "a0" | "a1" => {
                 let mut parts = rest.splitn(3, ':');
                 let res = parts.next()?.parse().ok()?;
@@ -214,7 +223,7 @@ mod tests {
             })
         );
         assert_eq!(
-            PairValue::parse(&PairValue::ambiguous(5)),
+            PairValue::parse(&PairValue::ambiguous(5, true)),
             Some(PairValue::Ambiguous)
         );
         assert_eq!(

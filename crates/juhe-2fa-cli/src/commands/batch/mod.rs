@@ -16,7 +16,7 @@ use juhe_batch::{Event, Job, OpenJob, StopHandle, Summary};
 
 use self::progress::Progress;
 use crate::cli::{BatchArgs, Global, ModeArg};
-use crate::config::{client_builder, config_error};
+use crate::config::{client_builder, config_error, fleet_options};
 use crate::error::{CliError, Exit};
 
 pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
@@ -51,11 +51,14 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let journal_path = job.journal_path();
     let runtime = crate::runtime()?;
     let stop = StopHandle::new();
-    let client = build_client(global, &runtime, &stop)?;
-    let job = job.stop_handle(stop.clone()).open(client)?;
+    let client = build_client(global, args.retry_ambiguous, &runtime, &stop)?;
+    let job = job.stop_handle(stop.clone()).open(client.clone())?;
     let progress = Progress::new(job.total(), global.json);
     let interrupted = Arc::new(AtomicBool::new(false));
-    let summary = on_worker(&runtime, job, progress, &interrupted)?;
+    let summary = on_worker(&runtime, job, progress, &interrupted);
+    // Pairs of rows dropped at a stop are freed in the fleet before the runtime goes.
+    runtime.block_on(client.close());
+    let summary = summary?;
     let exit = print_summary(global.json, &summary, output, &journal_path)?;
     if interrupted.load(Ordering::SeqCst) {
         crate::print_error(
@@ -69,12 +72,17 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
 
 /// The async client (with `--qps` and `--redis`), on the command's runtime, with the job's
 /// stop handle as its timer: once the job stops, its waits (retry backoff, rate slots) end.
+/// `--retry-ambiguous` also resends a pair another process's check may have billed.
 fn build_client(
     global: &Global,
+    retry_ambiguous: bool,
     runtime: &tokio::runtime::Runtime,
     stop: &StopHandle,
 ) -> Result<Client, CliError> {
-    let builder = client_builder(global)?.timer(stop.clone());
+    let mut builder = client_builder(global)?.timer(stop.clone());
+    if retry_ambiguous && global.redis.is_some() {
+        builder = builder.fleet_options(fleet_options(global).with_resend_ambiguous(true));
+    }
     runtime
         .block_on(async { builder.build() })
         .map_err(|e| config_error(&e))
