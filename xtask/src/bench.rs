@@ -162,7 +162,7 @@ fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
             OPENID.into(),
         ],
         "rsa" => {
-            let path = workspace_root().join("crates/juhe-sandbox/demo/rsa_public.b64");
+            let path = workspace_root().join("crates/juhe-crypto/demo/rsa_public.b64");
             let key = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             vec![
