@@ -160,12 +160,7 @@ mod tests {
     }
 
     fn decode(status: u16) -> Error {
-        Error::Decode(DecodeError {
-            status,
-            problem: DecodeProblem::NotJson,
-            body_len: 0,
-            source: None,
-        })
+        Error::Decode(DecodeError::new(status, DecodeProblem::NotJson, 0))
     }
 
     /// Every vendor code and every transport and decode failure: class, exit code, batch fate.

@@ -638,11 +638,7 @@ fn checked_base_url(raw: &str, endpoint: Endpoint, method: Method) -> Result<Str
             "the base URL's port must be a number from 1 to 65535",
         ));
     }
-    let params = QueryParams {
-        key: "key",
-        idcard: "idcard",
-        mobile: "mobile",
-    };
+    let params = QueryParams::new("key", "idcard", "mobile");
     juhe_proto::build_request(&base_url, endpoint, method, &params)?;
     Ok(base_url)
 }

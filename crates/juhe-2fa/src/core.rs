@@ -88,11 +88,11 @@ impl Core {
     }
 
     pub(crate) fn request(&self, prepared: &Prepared) -> Result<HttpRequest, Error> {
-        let params = QueryParams {
-            key: self.api_key.expose_secret(),
-            idcard: &prepared.idcard,
-            mobile: &prepared.mobile,
-        };
+        let params = QueryParams::new(
+            self.api_key.expose_secret(),
+            &prepared.idcard,
+            &prepared.mobile,
+        );
         Ok(juhe_proto::build_request(
             &self.base_url,
             self.endpoint,

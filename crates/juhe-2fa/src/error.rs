@@ -318,12 +318,7 @@ mod tests {
     use juhe_proto::DecodeProblem;
 
     fn decode(status: u16) -> Error {
-        Error::Decode(DecodeError {
-            status,
-            problem: DecodeProblem::NotJson,
-            body_len: 10,
-            source: None,
-        })
+        Error::Decode(DecodeError::new(status, DecodeProblem::NotJson, 10))
     }
 
     #[test]

@@ -86,6 +86,7 @@ impl std::str::FromStr for Method {
 /// The three parameters of a check, already encoded for the endpoint (plain text, or the
 /// base64 ciphertext). `Debug` prints none of them.
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct QueryParams<'a> {
     /// The API key.
     pub key: &'a str,
@@ -93,6 +94,17 @@ pub struct QueryParams<'a> {
     pub idcard: &'a str,
     /// The `mobile` value as sent.
     pub mobile: &'a str,
+}
+
+impl<'a> QueryParams<'a> {
+    /// The key and both fields as sent.
+    pub fn new(key: &'a str, idcard: &'a str, mobile: &'a str) -> QueryParams<'a> {
+        QueryParams {
+            key,
+            idcard,
+            mobile,
+        }
+    }
 }
 
 impl fmt::Debug for QueryParams<'_> {
@@ -144,7 +156,7 @@ impl QueryParams<'_> {
 /// ```
 /// use juhe_proto::{Endpoint, Method, QueryParams, build_request};
 ///
-/// let params = QueryParams { key: "k", idcard: "a+b/c=", mobile: "13012345678" };
+/// let params = QueryParams::new("k", "a+b/c=", "13012345678");
 /// let req = build_request("http://127.0.0.1:8080/", Endpoint::Aes, Method::Post, &params)?;
 /// assert_eq!(req.uri(), "http://127.0.0.1:8080/telecom2Cucc/queryEncry");
 /// assert_eq!(req.body(), b"key=k&idcard=a%2Bb%2Fc%3D&mobile=13012345678");

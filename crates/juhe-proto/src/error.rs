@@ -179,6 +179,7 @@ pub enum ResponseError {
 /// numbers into error messages.
 #[derive(Debug, thiserror::Error)]
 #[error("could not decode the response (HTTP {status}, {body_len} bytes): {problem}")]
+#[non_exhaustive]
 pub struct DecodeError {
     /// The HTTP status code of the response.
     pub status: u16,
@@ -194,6 +195,19 @@ pub struct DecodeError {
 
 #[cfg(feature = "wire")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
+#[cfg(feature = "wire")]
+impl DecodeError {
+    /// A decode error without a JSON source (for tests and other transports' adapters).
+    pub fn new(status: u16, problem: DecodeProblem, body_len: usize) -> DecodeError {
+        DecodeError {
+            status,
+            problem,
+            body_len,
+            source: None,
+        }
+    }
+}
+
 /// The request could not be built (usually an invalid base URL).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the HTTP request (check the base URL)")]

@@ -49,7 +49,13 @@ pub use pair::PairIdentity;
 pub use redact::redact;
 #[cfg(feature = "wire")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
-pub use response::{Answer, Verdict, parse_response, parse_response_redacting};
+pub use response::{Answer, Verdict, parse_body, parse_response, parse_response_redacting};
+
+/// The `http` crate, whose types [`build_request`] and [`parse_response`] use: build and read
+/// them without a dependency of your own.
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
+pub use http;
 
 /// Re-exported so users can name [`IdCard::birth_date`]'s type without adding `time` themselves.
 pub use time;

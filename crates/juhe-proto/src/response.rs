@@ -59,6 +59,7 @@ impl fmt::Display for Verdict {
 /// A decoded successful answer (`error_code` 0, which the vendor bills): the verdict and the
 /// billing reference (聚合单号).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Answer {
     /// Match or mismatch.
     pub verdict: Verdict,
@@ -178,8 +179,19 @@ pub fn parse_response_redacting(
     response: &http::Response<Vec<u8>>,
     secrets: &[&str],
 ) -> Result<Answer, ResponseError> {
-    let status = response.status().as_u16();
-    let body = response.body();
+    parse_body(response.status().as_u16(), response.body(), secrets)
+}
+
+/// [`parse_response_redacting`] from an HTTP status and the body's bytes: for a saved answer,
+/// a log, or another HTTP stack.
+///
+/// ```
+/// use juhe_proto::{Verdict, parse_body};
+/// let body = br#"{"reason":"成功","result":{"res":"2","orderid":"JH1"},"error_code":"0"}"#;
+/// assert_eq!(parse_body(200, body, &[])?.verdict, Verdict::Mismatch);
+/// # Ok::<(), juhe_proto::ResponseError>(())
+/// ```
+pub fn parse_body(status: u16, body: &[u8], secrets: &[&str]) -> Result<Answer, ResponseError> {
     let decode = |problem, source| {
         ResponseError::Decode(DecodeError {
             status,

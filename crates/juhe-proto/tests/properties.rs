@@ -52,7 +52,7 @@ proptest! {
         get in any::<bool>(),
     ) {
         let method = if get { Method::Get } else { Method::Post };
-        let params = QueryParams { key: &key, idcard: &idcard, mobile: &mobile };
+        let params = QueryParams::new(&key, &idcard, &mobile);
         let req = build_request("http://127.0.0.1:1", Endpoint::Rsa, method, &params).unwrap();
         let encoded = if method == Method::Post {
             req.body().clone()

@@ -105,7 +105,10 @@ fn openssl_aes_cbc_and_ecb() {
 
 #[test]
 fn openssl_rsa_oaep_sha1() {
-    let key = format!("{}/../juhe-crypto/demo/rsa_public.pem", env!("CARGO_MANIFEST_DIR"));
+    let key = format!(
+        "{}/../juhe-crypto/demo/rsa_public.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let args = [
         "pkeyutl",
         "-encrypt",
