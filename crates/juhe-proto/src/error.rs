@@ -194,8 +194,6 @@ pub struct DecodeError {
 }
 
 #[cfg(feature = "wire")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
-#[cfg(feature = "wire")]
 impl DecodeError {
     /// A decode error without a JSON source (for tests and other transports' adapters).
     pub fn new(status: u16, problem: DecodeProblem, body_len: usize) -> DecodeError {
@@ -208,6 +206,8 @@ impl DecodeError {
     }
 }
 
+#[cfg(feature = "wire")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wire")))]
 /// The request could not be built (usually an invalid base URL).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the HTTP request (check the base URL)")]

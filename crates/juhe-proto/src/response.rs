@@ -187,8 +187,8 @@ pub fn parse_response_redacting(
 ///
 /// ```
 /// use juhe_proto::{Verdict, parse_body};
-/// let body = br#"{"reason":"成功","result":{"res":"2","orderid":"JH1"},"error_code":"0"}"#;
-/// assert_eq!(parse_body(200, body, &[])?.verdict, Verdict::Mismatch);
+/// let body = r#"{"reason":"成功","result":{"res":"2","orderid":"JH1"},"error_code":"0"}"#;
+/// assert_eq!(parse_body(200, body.as_bytes(), &[])?.verdict, Verdict::Mismatch);
 /// # Ok::<(), juhe_proto::ResponseError>(())
 /// ```
 pub fn parse_body(status: u16, body: &[u8], secrets: &[&str]) -> Result<Answer, ResponseError> {
