@@ -40,12 +40,46 @@ pub fn run() -> Result<(), String> {
             ));
         }
     }
+    problems.extend(error_list_in_usage()?);
     if problems.is_empty() {
-        println!("xtask tidy: no vendor code literals, no function over {MAX_FN_LINES} lines");
+        println!(
+            "xtask tidy: no vendor code literals, no function over {MAX_FN_LINES} lines, every Error variant in usage.md"
+        );
         Ok(())
     } else {
         Err(format!("tidy:\n{}", problems.join("\n")))
     }
+}
+
+/// docs/usage.md's list of `juhe_2fa::Error`'s variants (its `## Errors` section) names every
+/// variant of the enum, so the guide cannot fall behind the code.
+fn error_list_in_usage() -> Result<Vec<String>, String> {
+    let root = workspace_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| format!("{p}: {e}"));
+    let code = read("crates/juhe-2fa/src/error.rs")?;
+    let usage = read("docs/usage.md")?;
+    let section = usage
+        .split("\n## Errors")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .ok_or("docs/usage.md: no `## Errors` section")?;
+    let body = code
+        .split("pub enum Error {")
+        .nth(1)
+        .and_then(|s| s.split("\n}").next())
+        .ok_or("crates/juhe-2fa/src/error.rs: no `pub enum Error`")?;
+    let variants = body.lines().filter_map(|line| {
+        let name = line.strip_prefix("    ")?;
+        let end = name.find(|c: char| !c.is_ascii_alphanumeric())?;
+        let (name, rest) = name.split_at(end);
+        (name.starts_with(|c: char| c.is_ascii_uppercase())
+            && [",", " {", "("].iter().any(|p| rest.starts_with(p)))
+        .then_some(name)
+    });
+    Ok(variants
+        .filter(|name| !section.contains(&format!("`{name}")))
+        .map(|name| format!("docs/usage.md: the Errors section does not name Error::{name}"))
+        .collect())
 }
 
 /// Every `.rs` file under a `src/` of the crates, the examples and xtask.

@@ -291,25 +291,7 @@ impl Scripts {
                     .arg(MIN_FACTOR);
                 call
             }
-            StoreOp::Claim {
-                keys,
-                marker,
-                lease,
-                waiting,
-                keep,
-                take_ambiguous,
-            } => {
-                let mut call = self.claim.key(&keys.state);
-                call.key(&keys.waiters)
-                    .arg(marker)
-                    .arg(millis(*lease))
-                    .arg(if *waiting { "1" } else { "0" })
-                    .arg(millis(super::policy::LINGER))
-                    .arg(millis(GRACE.max(*keep)))
-                    .arg(if keep.is_zero() { 0 } else { millis(*keep) })
-                    .arg(if *take_ambiguous { "1" } else { "0" });
-                call
-            }
+            StoreOp::Claim { .. } => self.claim(op),
             StoreOp::Hold {
                 keys,
                 marker,
@@ -350,6 +332,31 @@ impl Scripts {
 }
 
 impl Scripts {
+    /// A claim (its arguments are the most).
+    fn claim(&self, op: &StoreOp) -> ScriptInvocation<'_> {
+        let StoreOp::Claim {
+            keys,
+            marker,
+            lease,
+            waiting,
+            keep,
+            take_ambiguous,
+        } = op
+        else {
+            return self.invocation(op);
+        };
+        let mut call = self.claim.key(&keys.state);
+        call.key(&keys.waiters)
+            .arg(marker)
+            .arg(millis(*lease))
+            .arg(if *waiting { "1" } else { "0" })
+            .arg(millis(super::policy::LINGER))
+            .arg(millis(GRACE.max(*keep)))
+            .arg(if keep.is_zero() { 0 } else { millis(*keep) })
+            .arg(if *take_ambiguous { "1" } else { "0" });
+        call
+    }
+
     /// The budgets' operations.
     fn budget(&self, op: &StoreOp) -> ScriptInvocation<'_> {
         match op {
