@@ -81,7 +81,6 @@ pub fn wait_at_most(mut child: Child, seconds: u64) -> Run {
 /// `n` valid, distinct ID numbers from a 10-digit region-and-year stem, with China Unicom
 /// mobiles under a 3-digit segment.
 pub fn pairs_from(stem: &str, segment: &str, n: usize) -> Vec<(String, String)> {
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     (0..n)
         .map(|i| {
             let first17 = format!(
@@ -90,12 +89,7 @@ pub fn pairs_from(stem: &str, segment: &str, n: usize) -> Vec<(String, String)> 
                 1 + (i / 12) % 28,
                 i % 1000
             );
-            let sum: u32 = first17
-                .bytes()
-                .zip(weights)
-                .map(|(b, w)| u32::from(b - b'0') * w)
-                .sum();
-            let id = format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char);
+            let id = juhe_2fa::IdCard::with_check_digit(&first17).expect("17 digits");
             (id, format!("{segment}{i:08}"))
         })
         .collect()
