@@ -322,12 +322,15 @@ pub enum Command {
         /// Mobile number
         #[arg(long, value_name = "M", requires = "idcard", conflicts_with = "input")]
         mobile: Option<String>,
-        /// CSV (header with idcard, mobile) or JSONL (*.jsonl) file
+        /// CSV (header with idcard, mobile), JSONL (*.jsonl) or Excel (*.xlsx) file
         #[arg(long, value_name = "FILE", required_unless_present_any = ["idcard", "mobile"])]
         input: Option<PathBuf>,
         /// The input's text encoding
         #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
         encoding: EncodingArg,
+        /// The sheet of an .xlsx input to read [default: the first]
+        #[arg(long, value_name = "NAME", requires = "input")]
+        sheet: Option<String>,
     },
     /// Check every row of a file; resumable with a journal
     Batch(BatchArgs),
@@ -348,10 +351,14 @@ pub enum Command {
 /// `batch`.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// CSV (header with idcard, mobile; other columns pass through) or JSONL (*.jsonl)
+    /// CSV (header with idcard, mobile; other columns pass through), JSONL (*.jsonl) or
+    /// Excel (*.xlsx)
     #[arg(long, value_name = "FILE", required_unless_present = "report")]
     pub input: Option<PathBuf>,
-    /// Where to write the results (same format as the input)
+    /// The sheet of an .xlsx input to read [default: the first]
+    #[arg(long, value_name = "NAME", requires = "input")]
+    pub sheet: Option<String>,
+    /// Where to write the results (same format as the input; Excel when it ends in .xlsx)
     #[arg(long, value_name = "FILE", required_unless_present = "report")]
     pub output: Option<PathBuf>,
     /// SQLite journal for resuming [default: <output>.journal]

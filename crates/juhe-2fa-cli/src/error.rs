@@ -104,6 +104,11 @@ impl From<juhe_batch::Error> for CliError {
             E::MissingColumns { .. } => {
                 Some("the first line must name the columns, e.g. `name,idcard,mobile`")
             }
+            E::NoSheet { .. } => Some("pass --sheet NAME with one of the sheets listed"),
+            E::NotWorkbook { .. } => Some("--sheet applies to an .xlsx input only"),
+            E::XlsxFromJsonl { .. } => {
+                Some("name the output .jsonl, or convert the input to CSV or .xlsx first")
+            }
             E::NameClash { .. } => {
                 Some("rename it, or pass --prefix (e.g. --prefix juhe_) for the added names")
             }

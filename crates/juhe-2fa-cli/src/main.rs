@@ -60,8 +60,9 @@ fn main() -> ExitCode {
         Command::Check {
             input: Some(path),
             encoding,
+            sheet,
             ..
-        } => commands::check::file(path, *encoding, g.json),
+        } => commands::check::file(path, *encoding, sheet.as_deref(), g.json),
         Command::Check { .. } => Err(CliError::usage(
             "check needs --idcard and --mobile, or --input FILE",
         )),

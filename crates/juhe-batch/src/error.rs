@@ -93,6 +93,45 @@ pub enum Error {
         /// The columns not found.
         missing: Vec<&'static str>,
     },
+    /// The input is not an .xlsx workbook that can be read.
+    #[error("cannot read {} as an .xlsx workbook", path.display())]
+    Workbook {
+        /// The input.
+        path: PathBuf,
+        /// The reader's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The workbook has no sheet of the name asked for (or no sheet at all).
+    #[error(
+        "{} has no sheet {}; its sheets: {}",
+        path.display(),
+        name.as_deref().map_or_else(|| "to read".to_owned(), |n| format!("named `{n}`")),
+        if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+    )]
+    NoSheet {
+        /// The input.
+        path: PathBuf,
+        /// The sheet asked for (`None`: the first one).
+        name: Option<String>,
+        /// The sheets it has, in order.
+        available: Vec<String>,
+    },
+    /// A sheet was named for an input that is not an .xlsx workbook.
+    #[error("a sheet was named, but {} is not an .xlsx workbook", path.display())]
+    NotWorkbook {
+        /// The input.
+        path: PathBuf,
+    },
+    /// An .xlsx output was asked for a JSON Lines input (its rows have no common columns).
+    #[error(
+        "an .xlsx output needs a CSV or .xlsx input; {} is JSON Lines",
+        path.display()
+    )]
+    XlsxFromJsonl {
+        /// The input.
+        path: PathBuf,
+    },
     /// The input has a column (or a JSON Lines object a key) named like one the job adds.
     #[error(
         "the input has a {place} named `{name}`, which batch adds to every row; nothing was sent"
@@ -232,6 +271,10 @@ impl Error {
                 | Error::Utf16 { .. }
                 | Error::Header { .. }
                 | Error::MissingColumns { .. }
+                | Error::Workbook { .. }
+                | Error::NoSheet { .. }
+                | Error::NotWorkbook { .. }
+                | Error::XlsxFromJsonl { .. }
                 | Error::NameClash { .. }
                 | Error::InUse { .. }
                 | Error::Unsafe { .. }

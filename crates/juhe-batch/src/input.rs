@@ -1,14 +1,23 @@
 //! Reading input files row by row: CSV with a header naming `idcard` and `mobile` (other
-//! columns pass through), or JSONL when the name ends in `.jsonl`.
+//! columns pass through), JSONL when the name ends in `.jsonl`, or a sheet of an Excel
+//! workbook when it ends in `.xlsx` (header row as for CSV).
 //!
-//! Each row keeps its bytes as they were in the file (`Row::raw`) and its line end, so the
-//! output repeats them exactly: only the fields we read are decoded.
+//! Each CSV or JSONL row keeps its bytes as they were in the file (`Row::raw`) and its line
+//! end, so the output repeats them exactly: only the fields we read are decoded. An .xlsx row
+//! keeps its cells as text.
+//!
+//! In an .xlsx sheet, the `idcard` and `mobile` cells must be text cells. Excel keeps 15
+//! significant digits of a number, so an 18-digit ID typed into a number cell has already lost
+//! its last digits (`1.10105E+17`): such a row is rejected, never padded or guessed. A mobile
+//! in a number cell is rejected too, even when its value is an exact 11-digit integer: one rule
+//! for both columns, and the fix (format the column as text) is the same.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use calamine::Data;
 use juhe_2fa::{IdCard, Mobile};
 use serde_json::{Map, Value};
 
@@ -22,13 +31,17 @@ pub enum Format {
     Csv,
     /// JSON Lines: one object per line.
     Jsonl,
+    /// An Excel workbook (Office Open XML): one sheet, its first row the header.
+    Xlsx,
 }
 
 impl Format {
-    /// JSON Lines when the name ends in `.jsonl` (any case), else CSV.
+    /// JSON Lines when the name ends in `.jsonl`, an Excel workbook when it ends in `.xlsx`
+    /// (any case), else CSV.
     pub fn of(path: &Path) -> Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("jsonl") => Format::Jsonl,
+            Some(ext) if ext.eq_ignore_ascii_case("xlsx") => Format::Xlsx,
             _ => Format::Csv,
         }
     }
@@ -46,12 +59,15 @@ pub enum Passthrough {
     RawLine(String),
     /// A JSONL line that is not UTF-8: kept byte for byte.
     RawBytes(Vec<u8>),
+    /// An .xlsx row's cells as text, one per header column.
+    Cells(Vec<String>),
 }
 
 /// One input record. Its `Debug` masks the numbers and leaves out the record's bytes.
 #[derive(Clone)]
 pub struct Row {
-    /// 1-based record number (the CSV header is not counted).
+    /// 1-based record number (the CSV header is not counted; in an .xlsx sheet, blank rows
+    /// are not counted either, as blank CSV lines are not).
     pub number: u64,
     /// The `idcard` field as written, when the row has one in the input's encoding.
     pub idcard: Option<String>,
@@ -61,7 +77,7 @@ pub struct Row {
     pub malformed: Option<String>,
     /// The whole record, to write it back out.
     pub passthrough: Passthrough,
-    /// The record's bytes as they were in the file, without its line end.
+    /// The record's bytes as they were in the file, without its line end (empty for .xlsx).
     pub raw: Vec<u8>,
     /// The record's line end in the file: `\r\n`, `\n`, `\r`, or nothing (the last line).
     pub line_end: &'static [u8],
@@ -74,6 +90,7 @@ impl fmt::Debug for Passthrough {
             Passthrough::Json(map) => write!(f, "Json({} members)", map.len()),
             Passthrough::RawLine(text) => write!(f, "RawLine({} bytes)", text.len()),
             Passthrough::RawBytes(bytes) => write!(f, "RawBytes({} bytes)", bytes.len()),
+            Passthrough::Cells(cells) => write!(f, "Cells({} cells)", cells.len()),
         }
     }
 }
@@ -105,7 +122,8 @@ impl fmt::Debug for Row {
     }
 }
 
-/// The CSV header: its fields, and its bytes and line end as they were in the file.
+/// The CSV header (or an .xlsx sheet's header row): its fields, and its bytes and line end as
+/// they were in the file (none for .xlsx).
 #[derive(Debug, Clone)]
 pub struct Header {
     /// The header's fields, as bytes.
@@ -131,6 +149,70 @@ enum Source {
     Jsonl {
         lines: Input,
     },
+    Xlsx(Sheet),
+}
+
+/// An .xlsx sheet, read whole (the reader loads it: Excel caps a sheet at 1,048,576 rows), and
+/// where the next row is.
+struct Sheet {
+    range: calamine::Range<Data>,
+    /// The next row of `range`, relative to its start (row 0 is the header).
+    next: usize,
+    idcard: usize,
+    mobile: usize,
+}
+
+/// What a missing cell reads as.
+static EMPTY: Data = Data::Empty;
+
+impl Sheet {
+    /// The cells of row `r` (relative), one per column of the range.
+    fn cells(&self, r: usize) -> impl Iterator<Item = &Data> {
+        (0..self.range.width()).map(move |c| self.range.get((r, c)).unwrap_or(&EMPTY))
+    }
+
+    /// A row with no cell holding anything: skipped, as a blank CSV line is.
+    fn blank(&self, r: usize) -> bool {
+        self.cells(r).all(|cell| cell_text(cell).trim().is_empty())
+    }
+
+    /// Rows after the header that are not blank.
+    fn count(&self) -> u64 {
+        (1..self.range.height()).filter(|&r| !self.blank(r)).count() as u64
+    }
+}
+
+/// A cell as text, for the columns that pass through: as Excel's value reads (a number as
+/// its shortest decimal, a date as its serial number).
+fn cell_text(cell: &Data) -> String {
+    cell.to_string()
+}
+
+/// The `idcard` or `mobile` cell's text. Only a text cell is taken: a number cell has
+/// already lost what Excel cannot hold (see the module's docs).
+fn number_cell(cell: &Data, name: &str) -> Result<String, String> {
+    let kind = match cell {
+        Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) => {
+            return Ok(text.clone());
+        }
+        Data::Empty => return Ok(String::new()),
+        Data::Int(_) | Data::Float(_) => {
+            let lost = if name == "idcard" {
+                "digits lost"
+            } else {
+                "digits may be lost"
+            };
+            return Err(format!(
+                "the {name} cell is stored as a number in Excel: {lost} — format the column as text and enter the numbers again"
+            ));
+        }
+        Data::Bool(_) => "a true/false value",
+        Data::DateTime(_) => "a date",
+        Data::Error(_) => "an error value",
+    };
+    Err(format!(
+        "the {name} cell holds {kind}, not text — format the column as text and enter the numbers again"
+    ))
 }
 
 /// Streams rows from a file; memory stays flat whatever its size.
@@ -244,8 +326,32 @@ fn header_name(text: &str) -> String {
 }
 
 impl RowReader {
-    /// Opens a file in its encoding (`Auto` finds it), and says what it turned out to be.
+    /// Opens a file in its encoding (`Auto` finds it), and says what it turned out to be. An
+    /// .xlsx workbook is read from its first sheet (its text is Unicode: `encoding` does not
+    /// apply).
     pub fn open(path: &Path, encoding: Encoding) -> Result<(RowReader, Detected), Error> {
+        RowReader::open_sheet(path, encoding, None)
+    }
+
+    /// As [`RowReader::open`], reading the sheet named `sheet` of an .xlsx workbook (`None`:
+    /// the first). Naming a sheet for another format is an error.
+    pub fn open_sheet(
+        path: &Path,
+        encoding: Encoding,
+        sheet: Option<&str>,
+    ) -> Result<(RowReader, Detected), Error> {
+        if Format::of(path) == Format::Xlsx {
+            let unicode = Detected {
+                gbk: false,
+                bom: false,
+            };
+            return Ok((RowReader::from_workbook(path, sheet)?, unicode));
+        }
+        if sheet.is_some() {
+            return Err(Error::NotWorkbook {
+                path: path.to_owned(),
+            });
+        }
         let file = File::open(path).map_err(|e| Error::file("read", path, e))?;
         let (bytes, detected) = crate::encoding::sniff_input(Box::new(file), encoding, path)?;
         Ok((
@@ -254,8 +360,87 @@ impl RowReader {
         ))
     }
 
+    /// The sheet `sheet` (or the first) of the .xlsx workbook at `path`, its first row the
+    /// header.
+    fn from_workbook(path: &Path, sheet: Option<&str>) -> Result<RowReader, Error> {
+        use calamine::Reader as _;
+        let unreadable = |e: calamine::XlsxError| Error::Workbook {
+            path: path.to_owned(),
+            source: e.into(),
+        };
+        let file = File::open(path).map_err(|e| Error::file("read", path, e))?;
+        let mut book = calamine::Xlsx::new(BufReader::new(file)).map_err(unreadable)?;
+        let available = book.sheet_names();
+        let name = match sheet {
+            // Excel's sheet names are unique whatever their case.
+            Some(wanted) => available.iter().find(|n| *n == wanted).or_else(|| {
+                available
+                    .iter()
+                    .find(|n| n.to_lowercase() == wanted.to_lowercase())
+            }),
+            None => available.first(),
+        };
+        let Some(name) = name.cloned() else {
+            return Err(Error::NoSheet {
+                path: path.to_owned(),
+                name: sheet.map(str::to_owned),
+                available,
+            });
+        };
+        let range = book.worksheet_range(&name).map_err(unreadable)?;
+        let texts: Vec<String> = if range.is_empty() {
+            Vec::new()
+        } else {
+            (0..range.width())
+                .map(|c| range.get((0, c)).map(cell_text).unwrap_or_default())
+                .collect()
+        };
+        let names: Vec<String> = texts.iter().map(|t| header_name(t)).collect();
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let (Some(idcard), Some(mobile)) = (find("idcard"), find("mobile")) else {
+            let missing: Vec<&str> = ["idcard", "mobile"]
+                .into_iter()
+                .filter(|n| find(n).is_none())
+                .collect();
+            return Err(Error::MissingColumns {
+                path: path.to_owned(),
+                missing,
+            });
+        };
+        let fields: csv::ByteRecord = texts.iter().map(String::as_bytes).collect();
+        Ok(RowReader {
+            source: Source::Xlsx(Sheet {
+                range,
+                next: 1,
+                idcard,
+                mobile,
+            }),
+            headers: Some(Header {
+                fields,
+                names,
+                raw: Vec::new(),
+                line_end: b"",
+            }),
+            encoding: Detected {
+                gbk: false,
+                bom: false,
+            },
+            number: 0,
+            suspicious: 0,
+        })
+    }
+
+    /// The rows an .xlsx sheet holds (after its header, blank rows not counted); `None` for
+    /// the other formats, which [`count_rows`] counts.
+    pub(crate) fn sheet_rows(&self) -> Option<u64> {
+        match &self.source {
+            Source::Xlsx(sheet) => Some(sheet.count()),
+            _ => None,
+        }
+    }
+
     /// Rows from any byte source in `encoding` (after any BOM); `path` only names it in
-    /// messages.
+    /// messages. An .xlsx workbook cannot be streamed: open it with [`RowReader::open`].
     pub fn from_reader(
         input: Box<dyn Read + Send>,
         format: Format,
@@ -263,6 +448,10 @@ impl RowReader {
         encoding: Detected,
     ) -> Result<RowReader, Error> {
         match format {
+            Format::Xlsx => Err(Error::Workbook {
+                path: path.to_owned(),
+                source: "an .xlsx workbook is read from a file, not a stream".into(),
+            }),
             Format::Jsonl => Ok(RowReader {
                 source: Source::Jsonl {
                     lines: BufReader::with_capacity(256 * 1024, input),
@@ -359,6 +548,7 @@ impl RowReader {
                 next_csv(reader, columns, counters, self.encoding)
             }
             Source::Jsonl { lines } => next_jsonl(lines, &mut self.number, self.encoding),
+            Source::Xlsx(sheet) => next_sheet_row(sheet, &mut self.number).map(Ok),
         }
     }
 }
@@ -391,6 +581,39 @@ fn next_csv(
         }
         Err(e) => Some(Err(Error::read(e))),
     }
+}
+
+/// The next non-blank row of an .xlsx sheet, counting it.
+fn next_sheet_row(sheet: &mut Sheet, number: &mut u64) -> Option<Row> {
+    while sheet.next < sheet.range.height() {
+        let r = sheet.next;
+        sheet.next += 1;
+        if sheet.blank(r) {
+            continue;
+        }
+        *number += 1;
+        let cells: Vec<&Data> = sheet.cells(r).collect();
+        let mut malformed = None;
+        let mut take = |i: usize, name: &str| match number_cell(cells[i], name) {
+            Ok(text) => Some(text),
+            Err(reason) => {
+                malformed.get_or_insert(reason);
+                None
+            }
+        };
+        let idcard = take(sheet.idcard, "idcard");
+        let mobile = take(sheet.mobile, "mobile");
+        return Some(Row {
+            number: *number,
+            idcard,
+            mobile,
+            malformed,
+            passthrough: Passthrough::Cells(cells.into_iter().map(cell_text).collect()),
+            raw: Vec::new(),
+            line_end: b"",
+        });
+    }
+    None
 }
 
 /// The next non-blank JSON Lines line as a row, counting it.
@@ -548,8 +771,12 @@ fn json_row(number: u64, text: &str) -> Row {
 }
 
 /// Counts the records of a file (for the progress bar's total) without decoding them: CSV
-/// records, or non-blank JSONL lines.
+/// records, non-blank JSONL lines, or the non-blank rows of an .xlsx workbook's first sheet.
 pub fn count_rows(path: &Path) -> Result<u64, Error> {
+    if Format::of(path) == Format::Xlsx {
+        let reader = RowReader::from_workbook(path, None)?;
+        return Ok(reader.sheet_rows().unwrap_or_default());
+    }
     let file = File::open(path).map_err(|e| Error::file("read", path, e))?;
     let buffered = BufReader::with_capacity(256 * 1024, file);
     let mut n = 0;
@@ -564,6 +791,8 @@ pub fn count_rows(path: &Path) -> Result<u64, Error> {
                 n += 1;
             }
         }
+        // Counted above.
+        Format::Xlsx => {}
         Format::Jsonl => {
             for line in buffered.split(b'\n') {
                 if !line.map_err(Error::read)?.trim_ascii().is_empty() {

@@ -79,11 +79,15 @@ pub struct Job {
     escape_formulas: bool,
     key_material: Option<String>,
     stop: StopHandle,
+    sheet: Option<String>,
 }
 
 impl Job {
-    /// A job reading `input` (CSV with a header naming `idcard` and `mobile`, or JSON Lines
-    /// when the name ends in `.jsonl`) and writing `output`. Defaults: the journal at
+    /// A job reading `input` (CSV with a header naming `idcard` and `mobile`, JSON Lines
+    /// when the name ends in `.jsonl`, an Excel workbook's first sheet when it ends in
+    /// `.xlsx`) and writing `output`: in the input's format, except that an output named
+    /// `.xlsx` is an Excel workbook (from a CSV or .xlsx input), and an .xlsx input otherwise
+    /// gives CSV (UTF-8 with a BOM, as Excel reads it). Defaults: the journal at
     /// `<output>.journal`, encoding detected, 8 checks in flight, pairs de-duplicated,
     /// ambiguous rows not resent, no prefix, cells written as they came.
     pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Job {
@@ -99,6 +103,7 @@ impl Job {
             escape_formulas: false,
             key_material: None,
             stop: StopHandle::new(),
+            sheet: None,
         }
     }
 
@@ -164,6 +169,13 @@ impl Job {
         self
     }
 
+    /// Read the sheet of this name of an .xlsx input instead of its first (an input of
+    /// another format is then refused).
+    pub fn sheet(mut self, name: impl Into<String>) -> Job {
+        self.sheet = Some(name.into());
+        self
+    }
+
     /// The journal's path: as set, or `<output>.journal`.
     pub fn journal_path(&self) -> PathBuf {
         self.journal.clone().unwrap_or_else(|| {
@@ -188,19 +200,35 @@ impl Job {
         let journal_path = self.journal_path();
         let (input, output) = (&self.input, &self.output);
         check_paths(input, output, &journal_path)?;
-        let journal = Journal::open(&journal_path, input)?;
-        // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
-        let total = if std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
-            Some(count_rows(input)?)
-        } else {
-            None
+        let out_format = match (Format::of(input), Format::of(output)) {
+            (Format::Jsonl, Format::Xlsx) => {
+                return Err(Error::XlsxFromJsonl {
+                    path: input.clone(),
+                });
+            }
+            (_, Format::Xlsx) => Format::Xlsx,
+            (Format::Xlsx, _) => Format::Csv,
+            (format, _) => format,
         };
-        let (reader, mut encoding) = RowReader::open(input, self.encoding)?;
+        let journal = Journal::open(&journal_path, input)?;
+        let (reader, mut encoding) =
+            RowReader::open_sheet(input, self.encoding, self.sheet.as_deref())?;
+        // Only a regular file can be read twice: a pipe or FIFO is streamed without a total.
+        let total = match reader.sheet_rows() {
+            Some(rows) => Some(rows),
+            None if std::fs::metadata(input).is_ok_and(|m| m.is_file()) => Some(count_rows(input)?),
+            None => None,
+        };
         // A BOM goes back into CSV (Excel needs it to read UTF-8); JSON Lines never carry one.
-        encoding.bom &= Format::of(input) == Format::Csv;
+        // CSV made from a workbook gets one: it is for Excel.
+        encoding.bom = match Format::of(input) {
+            Format::Csv => encoding.bom,
+            Format::Xlsx => out_format == Format::Csv,
+            Format::Jsonl => false,
+        };
         let writer = OutputWriter::create(
             output,
-            Format::of(input),
+            out_format,
             reader.headers(),
             &self.prefix,
             encoding,

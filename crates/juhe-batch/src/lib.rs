@@ -1,10 +1,12 @@
-//! The batch engine of juhe-2fa: a CSV or JSON Lines file of ID card + mobile pairs checked
-//! row by row through a [`juhe_2fa::Client`], results written in input order beside the
-//! input's own bytes, resumable after any crash.
+//! The batch engine of juhe-2fa: a CSV, JSON Lines or Excel (.xlsx) file of ID card + mobile
+//! pairs checked row by row through a [`juhe_2fa::Client`], results written in input order
+//! beside the input's own bytes (or cells), resumable after any crash.
 //!
 //! - Reading rows: [`RowReader`] (CSV with a header naming `idcard` and `mobile`, or JSON
 //!   Lines; UTF-8 or GBK, see [`Encoding`]); each row keeps its bytes, so the output repeats
-//!   them exactly.
+//!   them exactly. An .xlsx sheet ([`Job::sheet`]) has the same header; its ID and mobile
+//!   must be text cells (a number cell has lost digits in Excel: the row is rejected). An
+//!   output named `.xlsx` is written as a workbook of text cells.
 //! - The journal (SQLite, locked against a second run, group-committed): `sent` is committed
 //!   just before each request leaves (the client's pre-send hook), the outcome after, so a
 //!   rerun never sends a finished row again, and resends a maybe-billed one only when asked

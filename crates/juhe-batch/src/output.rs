@@ -6,6 +6,13 @@
 //! our columns, encoded in the input's encoding: a CSV record gets `,status,…` before its line
 //! end, a JSON object gets `"status":…` before its closing brace. Only a ragged CSV row (its
 //! fields realigned) or a cell escaped by `--escape-formulas` is written field by field.
+//!
+//! An .xlsx output holds the input's columns, then ours, every cell a text cell (formatted as
+//! text, so an ID edited later stays text; a text cell is never a formula, so
+//! `--escape-formulas` has nothing to do). The file format cannot be appended to row by row:
+//! the sheet is kept in memory and written to `<output>.partial` whole when the job is
+//! complete. A job that stops or crashes first leaves the `.partial` empty; its rows are in
+//! the journal, and the rerun, which sends none of them again, writes the whole file.
 
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
@@ -29,8 +36,19 @@ fn is_formula(field: &[u8]) -> bool {
     field.first().is_some_and(|b| FORMULA_START.contains(b))
 }
 
+/// An .xlsx output being put together: its one sheet, in memory until the job is complete.
+struct Book {
+    sheet: rust_xlsxwriter::Worksheet,
+    /// Every cell's format: text (`@`).
+    text: rust_xlsxwriter::Format,
+    /// The next row of the sheet (0 is the header).
+    row: u32,
+}
+
 pub(crate) struct OutputWriter {
     file: BufWriter<File>,
+    /// The sheet, when the output is .xlsx.
+    book: Option<Book>,
     format: Format,
     /// The CSV header's width: the added columns follow it.
     width: usize,
@@ -158,6 +176,7 @@ impl OutputWriter {
         let file = create_private(&partial)?;
         let mut writer = OutputWriter {
             file: BufWriter::with_capacity(256 * 1024, file),
+            book: None,
             format: match headers {
                 Some(_) => format,
                 None => Format::Jsonl,
@@ -170,6 +189,28 @@ impl OutputWriter {
             escape: escape_formulas,
             line: Vec::new(),
         };
+        if format == Format::Xlsx {
+            let Some(header) = headers else {
+                return Err(write_error(
+                    &writer.partial,
+                    "an .xlsx output needs an input with a header",
+                ));
+            };
+            let mut book = Book {
+                sheet: rust_xlsxwriter::Worksheet::new(),
+                text: rust_xlsxwriter::Format::new().set_num_format("@"),
+                row: 0,
+            };
+            let names: Vec<String> = header
+                .fields
+                .iter()
+                .map(|f| encoding.decode_lossy(f).into_owned())
+                .chain(writer.names.iter().cloned())
+                .collect();
+            book.put(names, &writer.partial)?;
+            writer.book = Some(book);
+            return Ok(writer);
+        }
         if encoding.bom {
             writer
                 .file
@@ -178,7 +219,13 @@ impl OutputWriter {
         }
         if let (Format::Csv, Some(header)) = (format, headers) {
             let names = writer.names.clone();
-            writer.csv_line(&header.fields, &header.raw, &names, header.line_end)?;
+            // An .xlsx sheet's header row has no bytes of its own: a line end of ours.
+            let line_end = if header.raw.is_empty() {
+                b"\n"
+            } else {
+                header.line_end
+            };
+            writer.csv_line(&header.fields, &header.raw, &names, line_end)?;
         }
         Ok(writer)
     }
@@ -302,7 +349,7 @@ impl OutputWriter {
                     Passthrough::RawBytes(bytes) => {
                         object.insert("input_base64".into(), base64_value(bytes));
                     }
-                    Passthrough::Csv(_) => {}
+                    Passthrough::Csv(_) | Passthrough::Cells(_) => {}
                 }
                 let text =
                     serde_json::to_string(&object).map_err(|e| write_error(&self.partial, e))?;
@@ -328,13 +375,55 @@ impl OutputWriter {
                 let added = added_values(outcome);
                 self.csv_line(record, &row.raw, &added, row.line_end)
             }
+            // An .xlsx row to CSV: its cells, quoted as needed, in the output's encoding.
+            (Format::Csv, Passthrough::Cells(cells)) => {
+                let added = added_values(outcome);
+                let record: csv::ByteRecord = cells
+                    .iter()
+                    .map(|c| self.encoding.encode(c).into_owned())
+                    .collect();
+                self.csv_line(&record, &[], &added, b"\n")
+            }
+            (Format::Xlsx, passthrough) => {
+                let cells: Vec<String> = match passthrough {
+                    Passthrough::Csv(record) => record
+                        .iter()
+                        .map(|f| self.encoding.decode_lossy(f).into_owned())
+                        .collect(),
+                    Passthrough::Cells(cells) => cells.clone(),
+                    _ => {
+                        return Err(write_error(&self.partial, "a JSON row for an .xlsx output"));
+                    }
+                };
+                // As in CSV: the added columns follow the header's width; a long row's
+                // overflow moves after them.
+                let width = self.width;
+                let (within, overflow) = cells.split_at(cells.len().min(width));
+                let mut line: Vec<String> = within.to_vec();
+                line.resize(width, String::new());
+                line.extend(added_values(outcome));
+                line.extend_from_slice(overflow);
+                let partial = self.partial.clone();
+                match &mut self.book {
+                    Some(book) => book.put(line, &partial),
+                    None => Err(write_error(&partial, "the .xlsx sheet is missing")),
+                }
+            }
             (Format::Jsonl, _) => self.json_line(row, outcome),
             (Format::Csv, _) => Err(write_error(&self.partial, "a JSON row for a CSV output")),
         }
     }
 
-    /// Flushes, syncs and renames the finished file into place.
-    pub fn finish(self) -> Result<(), Error> {
+    /// Flushes, syncs and renames the finished file into place (an .xlsx output is written
+    /// whole now).
+    pub fn finish(mut self) -> Result<(), Error> {
+        if let Some(book) = self.book.take() {
+            let mut workbook = rust_xlsxwriter::Workbook::new();
+            workbook.push_worksheet(book.sheet);
+            workbook
+                .save_to_writer(&mut self.file)
+                .map_err(|e| write_error(&self.partial, e))?;
+        }
         let file = self
             .file
             .into_inner()
@@ -347,6 +436,20 @@ impl OutputWriter {
     pub fn abandon(self) -> Result<(), Error> {
         drop(self.file);
         std::fs::remove_file(&self.partial).map_err(|e| write_error(&self.partial, e))
+    }
+}
+
+impl Book {
+    /// Appends one row of text cells.
+    fn put(&mut self, cells: Vec<String>, partial: &Path) -> Result<(), Error> {
+        for (col, text) in cells.into_iter().enumerate() {
+            let col = u16::try_from(col).map_err(|_| write_error(partial, "too many columns"))?;
+            self.sheet
+                .write_string_with_format(self.row, col, text, &self.text)
+                .map_err(|e| write_error(partial, e))?;
+        }
+        self.row += 1;
+        Ok(())
     }
 }
 

@@ -108,8 +108,13 @@ pub fn one(idcard: &str, mobile: &str, json: bool) -> Result<Exit, CliError> {
     Ok(if v.valid() { Exit::Ok } else { Exit::Rejected })
 }
 
-pub fn file(path: &Path, encoding: EncodingArg, json: bool) -> Result<Exit, CliError> {
-    let (mut reader, _) = RowReader::open(path, encoding.into())?;
+pub fn file(
+    path: &Path,
+    encoding: EncodingArg,
+    sheet: Option<&str>,
+    json: bool,
+) -> Result<Exit, CliError> {
+    let (mut reader, _) = RowReader::open_sheet(path, encoding.into(), sheet)?;
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     let (mut rows, mut invalid, mut unsupported) = (0u64, 0u64, 0u64);
     while let Some(row) = reader.next_row() {

@@ -41,6 +41,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     if let Some(journal) = &args.journal {
         job = job.journal(journal);
     }
+    if let Some(sheet) = &args.sheet {
+        job = job.sheet(sheet);
+    }
     // In AES/RSA mode, the flags that hold the key material, for the message when it is wrong.
     match global.mode {
         ModeArg::Plain => {}
