@@ -114,7 +114,8 @@ impl Job {
         self
     }
 
-    /// The input's encoding; the output is written in the same one.
+    /// The input's encoding; the output is written in the same one. (An .xlsx input is
+    /// Unicode: this does not apply to it.)
     pub fn encoding(mut self, encoding: Encoding) -> Job {
         self.encoding = encoding;
         self
