@@ -146,7 +146,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub ledger_optional: bool,
 
-    /// Who checks, recorded with every check (for `ledger export`/`stats`: only this caller's)
+    /// Who checks, recorded with every check (`ledger export`/`stats`: the flag selects this
+    /// caller's records)
     #[arg(long, env = "JUHE_CALLER", global = true, value_name = "NAME")]
     pub caller: Option<String>,
 

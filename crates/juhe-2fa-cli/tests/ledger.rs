@@ -176,6 +176,24 @@ fn verify_batch_and_doctor_record_every_check_and_ledger_reads_them() {
         "{}",
         r.stdout
     );
+    // JUHE_CALLER, exported for the checks, neither filters nor is refused; the flag is.
+    let with_env = |args: &[&str]| {
+        run(bin()
+            .env("JUHE_CALLER", "desk")
+            .args(["ledger", "--ledger", &file_arg])
+            .args(args))
+    };
+    let r = with_env(&["export", "--format", "jsonl"]);
+    assert_eq!((r.code, r.stdout.lines().count()), (0, 7), "{}", r.stderr);
+    assert_eq!(with_env(&["verify"]).code, 0);
+    let r = ledger(&file_arg, &["verify", "--caller", "desk"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--caller selects records for `ledger export`"),
+        "{}",
+        r.stderr
+    );
 
     // No number, key or OpenID in the ledger's bytes.
     let bytes = ledger_bytes(dir.path());

@@ -61,6 +61,10 @@ pub enum LedgerError {
     #[error("no randomness from the operating system")]
     Random(#[source] getrandom::Error),
 
+    /// The ledger's writer thread has stopped.
+    #[error("the ledger is closed")]
+    Closed,
+
     /// Writing an export failed.
     #[error("cannot write the export")]
     Write(#[source] std::io::Error),

@@ -29,7 +29,7 @@
 //! class, billed (`yes`/`no`/`maybe`), order id, attempts and latency.
 //!
 //! **Tamper evidence**: every opened handle writes its own chain (a random writer id, records
-//! numbered from 1); each record stores the SHA-256 of the previous record's hash and its own
+//! numbered from 1, stored by a background thread in group commits); each record stores the SHA-256 of the previous record's hash and its own
 //! content, and the writer's last record is kept in a heads table. [`AuditLedger::verify`]
 //! names every edited, deleted or reordered record by chain and number.
 #![forbid(unsafe_code)]
@@ -46,7 +46,8 @@ mod store;
 mod verify;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
 use juhe_2fa::ledger::{Context, Entry};
@@ -73,13 +74,121 @@ pub struct AuditLedger {
 }
 
 struct Inner {
-    store: Box<dyn Store>,
+    store: Arc<dyn Store>,
     secret: Secret,
     backend: &'static str,
     writer: String,
-    /// The chain's last number and hash; held while a record is appended, so the chain's
-    /// order is the table's.
-    chain: Mutex<(i64, String)>,
+    /// To the writer thread; `None` once closed (on drop).
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The last store failed: the next admission probes the database first.
+    failed: Arc<AtomicBool>,
+}
+
+/// What the writer thread is asked.
+enum Job {
+    Record(Box<Record>),
+    /// Answer once everything queued before is stored (or failed).
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// At most this many records per transaction.
+const GROUP: usize = 512;
+
+/// The writer thread: chains and stores what is queued, each group in one transaction (group
+/// commit: a record costs its caller a hash and a queue push, never a disk or network wait).
+/// The chain advances only over stored records: a group that fails is stored again record by
+/// record, and a record the database still refuses is lost (logged), leaving no gap.
+fn write_loop(
+    store: Arc<dyn Store>,
+    writer: String,
+    jobs: mpsc::Receiver<Job>,
+    failed: Arc<AtomicBool>,
+) {
+    let mut last = (0i64, GENESIS.to_owned());
+    let chain = |records: &mut [Record], last: &(i64, String)| {
+        let (mut seq, mut prev) = last.clone();
+        for r in records.iter_mut() {
+            seq += 1;
+            r.writer.clone_from(&writer);
+            r.seq = seq;
+            r.prev_hash = prev;
+            r.hash = r.chain_hash(&r.prev_hash);
+            prev = r.hash.clone();
+        }
+        (seq, prev)
+    };
+    while let Ok(first) = jobs.recv() {
+        let mut group = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Record(r) => group.push(*r),
+                Job::Flush(done) => flushes.push(done),
+            }
+            if group.len() < GROUP {
+                next = jobs.try_recv().ok();
+            }
+        }
+        let head = chain(&mut group, &last);
+        match store.append(&group) {
+            Ok(()) => {
+                last = head;
+                failed.store(false, Ordering::Relaxed);
+            }
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                let mut lost = 0;
+                for mut r in group {
+                    let head = chain(std::slice::from_mut(&mut r), &last);
+                    match store.append(std::slice::from_ref(&r)) {
+                        Ok(()) => last = head,
+                        Err(_) => lost += 1,
+                    }
+                }
+                if lost > 0 {
+                    tracing::error!(
+                        error = %error_chain(&e),
+                        lost,
+                        "the audit ledger could not store the records of finished checks"
+                    );
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer thread once it has stored everything queued.
+        self.queue
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(thread) = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for AuditLedger {
@@ -99,7 +208,7 @@ impl AuditLedger {
         if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             return AuditLedger::with_store(
-                Box::new(postgres::Postgres::open(location)?),
+                Arc::new(postgres::Postgres::open(location)?),
                 "postgres",
             );
             #[cfg(not(feature = "postgres"))]
@@ -110,20 +219,32 @@ impl AuditLedger {
 
     /// Opens (creating on first use) a SQLite ledger file.
     pub fn open_sqlite(path: &Path) -> Result<AuditLedger> {
-        AuditLedger::with_store(Box::new(sqlite::Sqlite::open(path)?), "sqlite")
+        AuditLedger::with_store(Arc::new(sqlite::Sqlite::open(path)?), "sqlite")
     }
 
-    fn with_store(store: Box<dyn Store>, backend: &'static str) -> Result<AuditLedger> {
+    fn with_store(store: Arc<dyn Store>, backend: &'static str) -> Result<AuditLedger> {
         let secret = Secret(zeroize::Zeroizing::new(store.secret()?));
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).map_err(LedgerError::Random)?;
+        let writer = hex::encode(id);
+        let failed = Arc::new(AtomicBool::new(false));
+        let (queue, jobs) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("juhe-ledger-writer".into())
+            .spawn({
+                let (store, writer, failed) = (store.clone(), writer.clone(), failed.clone());
+                move || write_loop(store, writer, jobs, failed)
+            })
+            .map_err(LedgerError::Open)?;
         Ok(AuditLedger {
             inner: Arc::new(Inner {
                 store,
                 secret,
                 backend,
-                writer: hex::encode(id),
-                chain: Mutex::new((0, GENESIS.to_owned())),
+                writer,
+                queue: Mutex::new(Some(queue)),
+                thread: Mutex::new(Some(thread)),
+                failed,
             }),
         })
     }
@@ -133,17 +254,32 @@ impl AuditLedger {
         &self.inner.writer
     }
 
-    /// Appends the record of a finished check to this handle's chain.
+    /// Queues the record of a finished check for this handle's chain: a background thread
+    /// chains and stores it, with whatever else is queued, in one transaction. Reads
+    /// ([`AuditLedger::records`], [`AuditLedger::verify`], …) and dropping the last handle
+    /// wait until it is stored; [`AuditLedger::flush`] waits explicitly.
     pub fn append(&self, entry: &Entry) -> Result<()> {
-        let mut record = Record::of(entry, &self.inner.secret);
-        record.writer.clone_from(&self.inner.writer);
-        let mut chain = self.inner.chain.lock().unwrap_or_else(|p| p.into_inner());
-        record.seq = chain.0 + 1;
-        record.prev_hash.clone_from(&chain.1);
-        record.hash = record.chain_hash(&record.prev_hash);
-        self.inner.store.append(&record)?;
-        *chain = (record.seq, record.hash);
-        Ok(())
+        let record = Record::of(entry, &self.inner.secret);
+        let queue = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue
+            .as_ref()
+            .and_then(|q| q.send(Job::Record(Box::new(record))).ok())
+            .ok_or(LedgerError::Closed)
+    }
+
+    /// Waits until every record queued by this handle so far is stored (or its failure
+    /// logged).
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        let sent = {
+            let queue = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue
+                .as_ref()
+                .is_some_and(|q| q.send(Job::Flush(done)).is_ok())
+        };
+        if sent {
+            let _ = wait.recv();
+        }
     }
 
     /// The pair digest this ledger records for a pair (hex).
@@ -157,6 +293,7 @@ impl AuditLedger {
         let idcard = IdCard::parse(idcard).map_err(LedgerError::InvalidInput)?;
         let mobile = Mobile::parse(mobile).map_err(LedgerError::InvalidInput)?;
         let digest = self.digest(&idcard, &mobile);
+        self.flush();
         let mut records = self.inner.store.records(&Query {
             digest: Some(digest),
             ..Query::default()
@@ -173,6 +310,7 @@ impl AuditLedger {
         until: Option<Day>,
         caller: Option<&str>,
     ) -> Result<Vec<Record>> {
+        self.flush();
         self.inner.store.records(&Query {
             since_ms: since.map(Day::start_ms),
             until_ms: until.map(Day::end_ms),
@@ -196,11 +334,13 @@ impl AuditLedger {
 
     /// Checks and billed checks per China day and caller, with local rejections.
     pub fn stats(&self) -> Result<Vec<StatsRow>> {
+        self.flush();
         export::stats(self.inner.store.stats()?, self.inner.store.rejections()?)
     }
 
     /// Checks every chain: names each edited, deleted or reordered record.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.flush();
         verify::verify(self.inner.store.as_ref())
     }
 
@@ -217,12 +357,18 @@ impl AuditLedger {
     /// [`AuditLedger::purge`] with an explicit cut-off: each chain keeps its records from the
     /// first one at or after `cutoff` on.
     pub fn purge_before(&self, cutoff: SystemTime) -> Result<u64> {
+        self.flush();
         self.inner.store.purge(millis(cutoff))
     }
 }
 
 impl juhe_2fa::Ledger for AuditLedger {
     fn admit(&self, _: &Context) -> Result<(), BoxError> {
+        // After a failed store, the database must answer before another check is sent.
+        if self.inner.failed.load(Ordering::Relaxed) {
+            self.inner.store.heads()?;
+            self.inner.failed.store(false, Ordering::Relaxed);
+        }
         Ok(self.inner.store.ready()?)
     }
 

@@ -11,7 +11,7 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::record::Record;
 use crate::store::{
-    COLUMNS, Head, Query, RECORD_SELECT, SCHEMA_VERSION, STATS, StatRow, Store, Value, where_clause,
+    Head, Query, RECORD_SELECT, SCHEMA_VERSION, STATS, StatRow, Store, Value, columns, where_clause,
 };
 use crate::{LedgerError, Result};
 
@@ -19,7 +19,7 @@ use crate::{LedgerError, Result};
 /// chain, so a few serve the admissions and reads besides.
 const POOL_SIZE: usize = 4;
 /// How long a caller waits for its statement's result.
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(30);
 /// A connection idle longer than this is checked (a round trip) before a check is admitted.
 const STALE: Duration = Duration::from_secs(5);
 /// Connect timeout when the URL sets none.
@@ -70,11 +70,14 @@ CREATE TABLE IF NOT EXISTS juhe_ledger_rejections (
 ";
 
 /// The record and its writer's new head in one statement: one round trip, atomic.
-const APPEND: &str = "WITH c AS (INSERT INTO juhe_ledger_checks (COLUMNS) VALUES \
-     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+const APPEND: &str = concat!(
+    "WITH c AS (INSERT INTO juhe_ledger_checks (",
+    columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
      RETURNING writer, seq, hash) \
      INSERT INTO juhe_ledger_writers (writer, last_seq, last_hash) SELECT writer, seq, hash FROM c \
-     ON CONFLICT (writer) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash";
+     ON CONFLICT (writer) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash"
+);
 
 /// Serialises schema creation across processes (`pg_advisory_xact_lock`).
 const MIGRATION_LOCK: i64 = 0x6a75_6865_6c65_6467; // "juheledg"
@@ -302,8 +305,8 @@ impl Store for Postgres {
         })
     }
 
-    fn append(&self, r: &Record) -> Result<()> {
-        let r = r.clone();
+    fn append(&self, records: &[Record]) -> Result<()> {
+        let records = records.to_vec();
         self.run(move |slot| {
             // One retry on a new connection: a server restart breaks every pooled one.
             let mut attempt = 0;
@@ -314,41 +317,46 @@ impl Store for Postgres {
                     let statement = match &conn.append {
                         Some(s) => s.clone(),
                         None => {
-                            let prepared = conn.client.prepare(&APPEND.replace("COLUMNS", COLUMNS));
+                            let prepared = conn.client.prepare(APPEND);
                             let s = slot.check(prepared)?;
-                            let conn = slot.conn()?;
-                            conn.append = Some(s.clone());
+                            slot.conn()?.append = Some(s.clone());
                             s
                         }
                     };
                     let conn = slot.conn()?;
-                    let from_cache = i64::from(r.from_cache);
-                    let result = conn.client.execute(
-                        &statement,
-                        &[
-                            &r.writer,
-                            &r.seq,
-                            &r.at_ms,
-                            &r.caller,
-                            &r.purpose,
-                            &r.mode,
-                            &r.pair_digest,
-                            &r.idcard,
-                            &r.mobile,
-                            &r.outcome,
-                            &r.res,
-                            &r.error_code,
-                            &r.error_class,
-                            &r.billed,
-                            &r.order_id,
-                            &r.attempts,
-                            &from_cache,
-                            &r.latency_ms,
-                            &r.prev_hash,
-                            &r.hash,
-                        ],
-                    );
-                    slot.check(result).map(|_| ())
+                    let result = (|| {
+                        let mut tx = conn.client.transaction()?;
+                        for r in &records {
+                            let from_cache = i64::from(r.from_cache);
+                            tx.execute(
+                                &statement,
+                                &[
+                                    &r.writer,
+                                    &r.seq,
+                                    &r.at_ms,
+                                    &r.caller,
+                                    &r.purpose,
+                                    &r.mode,
+                                    &r.pair_digest,
+                                    &r.idcard,
+                                    &r.mobile,
+                                    &r.outcome,
+                                    &r.res,
+                                    &r.error_code,
+                                    &r.error_class,
+                                    &r.billed,
+                                    &r.order_id,
+                                    &r.attempts,
+                                    &from_cache,
+                                    &r.latency_ms,
+                                    &r.prev_hash,
+                                    &r.hash,
+                                ],
+                            )?;
+                        }
+                        tx.commit()
+                    })();
+                    slot.check(result)
                 })();
                 match result {
                     Err(LedgerError::Postgres(e)) if attempt == 1 && e.as_db_error().is_none() => {}

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::record::Record;
 use crate::store::{
-    COLUMNS, Head, Query, RECORD_SELECT, SCHEMA_VERSION, STATS, StatRow, Store, Value, where_clause,
+    Head, Query, RECORD_SELECT, SCHEMA_VERSION, STATS, StatRow, Store, Value, columns, where_clause,
 };
 use crate::{LedgerError, Result};
 
@@ -56,8 +56,12 @@ CREATE TABLE IF NOT EXISTS juhe_ledger_rejections (
 );
 ";
 
-const APPEND: &str = "INSERT INTO juhe_ledger_checks (COLUMNS) VALUES \
-     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+const APPEND: &str = concat!(
+    "INSERT INTO juhe_ledger_checks (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19, ?20)"
+);
 const MOVE_HEAD: &str = "INSERT INTO juhe_ledger_writers (writer, last_seq, last_hash) \
      VALUES (?1, ?2, ?3) ON CONFLICT (writer) DO UPDATE SET last_seq = excluded.last_seq, \
      last_hash = excluded.last_hash";
@@ -194,34 +198,41 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn append(&self, r: &Record) -> Result<()> {
+    fn append(&self, records: &[Record]) -> Result<()> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(&APPEND.replace("COLUMNS", COLUMNS))?
-            .execute(params![
-                r.writer,
-                r.seq,
-                r.at_ms,
-                r.caller,
-                r.purpose,
-                r.mode,
-                r.pair_digest,
-                r.idcard,
-                r.mobile,
-                r.outcome,
-                r.res,
-                r.error_code,
-                r.error_class,
-                r.billed,
-                r.order_id,
-                r.attempts,
-                i64::from(r.from_cache),
-                r.latency_ms,
-                r.prev_hash,
-                r.hash,
-            ])?;
+        {
+            let mut insert = tx.prepare_cached(APPEND)?;
+            for r in records {
+                insert.execute(params![
+                    r.writer,
+                    r.seq,
+                    r.at_ms,
+                    r.caller,
+                    r.purpose,
+                    r.mode,
+                    r.pair_digest,
+                    r.idcard,
+                    r.mobile,
+                    r.outcome,
+                    r.res,
+                    r.error_code,
+                    r.error_class,
+                    r.billed,
+                    r.order_id,
+                    r.attempts,
+                    i64::from(r.from_cache),
+                    r.latency_ms,
+                    r.prev_hash,
+                    r.hash,
+                ])?;
+            }
+        }
         tx.prepare_cached(MOVE_HEAD)?
-            .execute(params![r.writer, r.seq, r.hash])?;
+            .execute(params![last.writer, last.seq, last.hash])?;
         tx.commit()?;
         Ok(())
     }

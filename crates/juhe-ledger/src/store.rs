@@ -29,14 +29,15 @@ pub(crate) struct Query {
 /// One count of [`Store::stats`]: (China day number, caller, billed, checks).
 pub(crate) type StatRow = (i64, Option<String>, String, i64);
 
-/// A ledger backend. `append` is called with the writer's chain lock held.
+/// A ledger backend. `append` is called by the ledger's one writer thread.
 pub(crate) trait Store: Send + Sync {
     /// The pair secret, made (and the schema created or migrated) on first use.
     fn secret(&self) -> Result<Vec<u8>>;
     /// Can a record be written now?
     fn ready(&self) -> Result<()>;
-    /// Inserts a chained record and moves its writer's head, atomically.
-    fn append(&self, record: &Record) -> Result<()>;
+    /// Inserts chained records (one chain, in order) and moves the chain's head, in one
+    /// transaction.
+    fn append(&self, records: &[Record]) -> Result<()>;
     /// Counts a local rejection.
     fn count_rejection(&self, day: i64, caller: &str, mode: &str) -> Result<()>;
     /// Records in insertion order.
@@ -54,15 +55,20 @@ pub(crate) trait Store: Send + Sync {
     fn purge(&self, cutoff_ms: i64) -> Result<u64>;
 }
 
-/// The columns of a record, in the order of the `INSERT` parameters and of [`RECORD_SELECT`].
-pub(crate) const COLUMNS: &str = "writer, seq, at_ms, caller, purpose, mode, pair_digest, \
-     idcard_masked, mobile_masked, outcome, res, error_code, error_class, billed, order_id, \
-     attempts, from_cache, latency_ms, prev_hash, hash";
+/// The columns of a record, in the order of the `INSERT` parameters and of [`RECORD_SELECT`]
+/// (a macro, for `concat!`).
+macro_rules! columns {
+    () => {
+        "writer, seq, at_ms, caller, purpose, mode, pair_digest, idcard_masked, mobile_masked, \
+         outcome, res, error_code, error_class, billed, order_id, attempts, from_cache, \
+         latency_ms, prev_hash, hash"
+    };
+}
+pub(crate) use columns;
 
-/// Selects the columns of [`COLUMNS`] and the row id, last.
-pub(crate) const RECORD_SELECT: &str = "SELECT writer, seq, at_ms, caller, purpose, mode, \
-     pair_digest, idcard_masked, mobile_masked, outcome, res, error_code, error_class, billed, \
-     order_id, attempts, from_cache, latency_ms, prev_hash, hash, id FROM juhe_ledger_checks";
+/// Selects the columns of [`columns`] and the row id, last.
+pub(crate) const RECORD_SELECT: &str =
+    concat!("SELECT ", columns!(), ", id FROM juhe_ledger_checks");
 
 /// `WHERE …` of a query with `$n` placeholders, and the values in order.
 pub(crate) fn where_clause(query: &Query) -> (String, Vec<Value>) {

@@ -404,3 +404,34 @@ fn an_unreachable_postgres_ledger_is_a_clear_error_without_the_url() {
         "{chain}"
     );
 }
+
+/// A record the database refuses is lost (the check had happened: the client logs it), but the
+/// chain goes on from what is stored: later records verify.
+#[test]
+fn a_refused_record_does_not_break_the_chain() {
+    let place = Place::sqlite();
+    let sandbox = Sandbox::builder().spawn_blocking().unwrap();
+    let ledger = place.open();
+    four_checks(&sandbox, &ledger);
+    place.sql(
+        "CREATE TRIGGER refuse BEFORE INSERT ON juhe_ledger_checks WHEN NEW.caller = 'refused' \
+         BEGIN SELECT RAISE(ABORT, 'refused by policy'); END;",
+    );
+    let refused = BlockingClient::builder()
+        .api_key(demo::API_KEY)
+        .base_url(sandbox.base_url())
+        .ledger(ledger.clone())
+        .caller("refused")
+        .build_blocking()
+        .unwrap();
+    refused.verify(demo::MATCH.0, demo::MATCH.1).unwrap();
+    four_checks(&sandbox, &ledger);
+    let records = ledger.records(None, None, None).unwrap();
+    assert_eq!(records.len(), 6);
+    assert_eq!(
+        records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    let report = ledger.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}

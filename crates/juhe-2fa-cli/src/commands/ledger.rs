@@ -14,7 +14,10 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
     let location = global.ledger.as_deref().ok_or_else(|| {
         CliError::usage("`ledger` needs the ledger: --ledger FILE|postgres://… or JUHE_LEDGER")
     })?;
-    let caller = global.caller.as_deref();
+    // The `--caller` flag selects records. JUHE_CALLER, exported for the checks a shell sends,
+    // neither selects (an export must not silently shrink to one caller) nor is refused.
+    let from_env = std::env::var("JUHE_CALLER").ok() == global.caller;
+    let caller = global.caller.as_deref().filter(|_| !from_env);
     if caller.is_some()
         && !matches!(
             args.command,
@@ -24,7 +27,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
         return Err(CliError::usage(
             "--caller selects records for `ledger export` and `ledger stats` only",
         )
-        .with_hint("leave --caller (and JUHE_CALLER) out of this `ledger` command"));
+        .with_hint("leave --caller out of this `ledger` command"));
     }
     // Reading a ledger never creates one: a mistyped path is an error, not an empty report.
     let is_url = location.starts_with("postgres://") || location.starts_with("postgresql://");
