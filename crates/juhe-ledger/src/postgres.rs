@@ -20,8 +20,8 @@ use crate::{LedgerError, Result};
 const POOL_SIZE: usize = 4;
 /// How long a caller waits for its statement's result.
 const WAIT: Duration = Duration::from_secs(30);
-/// A connection idle longer than this is checked (a round trip) before a check is admitted.
-const STALE: Duration = Duration::from_secs(5);
+/// A database that answered this recently admits a check without a round trip.
+const FRESH: Duration = Duration::from_secs(1);
 /// Connect timeout when the URL sets none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,13 +85,13 @@ const MIGRATION_LOCK: i64 = 0x6a75_6865_6c65_6467; // "juheledg"
 struct Conn {
     client: Client,
     append: Option<Statement>,
-    used: Instant,
 }
 
 /// A worker thread's connection, made on first use and again after it broke.
 struct Slot {
     config: Arc<Config>,
     conn: Option<Conn>,
+    answered: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Slot {
@@ -104,7 +104,6 @@ impl Slot {
             self.conn = Some(Conn {
                 client,
                 append: None,
-                used: Instant::now(),
             });
         }
         Ok(self.conn.as_mut().expect("just connected"))
@@ -114,14 +113,13 @@ impl Slot {
     fn check<T>(&mut self, result: std::result::Result<T, postgres::Error>) -> Result<T> {
         match result {
             Ok(v) => {
-                if let Some(c) = &mut self.conn {
-                    c.used = Instant::now();
-                }
+                *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 Ok(v)
             }
             Err(e) => {
                 if e.as_db_error().is_none() {
                     self.conn = None;
+                    *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
                 Err(LedgerError::Postgres(e))
             }
@@ -136,6 +134,8 @@ type Job = Box<dyn FnOnce(&mut Slot) + Send>;
 /// client records from its tasks): on these threads it never is.
 pub(crate) struct Postgres {
     jobs: Mutex<mpsc::Sender<Job>>,
+    /// When a statement last succeeded on any connection (`None` after a broken one).
+    answered: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Postgres {
@@ -148,12 +148,17 @@ impl Postgres {
         let config = Arc::new(config);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let answered = Arc::new(Mutex::new(None));
         for n in 0..POOL_SIZE {
-            let (rx, config) = (rx.clone(), config.clone());
+            let (rx, config, answered) = (rx.clone(), config.clone(), answered.clone());
             std::thread::Builder::new()
                 .name(format!("juhe-ledger-pg-{n}"))
                 .spawn(move || {
-                    let mut slot = Slot { config, conn: None };
+                    let mut slot = Slot {
+                        config,
+                        conn: None,
+                        answered,
+                    };
                     loop {
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -169,6 +174,7 @@ impl Postgres {
         }
         let pg = Postgres {
             jobs: Mutex::new(tx),
+            answered,
         };
         pg.migrate()?;
         Ok(pg)
@@ -295,13 +301,16 @@ impl Store for Postgres {
     }
 
     fn ready(&self) -> Result<()> {
+        // The database answered a moment ago (under load: the last group commit): admitted
+        // without a round trip.
+        let answered = *self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        if answered.is_some_and(|at| at.elapsed() < FRESH) {
+            return Ok(());
+        }
         self.run(|slot| {
             let conn = slot.conn()?;
-            if conn.used.elapsed() > STALE {
-                let result = conn.client.simple_query("");
-                slot.check(result)?;
-            }
-            Ok(())
+            let result = conn.client.simple_query("");
+            slot.check(result).map(|_| ())
         })
     }
 

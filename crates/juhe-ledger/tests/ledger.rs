@@ -107,6 +107,8 @@ fn both_clients_write_the_ledger(place: Place) {
             .unwrap();
         client.verify(demo::MATCH.0, demo::MATCH.1).await.unwrap();
     });
+    // Read through another handle (another job): what this one queued is stored first.
+    ledger.flush();
     let records = place.open().records(None, None, None).unwrap();
     let seen: Vec<(&str, &str, &str, Option<&str>)> = records
         .iter()
@@ -309,6 +311,8 @@ fn find_and_purge(place: Place) {
     let client = blocking_client(&sandbox, &job2);
     client.verify(demo::MISMATCH.0, demo::MISMATCH.1).unwrap();
     client.verify(demo::MISMATCH.0, demo::MISMATCH.1).unwrap();
+    // Another handle's records are read once its writer thread has stored them.
+    job2.flush();
 
     // A third job asks: spelled differently, the same person.
     let job3 = place.open();
@@ -356,6 +360,7 @@ fn find_and_purge(place: Place) {
     assert!(report.is_clean(), "{:?}", report.problems);
     // Job 2 goes on writing after the purge; a retention of 3 years removes nothing.
     client.verify(demo::MATCH.0, demo::MATCH.1).unwrap();
+    job2.flush();
     assert_eq!(job3.purge(juhe_ledger::DEFAULT_RETENTION_DAYS).unwrap(), 0);
     assert!(job3.verify().unwrap().is_clean());
     assert_eq!(job3.records(None, None, None).unwrap().len(), 3);
@@ -434,4 +439,23 @@ fn a_refused_record_does_not_break_the_chain() {
     );
     let report = ledger.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+/// A PostgreSQL server that goes away: the next check is refused before it is sent (the
+/// ledger could not record it), with `Error::Ledger`.
+#[test]
+fn postgres_gone_refuses_the_next_check_before_sending() {
+    let mut pg = PostgresServer::start().unwrap();
+    let sandbox = Sandbox::builder().spawn_blocking().unwrap();
+    let ledger = AuditLedger::open(&pg.url()).unwrap();
+    let client = blocking_client(&sandbox, &ledger);
+    client.verify(demo::MATCH.0, demo::MATCH.1).unwrap();
+    ledger.flush();
+    pg.stop();
+    // Past the moment in which a recent answer admits without asking the database.
+    std::thread::sleep(Duration::from_millis(1100));
+    let e = client.verify(demo::MATCH.0, demo::MATCH.1).unwrap_err();
+    assert!(matches!(e, juhe_2fa::Error::Ledger(_)), "{e:?}");
+    assert!(e.nothing_sent());
+    assert_eq!(sandbox.stats().requests, 1, "the second check was not sent");
 }
