@@ -1,5 +1,5 @@
 //! The PostgreSQL ledger: several processes on several machines append to one table, each on
-//! its own chain, through a small pool of connections with the insert prepared once per
+//! its own chain, through a small pool of connections with the statements prepared once per
 //! connection.
 
 use std::str::FromStr;
@@ -69,22 +69,26 @@ CREATE TABLE IF NOT EXISTS juhe_ledger_rejections (
 );
 ";
 
-/// The record and its writer's new head in one statement: one round trip, atomic.
+/// One record.
 const APPEND: &str = concat!(
-    "WITH c AS (INSERT INTO juhe_ledger_checks (",
+    "INSERT INTO juhe_ledger_checks (",
     columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-     RETURNING writer, seq, hash) \
-     INSERT INTO juhe_ledger_writers (writer, last_seq, last_hash) SELECT writer, seq, hash FROM c \
-     ON CONFLICT (writer) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19, $20)"
 );
+
+/// The chain's new head, once per group (in the group's transaction).
+const MOVE_HEAD: &str = "INSERT INTO juhe_ledger_writers (writer, last_seq, last_hash) \
+     VALUES ($1, $2, $3) ON CONFLICT (writer) DO UPDATE SET last_seq = EXCLUDED.last_seq, \
+     last_hash = EXCLUDED.last_hash";
 
 /// Serialises schema creation across processes (`pg_advisory_xact_lock`).
 const MIGRATION_LOCK: i64 = 0x6a75_6865_6c65_6467; // "juheledg"
 
 struct Conn {
     client: Client,
-    append: Option<Statement>,
+    /// [`APPEND`] and [`MOVE_HEAD`], prepared once per connection.
+    append: Option<(Statement, Statement)>,
 }
 
 /// A worker thread's connection, made on first use and again after it broke.
@@ -323,10 +327,13 @@ impl Store for Postgres {
                 attempt += 1;
                 let result = (|| -> Result<()> {
                     let conn = slot.conn()?;
-                    let statement = match &conn.append {
+                    let (statement, head) = match &conn.append {
                         Some(s) => s.clone(),
                         None => {
-                            let prepared = conn.client.prepare(APPEND);
+                            let prepared = conn
+                                .client
+                                .prepare(APPEND)
+                                .and_then(|append| Ok((append, conn.client.prepare(MOVE_HEAD)?)));
                             let s = slot.check(prepared)?;
                             slot.conn()?.append = Some(s.clone());
                             s
@@ -362,6 +369,9 @@ impl Store for Postgres {
                                     &r.hash,
                                 ],
                             )?;
+                        }
+                        if let Some(last) = records.last() {
+                            tx.execute(&head, &[&last.writer, &last.seq, &last.hash])?;
                         }
                         tx.commit()
                     })();
