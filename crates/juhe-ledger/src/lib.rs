@@ -48,7 +48,7 @@ mod verify;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use juhe_2fa::ledger::{Context, Entry};
 use juhe_2fa::{BoxError, Endpoint, IdCard, Mobile, PairIdentity};
@@ -94,7 +94,7 @@ enum Job {
 
 /// At most this many records per transaction.
 const GROUP: usize = 512;
-/// How long the writer waits for more records before it commits a group.
+/// How long the writer lets records queue up before it commits a group.
 const LINGER: Duration = Duration::from_millis(2);
 
 /// The writer thread: chains and stores what is queued, each group in one transaction (group
@@ -123,18 +123,20 @@ fn write_loop(
     while let Ok(first) = jobs.recv() {
         let mut group = Vec::new();
         let mut flushes = Vec::new();
-        // Records trickle in from checks in flight: waiting a moment for more makes a group of
-        // many records one commit (a commit costs far more than a record). A flush ends it.
-        let deadline = Instant::now() + LINGER;
+        // Records trickle in from checks in flight: sleeping a moment lets them queue up
+        // without waking this thread for each, and makes a group of many records one commit
+        // (a commit costs far more than a record). A flush is not kept waiting.
+        if !matches!(first, Job::Flush(_)) {
+            std::thread::sleep(LINGER);
+        }
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Record(r) => group.push(*r),
                 Job::Flush(done) => flushes.push(done),
             }
-            if group.len() < GROUP && flushes.is_empty() {
-                let wait = deadline.saturating_duration_since(Instant::now());
-                next = jobs.recv_timeout(wait).ok();
+            if group.len() < GROUP {
+                next = jobs.try_recv().ok();
             }
         }
         let head = chain(&mut group, &last);
