@@ -361,6 +361,12 @@ fn a_ledger_that_cannot_record_stops_verify_and_batch_before_sending_unless_opti
         "{}",
         r.stderr
     );
+    // Help shows that JUHE_LEDGER is read, never its value (the URL may hold a password).
+    let help = run(bin()
+        .env("JUHE_LEDGER", unreachable)
+        .args(["batch", "--help"]));
+    assert!(help.stdout.contains("JUHE_LEDGER"), "{}", help.stdout);
+    assert!(!help.stdout.contains("pg-s3cret"), "{}", help.stdout);
     let r = run(bin().args(["ledger", "verify"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
