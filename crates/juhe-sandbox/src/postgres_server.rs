@@ -107,39 +107,7 @@ impl PostgresServer {
             dir,
             bin,
         };
-        if let Some((uid, gid)) = user {
-            let out = Command::new("chown")
-                .arg("-R")
-                .arg(format!("{uid}:{gid}"))
-                .arg(&server.dir)
-                .output()
-                .map_err(tool("cannot run chown"))?;
-            if !out.status.success() {
-                return Err(failed(
-                    "cannot give the PostgreSQL directory to `postgres`",
-                    &out,
-                ));
-            }
-        }
-        let out = server
-            .as_server_user(Command::new(server.bin.join("initdb")), user)
-            .arg("-D")
-            .arg(server.data())
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .output()
-            .map_err(tool(INSTALL))?;
-        if !out.status.success() {
-            return Err(failed("initdb failed", &out));
-        }
+        server.initdb(user)?;
         // The server's log, for the error when it does not come up.
         let log = std::fs::File::create(server.dir.join("server.log"))
             .map_err(tool("cannot create the PostgreSQL log"))?;
@@ -178,6 +146,44 @@ impl PostgresServer {
             hint: "postgres did not accept connections within 30 s (its log follows)",
             source: std::io::Error::other(log),
         })
+    }
+
+    /// Gives the directory to the server's user and makes the cluster in it.
+    fn initdb(&self, user: Option<(u32, u32)>) -> Result<(), SandboxError> {
+        if let Some((uid, gid)) = user {
+            let out = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(&self.dir)
+                .output()
+                .map_err(tool("cannot run chown"))?;
+            if !out.status.success() {
+                return Err(failed(
+                    "cannot give the PostgreSQL directory to `postgres`",
+                    &out,
+                ));
+            }
+        }
+        let out = self
+            .as_server_user(Command::new(self.bin.join("initdb")), user)
+            .arg("-D")
+            .arg(self.data())
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .output()
+            .map_err(tool(INSTALL))?;
+        if !out.status.success() {
+            return Err(failed("initdb failed", &out));
+        }
+        Ok(())
     }
 
     fn as_server_user(&self, mut command: Command, user: Option<(u32, u32)>) -> Command {
