@@ -18,12 +18,13 @@ mod package;
 mod preflight;
 
 /// Publishable crates, each after the crates it depends on.
-pub const PUBLISH_ORDER: [&str; 6] = [
+pub const PUBLISH_ORDER: [&str; 7] = [
     "juhe-proto",
     "juhe-crypto",
     "juhe-transport",
     "juhe-sandbox",
     "juhe-2fa",
+    "juhe-ledger",
     "juhe-2fa-cli",
 ];
 
