@@ -25,8 +25,12 @@ pub fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
-    // The fleet tests run a real redis-server on loopback.
-    ensure_apt_binaries(&[("redis-server", "redis-server")])?;
+    // The fleet tests run a real redis-server on loopback, the audit ledger's tests a real
+    // PostgreSQL cluster (`juhe_sandbox::PostgresServer`).
+    ensure_apt_binaries(&[
+        ("redis-server", "redis-server"),
+        ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
+    ])?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
     // The workspace run has juhe-crypto on AWS-LC (the sandbox and the command enable it); the
     // library's default engine is the pure-Rust one: its known-answer, Java and OpenSSL tests

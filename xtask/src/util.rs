@@ -50,12 +50,19 @@ pub fn ensure_cargo_tool(subcommand: &str, krate: &str, version: &str) -> Result
 }
 
 /// Installs Debian packages whose `binary` is not on `PATH` (one `apt-get update` first;
-/// with `sudo` when not root). Tests that need a real server (redis-server, wrk) run on a
-/// fresh machine instead of skipping.
+/// with `sudo` when not root). A `binary` with a `/` is a path, shell globs allowed (Debian's
+/// PostgreSQL keeps its server binaries off `PATH`, under `/usr/lib/postgresql/<version>/bin`).
+/// Tests that need a real server (redis-server, postgres, wrk) run on a fresh machine instead
+/// of skipping.
 pub fn ensure_apt_binaries(wanted: &[(&str, &str)]) -> Result<(), String> {
     let on_path = |binary: &str| {
+        let check = if binary.contains('/') {
+            format!("ls {binary}")
+        } else {
+            format!("command -v {binary}")
+        };
         Command::new("sh")
-            .args(["-c", &format!("command -v {binary}")])
+            .args(["-c", &check])
             .output()
             .is_ok_and(|o| o.status.success())
     };

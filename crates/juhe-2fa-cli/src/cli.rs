@@ -130,6 +130,31 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N", default_value_t = 1)]
     pub expected_replicas: u32,
 
+    /// The audit ledger: a SQLite file (created 0600) or postgres://… . Every check is recorded
+    /// (no number in clear); a check the ledger cannot record is refused before it is sent. A
+    /// URL may hold a password: never printed, but a flag shows in `ps`, so prefer JUHE_LEDGER
+    #[arg(
+        long,
+        env = "JUHE_LEDGER",
+        hide_env_values = true,
+        global = true,
+        value_name = "FILE|URL"
+    )]
+    pub ledger: Option<String>,
+
+    /// Send checks even when the ledger cannot record them (warned, unrecorded)
+    #[arg(long, global = true)]
+    pub ledger_optional: bool,
+
+    /// Who checks, recorded with every check (`ledger export`/`stats`: the flag selects this
+    /// caller's records)
+    #[arg(long, env = "JUHE_CALLER", global = true, value_name = "NAME")]
+    pub caller: Option<String>,
+
+    /// Why people are checked, recorded with every check
+    #[arg(long, env = "JUHE_PURPOSE", global = true, value_name = "TEXT")]
+    pub purpose: Option<String>,
+
     /// Which SDK client `verify` uses (`--transport` is an old name). `batch` always runs on
     /// the async client, `doctor` on the blocking one: they refuse it
     #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
@@ -145,8 +170,8 @@ pub struct Global {
 }
 
 /// The commands, by name as typed (`help` aside).
-pub const COMMANDS: [&str; 7] = [
-    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo",
+pub const COMMANDS: [&str; 8] = [
+    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger",
 ];
 
 /// Why the [`Global`] option `option` (its clap id, e.g. `dedupe_ttl`) does not apply to
@@ -168,6 +193,11 @@ pub fn not_applying(command: &str, option: &str) -> Option<&'static str> {
         }
         ("doctor", "qps" | "redis" | "dedupe_ttl" | "expected_replicas") => Some(FLEET),
         ("doctor", _) => None,
+        ("ledger", "ledger" | "caller") => None,
+        ("ledger", "ledger_optional" | "purpose") => {
+            Some("it reads and prunes the ledger; it records no check")
+        }
+        ("ledger", _) => Some("it reads and prunes the ledger; it sends nothing"),
         ("encrypt", "mode" | "openid" | "aes_key" | "aes_mode" | "aes_iv" | "rsa_public_key") => {
             None
         }
@@ -210,10 +240,21 @@ pub fn command() -> clap::Command {
         .collect();
     COMMANDS.iter().fold(cli, |cli, name| {
         cli.mut_subcommand(name, |sub| {
-            globals
+            let hide = |cmd: clap::Command| {
+                globals
+                    .iter()
+                    .filter(|a| not_applying(name, a.get_id().as_str()).is_some())
+                    .fold(cmd, |cmd, a| cmd.arg(a.clone().global(false).hide(true)))
+            };
+            // A command's own subcommands (`ledger export`) get the copies too: a non-global
+            // copy in the parent stops clap's propagation of the global option.
+            let nested: Vec<String> = sub
+                .get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .collect();
+            nested
                 .iter()
-                .filter(|a| not_applying(name, a.get_id().as_str()).is_some())
-                .fold(sub, |sub, a| sub.arg(a.clone().global(false).hide(true)))
+                .fold(hide(sub), |sub, n| sub.mut_subcommand(n, hide))
         })
     })
 }
@@ -225,8 +266,13 @@ pub fn refuse_unused(command: &clap::Command, matches: &ArgMatches) -> Result<()
     let Some((name, sub)) = matches.subcommand() else {
         return Ok(());
     };
+    // The command's matches and those of its own subcommand (`ledger export`).
+    let levels: Vec<&ArgMatches> = [matches, sub]
+        .into_iter()
+        .chain(sub.subcommand().map(|(_, nested)| nested))
+        .collect();
     let given = |id: &str| {
-        [matches, sub]
+        levels
             .iter()
             .any(|m| m.value_source(id) == Some(ValueSource::CommandLine))
     };
@@ -346,6 +392,67 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Run plain, AES and RSA checks against an in-process sandbox
     Demo,
+    /// Read, verify and prune the audit ledger (--ledger): export, stats, find, purge, verify
+    Ledger(LedgerArgs),
+}
+
+/// `ledger`.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+/// `ledger`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Write the records (CSV or JSON lines) to stdout: for the processing record and for
+    /// reconciling with Juhe's invoice
+    Export {
+        /// First day (China time, UTC+8), included
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+        since: Option<juhe_ledger::Day>,
+        /// Last day (China time), included
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+        until: Option<juhe_ledger::Day>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+        format: FormatArg,
+    },
+    /// Checks and billed checks per day (China time) and caller
+    Stats,
+    /// Was this person checked: when, by whom, why (the numbers are digested, not searched)
+    Find {
+        /// ID card number
+        #[arg(long, value_name = "ID")]
+        idcard: String,
+        /// Mobile number
+        #[arg(long, value_name = "M")]
+        mobile: String,
+    },
+    /// Delete the records older than DAYS days [default: 1096, 3 years: PIPL Art. 56]
+    Purge {
+        /// Retention in days
+        #[arg(long, value_name = "DAYS", default_value_t = juhe_ledger::DEFAULT_RETENTION_DAYS)]
+        older_than: u32,
+    },
+    /// Check every record's hash chain: exit 0 when intact, 1 with a report when a record was
+    /// edited, deleted or reordered
+    Verify,
+}
+
+/// `ledger export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// CSV with a header
+    Csv,
+    /// One JSON object per line
+    Jsonl,
+}
+
+fn parse_day(s: &str) -> Result<juhe_ledger::Day, String> {
+    s.parse()
+        .map_err(|e: juhe_ledger::LedgerError| e.to_string())
 }
 
 /// `batch`.
@@ -468,7 +575,7 @@ mod tests {
             .filter(|a| a.is_global_set())
             .map(|a| a.get_id().to_string())
             .collect();
-        assert_eq!(globals.len(), 19);
+        assert_eq!(globals.len(), 23);
         for name in COMMANDS {
             assert_eq!(not_applying(name, "json"), None);
             assert_eq!(not_applying(name, "verbose"), None);

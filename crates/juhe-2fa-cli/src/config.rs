@@ -136,7 +136,62 @@ pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError>
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
     }
-    Ok(builder)
+    with_ledger(builder, global)
+}
+
+/// `--caller`, `--purpose` and the audit ledger (`--ledger`, `--ledger-optional`): every
+/// command that builds a client records its checks.
+fn with_ledger(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuilder, CliError> {
+    if let Some(caller) = &global.caller {
+        builder = builder.caller(caller.clone());
+    }
+    if let Some(purpose) = &global.purpose {
+        builder = builder.purpose(purpose.clone());
+    }
+    let Some(location) = &global.ledger else {
+        if global.ledger_optional {
+            return Err(CliError::usage(
+                "--ledger-optional needs --ledger (or JUHE_LEDGER)",
+            ));
+        }
+        return Ok(builder);
+    };
+    match open_ledger(location) {
+        Ok(ledger) => Ok(builder
+            .ledger(ledger)
+            .ledger_optional(global.ledger_optional)),
+        Err(e) if global.ledger_optional => {
+            crate::print_warning(&format!(
+                "{}; --ledger-optional: checks are sent unrecorded",
+                e.message
+            ));
+            Ok(builder)
+        }
+        Err(e) => Err(e.with_hint(
+            "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass \
+             --ledger-optional to send anyway",
+        )),
+    }
+}
+
+/// Opens the audit ledger at `location` (a file, or a URL printed without its password).
+pub fn open_ledger(location: &str) -> Result<juhe_ledger::AuditLedger, CliError> {
+    juhe_ledger::AuditLedger::open(location).map_err(|e| {
+        CliError::usage(format!(
+            "cannot use the ledger {}: {}",
+            ledger_shown(location),
+            chain(&e)
+        ))
+    })
+}
+
+/// A ledger location as it may be printed: a URL without its password or its query (which
+/// may hold `password=`).
+pub fn ledger_shown(location: &str) -> String {
+    match location.split_once('?') {
+        Some((url, _)) => format!("{}?[redacted]", redact_url(url)),
+        None => redact_url(location),
+    }
 }
 
 /// A URL as it may be printed: any `user:password@` replaced by `[redacted]@`.

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(g, args),
         Command::Sandbox(args) => commands::sandbox::run(g, args),
         Command::Demo => commands::demo::run(g.json),
+        Command::Ledger(args) => commands::ledger::run(g, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
@@ -126,6 +127,11 @@ pub(crate) fn print_line(line: &str) {
     if writeln!(out, "{line}").is_err() {
         std::process::exit(0);
     }
+}
+
+/// `juhe-2fa: warning: …` on stderr.
+pub(crate) fn print_warning(message: &str) {
+    eprintln!("juhe-2fa: warning: {message}");
 }
 
 /// `juhe-2fa: error: …` and an optional hint, on stderr.

@@ -14,8 +14,8 @@ use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
 
 /// The commands, in the table's column order.
-const COMMANDS: [&str; 7] = [
-    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo",
+const COMMANDS: [&str; 8] = [
+    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger",
 ];
 
 /// docs/cli.md's "Which command takes which option": each option (`--base-url`, `-v`) and
@@ -47,7 +47,7 @@ fn table() -> Vec<(String, Vec<bool>)> {
             (option, takes)
         })
         .collect();
-    assert_eq!(rows.len(), 19, "every global option has a row");
+    assert_eq!(rows.len(), 23, "every global option has a row");
     rows
 }
 
@@ -71,7 +71,15 @@ fn with_value(option: &str, sb: &BlockingSandbox, key_file: &Path) -> Vec<String
         "--dedupe-ttl" => Some("0".to_owned()),
         "--expected-replicas" => Some("1".to_owned()),
         "--client" => Some("blocking".to_owned()),
-        "--json" | "-v" => None,
+        "--ledger" => Some(
+            key_file
+                .with_file_name("checks.ledger")
+                .display()
+                .to_string(),
+        ),
+        "--caller" => Some("ops".to_owned()),
+        "--purpose" => Some("kyc".to_owned()),
+        "--json" | "-v" | "--ledger-optional" => None,
         other => panic!("no value for {other}"),
     };
     std::iter::once(option.to_owned()).chain(value).collect()
@@ -90,6 +98,7 @@ fn command_args(command: &str, dir: &Path) -> Vec<String> {
             dir.join("none.journal").display().to_string(),
         ],
         "encrypt" => vec!["--value".into(), mobile.into()],
+        "ledger" => vec!["stats".into()],
         "sandbox" => vec![
             "--addr".into(),
             "127.0.0.1:0".into(),

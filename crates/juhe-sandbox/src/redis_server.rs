@@ -22,7 +22,7 @@ pub struct RedisServer {
     tls_port: Option<u16>,
 }
 
-fn free_port() -> Result<u16, SandboxError> {
+pub(crate) fn free_port() -> Result<u16, SandboxError> {
     let any = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     TcpListener::bind(any)
         .and_then(|l| l.local_addr())

@@ -18,13 +18,14 @@ mod package;
 mod preflight;
 
 /// Publishable crates, each after the crates it depends on.
-pub const PUBLISH_ORDER: [&str; 7] = [
+pub const PUBLISH_ORDER: [&str; 8] = [
     "juhe-proto",
     "juhe-crypto",
     "juhe-transport",
     "juhe-sandbox",
     "juhe-2fa",
     "juhe-batch",
+    "juhe-ledger",
     "juhe-2fa-cli",
 ];
 

@@ -5,5 +5,6 @@ pub mod check;
 pub mod demo;
 pub mod doctor;
 pub mod encrypt;
+pub mod ledger;
 pub mod sandbox;
 pub mod verify;

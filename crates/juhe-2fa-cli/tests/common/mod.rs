@@ -20,6 +20,9 @@ pub fn bin() -> Command {
         "JUHE_AES_IV",
         "JUHE_RSA_PUBLIC_KEY",
         "JUHE_REDIS_URL",
+        "JUHE_LEDGER",
+        "JUHE_CALLER",
+        "JUHE_PURPOSE",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
