@@ -155,6 +155,16 @@ pub struct Global {
     #[arg(long, env = "JUHE_PURPOSE", global = true, value_name = "TEXT")]
     pub purpose: Option<String>,
 
+    /// A hard spend budget, N/day or N/month (calendar, China time; repeatable): a check that
+    /// would exceed it is refused before sending (exit 6). Shared by every process with --redis
+    #[arg(long, env = "JUHE_BUDGET", global = true, value_name = "N/day|N/month", value_delimiter = ',', action = ArgAction::Append)]
+    pub budget: Vec<String>,
+
+    /// Time allowed for each whole check (attempts, back-off, rate and fleet waits); --timeout
+    /// bounds one attempt
+    #[arg(long, global = true, value_name = "SECS")]
+    pub deadline: Option<f64>,
+
     /// Which SDK client `verify` uses (`--transport` is an old name). `batch` always runs on
     /// the async client, `doctor` on the blocking one: they refuse it
     #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
@@ -192,9 +202,10 @@ pub fn not_applying(command: &str, option: &str) -> Option<&'static str> {
             Some("it tries the AES schemes itself: ecb, cbc-same-as-key, cbc-zero")
         }
         ("doctor", "qps" | "redis" | "dedupe_ttl" | "expected_replicas") => Some(FLEET),
+        ("doctor", "deadline") => Some("it sends each scheme once, bounded by --timeout"),
         ("doctor", _) => None,
         ("ledger", "ledger" | "caller") => None,
-        ("ledger", "ledger_optional" | "purpose") => {
+        ("ledger", "ledger_optional" | "purpose" | "budget" | "deadline") => {
             Some("it reads and prunes the ledger; it records no check")
         }
         ("ledger", _) => Some("it reads and prunes the ledger; it sends nothing"),

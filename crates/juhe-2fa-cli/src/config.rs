@@ -136,6 +136,21 @@ pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError>
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
     }
+    for budget in &global.budget {
+        let budget = budget.parse().map_err(|_| {
+            CliError::usage(format!(
+                "--budget {budget:?}: write N/day or N/month, e.g. 1000/day"
+            ))
+        })?;
+        builder = builder.budget(budget);
+    }
+    if let Some(secs) = global.deadline {
+        let deadline = Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| CliError::usage("--deadline must be a positive number of seconds"))?;
+        builder = builder.deadline(deadline);
+    }
     with_ledger(builder, global)
 }
 

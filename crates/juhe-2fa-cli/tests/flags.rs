@@ -47,7 +47,7 @@ fn table() -> Vec<(String, Vec<bool>)> {
             (option, takes)
         })
         .collect();
-    assert_eq!(rows.len(), 23, "every global option has a row");
+    assert_eq!(rows.len(), 25, "every global option has a row");
     rows
 }
 
@@ -79,6 +79,8 @@ fn with_value(option: &str, sb: &BlockingSandbox, key_file: &Path) -> Vec<String
         ),
         "--caller" => Some("ops".to_owned()),
         "--purpose" => Some("kyc".to_owned()),
+        "--budget" => Some("1000/day".to_owned()),
+        "--deadline" => Some("30".to_owned()),
         "--json" | "-v" | "--ledger-optional" => None,
         other => panic!("no value for {other}"),
     };

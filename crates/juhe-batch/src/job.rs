@@ -241,6 +241,7 @@ impl Job {
             retry_ambiguous: self.retry_ambiguous,
             journal_path,
             stop: Mutex::new(None),
+            stop_class: Mutex::new(None),
             halt: self.stop,
             key_flags: self.key_material,
             streak: tokio::sync::Mutex::new(Streak::default()),
@@ -304,6 +305,7 @@ impl OpenJob {
         let mut summary = summary?;
         summary.suspicious_records = reader.suspicious();
         summary.stopped = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        summary.stopped_by = *ctx.stop_class.lock().unwrap_or_else(|e| e.into_inner());
         ctx.journal.close()?;
         Ok(summary)
     }

@@ -58,6 +58,8 @@ pub(crate) struct Context {
     pub(crate) journal_path: PathBuf,
     /// Why the job stopped early (the first account-level error), if it did.
     pub(crate) stop: Mutex<Option<String>>,
+    /// The class of the failure that stopped it (a spent budget exits differently).
+    pub(crate) stop_class: Mutex<Option<juhe_2fa::ErrorClass>>,
     /// Stopped once the job stops for any reason: no request leaves from then on, and waits
     /// end.
     pub(crate) halt: StopHandle,
@@ -571,7 +573,13 @@ async fn send_row(
             let fate = row_fate(e.class());
             match fate {
                 RowFate::Abort => return Err(Error::Check(e)),
-                RowFate::StopJob | RowFate::SlowDown => ctx.stop_with(error_chain(&e)),
+                RowFate::StopJob | RowFate::SlowDown => {
+                    ctx.stop_class
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(e.class());
+                    ctx.stop_with(error_chain(&e));
+                }
                 _ => {}
             }
             failed_row(&e, fate)

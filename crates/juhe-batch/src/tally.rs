@@ -79,6 +79,10 @@ pub struct Summary {
     /// serialized: the command prints it its own way.
     #[serde(skip)]
     pub stopped: Option<String>,
+    /// The class of the failure that stopped the job, when one did (`Budget`: a spend budget
+    /// is spent until it resets).
+    #[serde(skip)]
+    pub stopped_by: Option<juhe_2fa::ErrorClass>,
 }
 
 impl Summary {
@@ -151,6 +155,7 @@ impl Tally {
             duplicates: self.duplicates,
             reused: self.reused,
             stopped: None,
+            stopped_by: None,
         }
     }
 }

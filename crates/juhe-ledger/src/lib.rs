@@ -384,6 +384,18 @@ impl juhe_2fa::Ledger for AuditLedger {
         Ok(self.append(entry)?)
     }
 
+    /// Billable checks (billed or maybe) every writer recorded since `since`: where a spend
+    /// budget's count starts when no Redis counts it. Read once per budget window per process.
+    fn billable_since(&self, since: SystemTime) -> Result<Option<u64>, BoxError> {
+        self.flush();
+        let records = self.inner.store.records(&Query {
+            since_ms: Some(millis(since)),
+            ..Query::default()
+        })?;
+        let billable = records.iter().filter(|r| r.billed != "no").count();
+        Ok(Some(billable as u64))
+    }
+
     fn rejected(&self, context: &Context, mode: Endpoint) -> Result<(), BoxError> {
         let day = Day::of_millis(millis(SystemTime::now())).number();
         let caller = context.caller.as_deref().unwrap_or("");

@@ -205,13 +205,14 @@ fn print_summary(
         }
     }
     if let Some(why) = stop {
-        crate::print_error(
-            &format!("the job stopped: {why}"),
-            Some(
-                "fix the account or key, then rerun the same command: finished rows are not sent again",
-            ),
-        );
-        return Ok(Exit::Api);
+        let budget = summary.stopped_by == Some(juhe_2fa::ErrorClass::Budget);
+        let hint = if budget {
+            "rerun the same command after the budget resets (or with a larger --budget, if the spend is intended): finished rows are not sent again"
+        } else {
+            "fix the account or key, then rerun the same command: finished rows are not sent again"
+        };
+        crate::print_error(&format!("the job stopped: {why}"), Some(hint));
+        return Ok(if budget { Exit::Budget } else { Exit::Api });
     }
     Ok(if not_final == 0 {
         Exit::Ok
