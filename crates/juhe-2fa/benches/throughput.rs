@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use juhe_2fa::{
-    ClientBuilder, HttpRequest, Mode, RetryPolicy, TransportConfig, TransportError,
-};
+use juhe_2fa::{ClientBuilder, HttpRequest, Mode, RetryPolicy, TransportConfig, TransportError};
 use juhe_sandbox::{DefaultVerdict, Sandbox, demo};
 
 /// CPU time (user + system) of this process so far.
@@ -224,8 +222,7 @@ fn encoded_request(builder: &ClientBuilder) -> HttpRequest {
         })
         .unwrap();
     client.verify(demo::MATCH.0, demo::MATCH.1).unwrap();
-    let request = seen.lock().unwrap().take().unwrap();
-    request
+    seen.lock().unwrap().take().unwrap()
 }
 
 /// A canned success, for `encoded_request`'s recording transport.
