@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import padding as asym
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-DEMO = os.path.join(os.path.dirname(__file__), "..", "crates", "juhe-sandbox", "demo")
+DEMO = os.path.join(os.path.dirname(__file__), "..", "crates", "juhe-crypto", "demo")
 KEY = "sandbox-demo-key"
 # The sandbox's demo OpenID (juhe_sandbox::demo::OPENID).
 OPENID = "JHdemo0penid5andb0x0000000000001"
