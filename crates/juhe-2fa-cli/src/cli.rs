@@ -476,6 +476,10 @@ pub struct BatchArgs {
     /// The sheet of an .xlsx input to read [default: the first]
     #[arg(long, value_name = "NAME", requires = "input")]
     pub sheet: Option<String>,
+    /// Serve the SDK's metrics in the Prometheus text format at http://ADDR/metrics while the
+    /// batch runs (checks, billed calls, attempts, latency, budgets; never a number or key)
+    #[arg(long, value_name = "HOST:PORT", requires = "input")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Where to write the results (same format as the input; Excel when it ends in .xlsx)
     #[arg(long, value_name = "FILE", required_unless_present = "report")]
     pub output: Option<PathBuf>,

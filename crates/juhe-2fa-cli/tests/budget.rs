@@ -114,3 +114,59 @@ fn a_batch_stopped_by_its_budget_resumes_without_billing_twice() {
     assert_eq!(sandbox.stats().billed, 10);
     assert_eq!(sandbox.pairs_billed_more_than_once(), 0);
 }
+
+#[test]
+fn metrics_are_served_in_the_prometheus_format_while_a_batch_runs() {
+    use std::io::{Read, Write};
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .faults(juhe_sandbox::FaultPlan::new().then_times(juhe_sandbox::Fault::DelayMs(300), 100))
+        .spawn_blocking()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv(&input, &pairs_from("3201021978", "185", 8));
+    let output = dir.path().join("out.csv");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = batch_cmd(&sandbox.base_url(), demo::API_KEY, &[], &input, &output)
+        .args(["--metrics-addr", &addr, "--concurrency", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Scrape once a few checks are in.
+    let mut page = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let Ok(mut stream) = std::net::TcpStream::connect(&addr) else {
+            continue;
+        };
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        page.clear();
+        stream.read_to_string(&mut page).unwrap();
+        if page.contains("juhe_checks_total") {
+            break;
+        }
+    }
+    let run = wait_at_most(child, 60);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        page.contains("juhe_checks_total{") && page.contains("outcome=\"match\""),
+        "{page}"
+    );
+    assert!(page.contains("juhe_billed_total"), "{page}");
+    for (id, mobile) in pairs_from("3201021978", "185", 8) {
+        assert!(
+            !page.contains(&id) && !page.contains(&mobile),
+            "no number in a label"
+        );
+    }
+    assert!(!page.contains(demo::API_KEY));
+}

@@ -53,6 +53,9 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     job.check_paths()?;
     let journal_path = job.journal_path();
     let runtime = crate::runtime()?;
+    if let Some(addr) = args.metrics_addr {
+        serve_metrics(&runtime, addr)?;
+    }
     let stop = StopHandle::new();
     let client = build_client(global, args.retry_ambiguous, &runtime, &stop)?;
     let job = job.stop_handle(stop.clone()).open(client.clone())?;
@@ -71,6 +74,29 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Failure);
     }
     Ok(exit)
+}
+
+/// `--metrics-addr`: the SDK's metrics (the `metrics` facade) in the Prometheus text format at
+/// `GET /metrics`, on the command's runtime, while the batch runs.
+fn serve_metrics(
+    runtime: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+) -> Result<(), CliError> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| CliError::usage(format!("--metrics-addr: {e}")))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| CliError::usage(format!("--metrics-addr {addr}: {e}")))?;
+    let render = move || {
+        let handle = handle.clone();
+        async move { handle.render() }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(render));
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(())
 }
 
 /// The async client (with `--qps` and `--redis`), on the command's runtime, with the job's
