@@ -590,7 +590,7 @@ mod tests {
             .filter(|a| a.is_global_set())
             .map(|a| a.get_id().to_string())
             .collect();
-        assert_eq!(globals.len(), 23);
+        assert_eq!(globals.len(), 25);
         for name in COMMANDS {
             assert_eq!(not_applying(name, "json"), None);
             assert_eq!(not_applying(name, "verbose"), None);
