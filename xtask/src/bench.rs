@@ -2,14 +2,14 @@
 //! `juhe-2fa sandbox` process on loopback), for plain, AES and RSA: `wrk` (the loopback
 //! ceiling), the async client driven as a service drives it (16 spawned tasks, current-thread
 //! and 2-worker runtimes) with its floors (raw hyper, bare reqwest), the blocking client, `juhe-2fa batch`, and the Python peer
-//! (`benches/python_client.py` in a venv this task makes); then the crypto floor (`openssl
+//! (`benches/python_client.py` in the venv of `venv.rs`); then the crypto floor (`openssl
 //! speed` against our RSA engines) and the no-regression figures (`check`, batch memory).
 //! A full run writes the table, date and machine into `docs/performance.md`; `--quick`
 //! (about 2 minutes once built) only prints it. Never part of `ci`.
 
 use std::fmt::Write as _;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let seconds = if quick { 3 } else { 10 };
     ensure_apt_binaries(&[("wrk", "wrk"), ("openssl", "openssl")])?;
-    let python = python_venv()?;
+    let python = crate::venv::python()?;
     cargo(
         &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
         &[],
@@ -72,30 +72,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         write_doc(&table)
     }
-}
-
-/// A Python venv with the peer's two libraries (pinned), made once under `target/`.
-fn python_venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("bench-venv");
-    let python = venv.join("bin").join("python");
-    if !python.exists() {
-        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    }
-    let ready = Command::new(&python)
-        .args(["-c", "import requests, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        run_ok(Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "requests==2.32.3",
-            "cryptography==44.0.0",
-        ]))?;
-    }
-    Ok(python)
 }
 
 fn run_ok(command: &mut Command) -> Result<String, String> {

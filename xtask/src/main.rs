@@ -19,6 +19,7 @@ mod fuzz;
 mod release;
 mod tidy;
 mod util;
+mod venv;
 
 use std::env;
 use std::process::ExitCode;
