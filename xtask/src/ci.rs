@@ -32,6 +32,8 @@ pub fn ci() -> Result<(), String> {
         ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
     ])?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
+    // The curl, Python and Java examples of docs/ against a real sandbox.
+    crate::doc_examples::run()?;
     // The workspace run has juhe-crypto on AWS-LC (the sandbox and the command enable it); the
     // library's default engine is the pure-Rust one: its known-answer, Java and OpenSSL tests
     // run again on it.

@@ -7,6 +7,7 @@
 //!   `ci`).
 //! - `release <VERSION> [--dry-run]`: checks, packages, builds the archive; then bumps, commits
 //!   and tags (never publishes or pushes).
+//! - `doc-examples`: the curl, Python and Java examples of `docs/` against a real sandbox.
 //! - `deny`: licences, bans and sources with cargo-deny.
 //! - `tidy`: no vendor code literals, no over-long functions.
 //! - `fuzz [--seconds N]`: every fuzz target for N seconds.
@@ -15,6 +16,7 @@
 mod bench;
 mod ci;
 mod deny;
+mod doc_examples;
 mod fuzz;
 mod release;
 mod tidy;
@@ -24,7 +26,7 @@ mod venv;
 use std::env;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | tidy | fuzz [--seconds N]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | doc-examples | tidy | fuzz [--seconds N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("release") => release::release(&args[1..]),
         Some("deny") => deny::run(),
+        Some("doc-examples") => doc_examples::run(),
         Some("tidy") => tidy::run(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
