@@ -23,6 +23,11 @@ pub fn bin() -> Command {
         "JUHE_LEDGER",
         "JUHE_CALLER",
         "JUHE_PURPOSE",
+        "JUHE_PROXY",
+        "JUHE_LANG",
+        "JUHE_BUDGET",
+        "LC_ALL",
+        "LANG",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

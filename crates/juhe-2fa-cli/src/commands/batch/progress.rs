@@ -63,10 +63,10 @@ impl Progress {
         } else if !self.quiet && self.last_line.elapsed() >= PLAIN_EVERY {
             self.last_line = Instant::now();
             let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            let counts = Self::counts_text(counts);
             eprintln!(
-                "batch: {done}/{} rows, {rate:.0} rows/s, {}",
-                self.total,
-                Self::counts_text(counts)
+                "{}",
+                crate::lang::batch_progress(done, self.total, rate, &counts)
             );
         }
     }
