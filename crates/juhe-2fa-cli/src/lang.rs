@@ -3,6 +3,7 @@
 //! (`Error::message_zh`, `Error::hint_zh`) and the batch library's (row reasons) are theirs.
 //! `--json` keys and machine values (status names, error kinds, codes) stay English.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use clap::ValueEnum;
@@ -17,6 +18,19 @@ pub enum Lang {
 }
 
 static CURRENT: OnceLock<Lang> = OnceLock::new();
+
+thread_local! {
+    /// Set while [`in_english`] runs: `--json` values stay English whatever the language.
+    static ENGLISH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the catalogue in English on this thread (for a `--json` value).
+pub fn in_english<T>(f: impl FnOnce() -> T) -> T {
+    ENGLISH.with(|e| e.set(true));
+    let value = f();
+    ENGLISH.with(|e| e.set(false));
+    value
+}
 
 impl Lang {
     /// The flag, else the first of `JUHE_LANG`, `LC_ALL`, `LANG` that is set and not empty:
@@ -43,6 +57,9 @@ impl Lang {
 
     /// The language of this run (English until set).
     pub fn current() -> Lang {
+        if ENGLISH.with(Cell::get) {
+            return Lang::En;
+        }
         CURRENT.get().copied().unwrap_or(Lang::En)
     }
 

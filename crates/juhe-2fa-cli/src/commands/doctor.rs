@@ -128,6 +128,31 @@ fn cannot_decrypt() -> String {
     codes.join("/")
 }
 
+/// Why doctor stopped before a scheme was accepted; printed in the run's language (`--json`
+/// in English).
+#[derive(Clone)]
+enum Why {
+    /// No answer (true: none readable, the call may have been billed), and the detail.
+    NoAnswer(bool, String),
+    /// The account was refused with this code.
+    Refused(String),
+    /// A rate limit or a passing failure: nothing learnt.
+    Inconclusive(String),
+    /// The network check failed.
+    Unreachable(String),
+}
+
+impl Why {
+    fn text(&self) -> String {
+        match self {
+            Why::NoAnswer(ambiguous, detail) => lang::doctor_no_answer(*ambiguous, detail),
+            Why::Refused(code) => lang::doctor_refused(code),
+            Why::Inconclusive(code) => lang::doctor_inconclusive(code),
+            Why::Unreachable(problem) => lang::doctor_unreachable(problem),
+        }
+    }
+}
+
 /// How one answer moves the search on.
 enum Step {
     /// The vendor could not decrypt (232901/232902/10004): try the next scheme.
@@ -135,7 +160,7 @@ enum Step {
     /// The vendor read the fields: this scheme is accepted.
     Accepted,
     /// Nothing more to learn from trying other schemes.
-    Stop(Exit, String),
+    Stop(Exit, Why),
 }
 
 fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
@@ -145,15 +170,15 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
     };
     let Some(code) = e.error_code() else {
         let ambiguous = e.class() == ErrorClass::Ambiguous;
-        return Step::Stop(Exit::Failure, lang::doctor_no_answer(ambiguous, &chain(e)));
+        return Step::Stop(Exit::Failure, Why::NoAnswer(ambiguous, chain(e)));
     };
     match (code, code.kind()) {
         _ if e.likely_key_material() => Step::Next,
         (_, ErrorKind::Credential | ErrorKind::Disabled) => {
-            Step::Stop(Exit::Api, lang::doctor_refused(&code.to_string()))
+            Step::Stop(Exit::Api, Why::Refused(code.to_string()))
         }
         (_, ErrorKind::RateLimited) | (ErrorCode::InternalError | ErrorCode::Maintenance, _) => {
-            Step::Stop(Exit::Api, lang::doctor_inconclusive(&code.to_string()))
+            Step::Stop(Exit::Api, Why::Inconclusive(code.to_string()))
         }
         // A service answer about the pair (no record, carrier, a passing failure upstream)
         // means the vendor decrypted both fields.
@@ -326,7 +351,7 @@ struct Report {
     built_in_roots: bool,
     accepted: Option<(String, String)>,
     billed: Billed,
-    stop: Option<(Exit, String)>,
+    stop: Option<(Exit, Why)>,
 }
 
 /// Whether doctor's calls were billed: an answer that did not come back whole may have been.
@@ -378,7 +403,7 @@ impl Report {
     fn unreachable(candidates: &[Candidate], problem: &str) -> Self {
         let mut r = Report::new(candidates, None, None);
         r.network_problem = Some(problem.to_owned());
-        r.stop = Some((Exit::Failure, lang::doctor_unreachable(problem)));
+        r.stop = Some((Exit::Failure, Why::Unreachable(problem.to_owned())));
         r
     }
 
@@ -421,7 +446,7 @@ impl Report {
     fn conclusion(&self) -> String {
         match (&self.accepted, &self.stop) {
             (Some((name, flags)), _) => lang::doctor_accepts(name, flags),
-            (None, Some((_, why))) => why.clone(),
+            (None, Some((_, why))) => why.text(),
             (None, None) => lang::doctor_none_accepted(&cannot_decrypt()),
         }
     }
@@ -443,7 +468,7 @@ fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
             "attempts": r.attempts,
             "scheme": r.accepted.as_ref().map(|(name, _)| name),
             "flags": r.accepted.as_ref().map(|(_, flags)| flags),
-            "conclusion": r.conclusion(),
+            "conclusion": lang::in_english(|| r.conclusion()),
         });
         crate::print_line(&out.to_string());
         return Ok(r.exit());
