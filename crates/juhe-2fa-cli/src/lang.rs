@@ -600,9 +600,7 @@ pub fn doctor_clock(skew: i64) -> String {
             if off { " — set the clock right" } else { "" }
         ),
         format!(
-            "时钟：    比服务器{}{} 秒{}",
-            if skew >= 0 { "快" } else { "慢" },
-            skew.abs(),
+            "时钟：    与服务器相差 {skew:+} 秒（正数表示本机较快）{}",
             if off { "——请校准时钟" } else { "" }
         ),
     )
