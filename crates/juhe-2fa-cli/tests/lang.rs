@@ -10,8 +10,15 @@ use common::{Run, bin, run};
 use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
 
+/// Flags, environment variables, and the language a run given them must get.
+type Way = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    Lang,
+);
+
 /// How each run chooses its language, and the language it must get.
-const WAYS: [(&[&str], &[(&str, &str)], Lang); 5] = [
+const WAYS: [Way; 5] = [
     (&["--lang", "en"], &[], Lang::En),
     (&["--lang", "zh"], &[], Lang::Zh),
     (&[], &[("LANG", "zh_CN.UTF-8")], Lang::Zh),
