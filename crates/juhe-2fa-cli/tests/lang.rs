@@ -428,3 +428,51 @@ fn usage_errors_in_both_languages() {
         assert!(r.stderr.contains(expected), "{}", r.stderr);
     });
 }
+
+/// A job written in Chinese and resumed in English (and the other way round): each row keeps
+/// the reason it was recorded with, and the copies and their counts are still told apart.
+#[test]
+fn a_job_resumed_in_the_other_language_keeps_its_reasons() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("people.csv");
+    let (m, n) = (demo::MATCH, demo::MISMATCH);
+    std::fs::write(
+        &input,
+        format!(
+            "idcard,mobile\n{},{}\n{},{}\n{},{}\n",
+            m.0, m.1, n.0, n.1, m.0, m.1
+        ),
+    )
+    .unwrap();
+    for (first, second, copy_note) in [
+        ("zh", "en", "与第 1 行号码相同"),
+        ("en", "zh", "same pair as row 1"),
+    ] {
+        let output = dir.path().join(format!("out-{first}.csv"));
+        let batch = |lang: &str| {
+            run(bin()
+                .args(["--lang", lang, "--json"])
+                .args(["--base-url", &sb.base_url(), "--key", demo::API_KEY])
+                .args(["batch", "--input", input.to_str().unwrap()])
+                .args(["--output", output.to_str().unwrap()]))
+        };
+        let sent = sb.stats().requests;
+        let one = batch(first);
+        assert_eq!(one.code, 0, "{}", one.stderr);
+        assert_eq!(sb.stats().requests, sent + 2);
+        let two = batch(second);
+        assert_eq!(two.code, 0, "{}", two.stderr);
+        assert_eq!(sb.stats().requests, sent + 2, "the rerun sends nothing");
+        let (one, two): (Value, Value) = (
+            serde_json::from_str(one.stdout.trim()).unwrap(),
+            serde_json::from_str(two.stdout.trim()).unwrap(),
+        );
+        assert_eq!(one["duplicates"], 1);
+        assert_eq!(two["duplicates"], 1, "{two}");
+        assert_eq!(two["billable"], 2);
+        assert_eq!(two["billable_this_run"], 0);
+        let rows = statuses_and_reasons(&output);
+        assert!(rows[2].1.starts_with(copy_note), "{:?}", rows[2]);
+    }
+}
