@@ -476,3 +476,41 @@ fn a_job_resumed_in_the_other_language_keeps_its_reasons() {
         assert!(rows[2].1.starts_with(copy_note), "{:?}", rows[2]);
     }
 }
+
+/// A job stopped by the account (a wrong key): the same exit code and summary, the stop
+/// message in the run's language.
+#[test]
+fn a_stopped_job_in_both_languages() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("people.csv");
+    let (m, n) = (demo::MATCH, demo::MISMATCH);
+    std::fs::write(
+        &input,
+        format!("idcard,mobile\n{},{}\n{},{}\n", m.0, m.1, n.0, n.1),
+    )
+    .unwrap();
+    let output = dir.path().join("out.csv");
+    let args = strings(&[
+        "--base-url",
+        &sb.base_url(),
+        "--key",
+        "wrong",
+        "batch",
+        "--concurrency",
+        "1",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    same_runs(&args, &[m.0, m.1, n.0, n.1], |lang, r| {
+        assert_eq!(r.code, 4);
+        let expected = if lang == Lang::Zh {
+            "juhe-2fa: 错误：任务已停止：接口返回错误码 10001"
+        } else {
+            "juhe-2fa: error: the job stopped: "
+        };
+        assert!(r.stderr.contains(expected), "{}", r.stderr);
+    });
+}

@@ -120,6 +120,17 @@ pub(crate) fn failure(error: &juhe_2fa::Error, lang: Lang) -> String {
     }
 }
 
+/// Why a failure stopped the job, in Chinese: an API answer with its code (the English is the
+/// error chain, which names it).
+pub(crate) fn stop_zh(error: &juhe_2fa::Error) -> String {
+    match error {
+        juhe_2fa::Error::Api { code, reason, .. } => {
+            format!("接口返回错误码 {}：{}", code.code(), reason.trim())
+        }
+        other => failure(other, Lang::Zh),
+    }
+}
+
 /// A number that failed local validation.
 pub(crate) fn invalid(error: &juhe_2fa::ValidationError, lang: Lang) -> String {
     match lang {

@@ -568,7 +568,7 @@ async fn send_row(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .get_or_insert(e.class());
-                    let zh = messages::failure(&e, Lang::Zh);
+                    let zh = messages::stop_zh(&e);
                     ctx.stop_with(error_chain(&e), zh);
                 }
                 _ => {}
