@@ -175,14 +175,35 @@ fn verify_goes_through_the_proxy_and_trusts_the_ca_cert() {
         );
         assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
     }
-    // JUHE_PROXY works as the flag does, and only the --ca-cert root is needed.
+    // JUHE_PROXY works as the flag does, and only the --ca-cert roots are needed: another CA
+    // given too (the flag repeats) does no harm.
+    let other = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(other.path(), test_ca().0).unwrap();
     let before = net.tunnels();
     let r = run(bin()
         .env("JUHE_PROXY", net.proxy())
+        .args(["--ca-cert", other.path().to_str().unwrap()])
         .args(["--ca-cert", net.ca(), "--no-built-in-roots"])
         .args(verify_args(&net)));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(net.tunnels(), before + 1);
+    // Only the other CA: the server is not trusted.
+    let r = run(bin()
+        .env("JUHE_PROXY", net.proxy())
+        .args([
+            "--ca-cert",
+            other.path().to_str().unwrap(),
+            "--no-built-in-roots",
+        ])
+        .args(["--retries", "0"])
+        .args(verify_args(&net)));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    // The help never shows JUHE_PROXY's value.
+    let help = run(bin()
+        .env("JUHE_PROXY", net.proxy())
+        .args(["verify", "--help"]));
+    assert!(help.stdout.contains("--proxy <URL>"), "{}", help.stdout);
+    assert!(!help.stdout.contains("hunter2"), "{}", help.stdout);
 }
 
 /// Without the CA the sandbox's certificate is not trusted (nothing answered); without a proxy
