@@ -254,6 +254,24 @@ pub fn batch_progress(done: u64, total: u64, rate: f64, counts: &str) -> String 
     )
 }
 
+/// The progress bar's template (indicatif), with or without a known total.
+pub fn progress_template(total: bool) -> &'static str {
+    match total {
+        true => pick(
+            "{bar:30} {pos}/{len} ETA {eta} {msg}",
+            "{bar:30} {pos}/{len} 预计剩余 {eta} {msg}",
+        ),
+        false => pick("{spinner} {pos} rows {msg}", "{spinner} {pos} 行 {msg}"),
+    }
+}
+
+pub fn progress_message(rate: f64, counts: &str) -> String {
+    pick(
+        format!("{rate:.0} rows/s, {counts}"),
+        format!("每秒 {rate:.0} 行，{counts}"),
+    )
+}
+
 pub fn batch_files(output: &std::path::Path, journal: &std::path::Path) -> String {
     let (output, journal) = (output.display(), journal.display());
     pick(
