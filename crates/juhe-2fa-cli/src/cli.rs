@@ -170,6 +170,30 @@ pub struct Global {
     #[arg(long, alias = "transport", global = true, value_enum, default_value_t = ClientArg::Async)]
     pub client: ClientArg,
 
+    /// Send through this proxy: http://, https:// or socks5://[user:password@]host[:port].
+    /// Its password is never printed, but a flag shows in `ps`: prefer JUHE_PROXY for one
+    #[arg(
+        long,
+        env = "JUHE_PROXY",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    pub proxy: Option<String>,
+
+    /// Trust this root CA too (a PEM file; repeatable): e.g. the CA of a proxy that inspects TLS
+    #[arg(long, global = true, value_name = "FILE", action = ArgAction::Append)]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// Trust only the --ca-cert roots, not the built-in (Mozilla) ones
+    #[arg(long, global = true)]
+    pub no_built_in_roots: bool,
+
+    /// Language of the messages (not of --json) [default: zh when JUHE_LANG, else LC_ALL, else
+    /// LANG starts with zh; en otherwise]
+    #[arg(long, global = true, value_enum, value_name = "en|zh")]
+    pub lang: Option<crate::lang::Lang>,
+
     /// Machine-readable JSON output
     #[arg(long, global = true)]
     pub json: bool,
@@ -192,7 +216,7 @@ pub fn not_applying(command: &str, option: &str) -> Option<&'static str> {
                          or budget";
     match (command, option) {
         // Output and logging: every command prints and may log.
-        (_, "json" | "verbose") => None,
+        (_, "json" | "verbose" | "lang") => None,
         ("verify", _) => None,
         ("batch", "client") => Some("it always runs on the async client"),
         ("batch", _) => None,
@@ -306,8 +330,7 @@ pub fn refuse_unused(command: &clap::Command, matches: &ArgMatches) -> Result<()
     let message = refused
         .iter()
         .map(|(why, flags)| {
-            let verb = if flags.len() == 1 { "does" } else { "do" };
-            format!("{} {verb} not apply to `{name}` ({why})", flags.join(", "))
+            crate::lang::not_applying(&flags.join(", "), flags.len() > 1, name, why)
         })
         .collect::<Vec<_>>()
         .join("; ");
@@ -316,10 +339,7 @@ pub fn refuse_unused(command: &clap::Command, matches: &ArgMatches) -> Result<()
     } else {
         "them"
     };
-    Err(CliError::usage(message).with_hint(format!(
-        "leave {them} out; `juhe-2fa {name} --help` lists the options `{name}` takes (an \
-         environment variable such as JUHE_KEY is never refused)"
-    )))
+    Err(CliError::usage(message).with_hint(crate::lang::not_applying_hint(them, name)))
 }
 
 fn parse_aes_mode(s: &str) -> Result<AesMode, String> {
@@ -583,6 +603,27 @@ mod tests {
         assert_eq!(names, COMMANDS);
     }
 
+    /// Every refusal reason has its Chinese twin in the catalogue.
+    #[test]
+    fn every_refusal_reason_in_chinese() {
+        let ids: Vec<String> = command()
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        for name in COMMANDS {
+            for id in &ids {
+                if let Some(why) = not_applying(name, id) {
+                    let zh = crate::lang::why_zh(why);
+                    assert!(
+                        zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                        "{name} {id}: {why}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_and_verbose_apply_everywhere_and_verify_takes_all() {
         let globals: Vec<String> = command()
@@ -590,10 +631,19 @@ mod tests {
             .filter(|a| a.is_global_set())
             .map(|a| a.get_id().to_string())
             .collect();
-        assert_eq!(globals.len(), 25);
+        assert_eq!(globals.len(), 29);
         for name in COMMANDS {
             assert_eq!(not_applying(name, "json"), None);
             assert_eq!(not_applying(name, "verbose"), None);
+            assert_eq!(not_applying(name, "lang"), None);
+        }
+        // The network options go wherever a request is sent, nowhere else.
+        for id in ["proxy", "ca_cert", "no_built_in_roots"] {
+            let taking: Vec<&str> = COMMANDS
+                .into_iter()
+                .filter(|c| not_applying(c, id).is_none())
+                .collect();
+            assert_eq!(taking, ["verify", "batch", "doctor"], "{id}");
         }
         for id in &globals {
             assert_eq!(not_applying("verify", id), None, "{id}");

@@ -1,7 +1,12 @@
 //! From flags and environment to SDK configuration.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use juhe_2fa::layers::transport::TransportConfig;
+use juhe_2fa::{Proxy, TransportError};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use juhe_2fa::FieldEncryptor;
 use juhe_2fa::{
@@ -136,6 +141,7 @@ pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError>
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.clone());
     }
+    builder = network(global)?.apply(builder);
     for budget in &global.budget {
         let budget = budget.parse().map_err(|_| {
             CliError::usage(format!(
@@ -277,13 +283,101 @@ pub fn api_key(global: &Global) -> Result<String, CliError> {
         return first_line(std::io::BufReader::new(file), &path.display().to_string());
     }
     match global.key.as_slice() {
-        [] => Err(CliError::usage("no API key").with_hint(
-            "set JUHE_KEY, or pass --key-file FILE or --key - (stdin); try `juhe-2fa sandbox` and its demo key to experiment",
-        )),
+        [] => {
+            let (message, hint) = crate::lang::no_api_key();
+            Err(CliError::usage(message).with_hint(hint))
+        }
         [dash] if dash == "-" => first_line(std::io::stdin().lock(), "stdin"),
         [key] => Ok(key.clone()),
-        _ => Err(CliError::usage("--key was given more than once; a client uses one key")),
+        _ => Err(CliError::usage(
+            "--key was given more than once; a client uses one key",
+        )),
     }
+}
+
+/// The network options: `--proxy` (or `JUHE_PROXY`), `--ca-cert`, `--no-built-in-roots`.
+pub struct Network {
+    /// The proxy; its `Display` hides the credentials.
+    pub proxy: Option<Proxy>,
+    /// Each `--ca-cert` file and its PEM text.
+    pub roots: Vec<(PathBuf, String)>,
+    /// Whether the built-in (Mozilla) roots are trusted too.
+    pub built_in_roots: bool,
+}
+
+impl Network {
+    /// The options on a client builder.
+    pub fn apply(&self, mut builder: ClientBuilder) -> ClientBuilder {
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy.clone());
+        }
+        for (_, pem) in &self.roots {
+            builder = builder.add_root_certificate(pem.clone());
+        }
+        builder.tls_built_in_roots(self.built_in_roots)
+    }
+
+    /// The options on a transport's settings (`doctor`'s own transport).
+    pub fn transport(&self, mut config: TransportConfig) -> TransportConfig {
+        config = config
+            .with_proxy(self.proxy.clone())
+            .with_built_in_roots(self.built_in_roots);
+        for (_, pem) in &self.roots {
+            config = config.with_root_certificate(pem.clone());
+        }
+        config
+    }
+
+    /// The `--ca-cert` files, as printed.
+    pub fn root_files(&self) -> String {
+        let files: Vec<String> = self
+            .roots
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        files.join(", ")
+    }
+}
+
+/// Reads and checks the network options: a proxy URL that does not parse, a CA file that
+/// cannot be read or holds no PEM certificate, or `--no-built-in-roots` alone is a usage error
+/// (exit 2) naming the flag and the file, never the proxy's credentials.
+pub fn network(global: &Global) -> Result<Network, CliError> {
+    let proxy = match &global.proxy {
+        Some(url) => Some(Proxy::parse(url).map_err(|e| {
+            let problem = match &e {
+                TransportError::InvalidProxy { problem } => (*problem).to_owned(),
+                other => other.to_string(),
+            };
+            CliError::usage(crate::lang::bad_proxy(&problem))
+                .with_hint(crate::lang::bad_proxy_hint())
+        })?),
+        None => None,
+    };
+    let mut roots = Vec::new();
+    for path in &global.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            CliError::usage(crate::lang::ca_unreadable(path, &e)).with_hint(crate::lang::ca_hint())
+        })?;
+        let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+        let pem = match (certificates, String::from_utf8(pem)) {
+            (Ok(certificates), Ok(text)) if !certificates.is_empty() => text,
+            _ => {
+                return Err(CliError::usage(crate::lang::ca_not_pem(path))
+                    .with_hint(crate::lang::ca_hint()));
+            }
+        };
+        roots.push((path.clone(), pem));
+    }
+    if global.no_built_in_roots && roots.is_empty() {
+        let (message, hint) = crate::lang::roots_without_ca();
+        return Err(CliError::usage(message).with_hint(hint));
+    }
+    Ok(Network {
+        proxy,
+        roots,
+        built_in_roots: !global.no_built_in_roots,
+    })
 }
 
 /// `--timeout` as a duration.

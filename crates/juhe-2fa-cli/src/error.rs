@@ -99,7 +99,9 @@ impl From<juhe_batch::Error> for CliError {
             E::SameFile { file, other } => format!("{} must not be the {other} file", flag(*file)),
             _ => chain(&e),
         };
+        let zh = crate::lang::Lang::current() == crate::lang::Lang::Zh;
         let hint = match &e {
+            _ if zh => crate::lang::batch_hint_zh(&e),
             E::Utf16 { .. } => Some("save it as UTF-8 or GBK (in Excel: Save As → \"CSV UTF-8\")"),
             E::MissingColumns { .. } => {
                 Some("the first line must name the columns, e.g. `name,idcard,mobile`")
@@ -144,11 +146,6 @@ impl From<juhe_batch::Error> for CliError {
 /// The exit code for a failed check.
 pub fn exit_for(error: &juhe_2fa::Error) -> Exit {
     handling(error.class()).0
-}
-
-/// A hint for a failed check, when there is something to do about it (the SDK's own).
-pub fn hint_for(error: &juhe_2fa::Error) -> Option<&'static str> {
-    error.hint()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod commands;
 mod config;
 mod encoding;
 mod error;
+mod lang;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,13 +35,16 @@ fn main() -> ExitCode {
         .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
         .map_err(|e| e.format(&mut command));
     let cli = match parsed {
-        Ok((cli, matches)) => match cli::refuse_unused(&command, &matches) {
-            Ok(()) => cli,
-            Err(e) => {
-                print_error(&e.message, e.hint.as_deref());
-                return ExitCode::from(e.exit as u8);
+        Ok((cli, matches)) => {
+            lang::Lang::detect(cli.global.lang, |name| std::env::var(name).ok()).set();
+            match cli::refuse_unused(&command, &matches) {
+                Ok(()) => cli,
+                Err(e) => {
+                    print_cli_error(&e);
+                    return ExitCode::from(e.exit as u8);
+                }
             }
-        },
+        }
         Err(e) => {
             let _ = e.print();
             // clap: help and version exit 0, usage errors 2.
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
+            print_cli_error(&e);
             ExitCode::from(e.exit as u8)
         }
     }
@@ -131,13 +135,30 @@ pub(crate) fn print_line(line: &str) {
 
 /// `juhe-2fa: warning: …` on stderr.
 pub(crate) fn print_warning(message: &str) {
-    eprintln!("juhe-2fa: warning: {message}");
+    eprintln!("juhe-2fa: {}{message}", lang::warning_prefix());
 }
 
-/// `juhe-2fa: error: …` and an optional hint, on stderr.
+/// `juhe-2fa: error: …` and an optional hint, on stderr (in the run's language: the message
+/// and hint are given in it).
 pub(crate) fn print_error(message: &str, hint: Option<&str>) {
-    eprintln!("juhe-2fa: error: {message}");
+    eprintln!("juhe-2fa: {}{message}", lang::error_prefix());
     if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+        eprintln!("{}{hint}", lang::hint_prefix());
+    }
+}
+
+/// A failure of the command. In Chinese, a message the catalogue has no Chinese text for
+/// (an OS error, a library's detail) gets a Chinese lead naming its kind.
+pub(crate) fn print_cli_error(e: &CliError) {
+    let zh = lang::Lang::current() == lang::Lang::Zh;
+    let has_chinese = e
+        .message
+        .chars()
+        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    if zh && !has_chinese {
+        let message = format!("{}：{}", lang::category_zh(e.exit), e.message);
+        print_error(&message, e.hint.as_deref());
+    } else {
+        print_error(&e.message, e.hint.as_deref());
     }
 }

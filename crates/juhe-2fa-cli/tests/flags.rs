@@ -47,7 +47,7 @@ fn table() -> Vec<(String, Vec<bool>)> {
             (option, takes)
         })
         .collect();
-    assert_eq!(rows.len(), 25, "every global option has a row");
+    assert_eq!(rows.len(), 29, "every global option has a row");
     rows
 }
 
@@ -81,7 +81,11 @@ fn with_value(option: &str, sb: &BlockingSandbox, key_file: &Path) -> Vec<String
         "--purpose" => Some("kyc".to_owned()),
         "--budget" => Some("1000/day".to_owned()),
         "--deadline" => Some("30".to_owned()),
-        "--json" | "-v" | "--ledger-optional" => None,
+        // A closed port: a command that takes it fails to connect, quickly.
+        "--proxy" => Some("http://127.0.0.1:1".to_owned()),
+        "--ca-cert" => Some(key_file.with_file_name("ca.pem").display().to_string()),
+        "--lang" => Some("en".to_owned()),
+        "--json" | "-v" | "--ledger-optional" | "--no-built-in-roots" => None,
         other => panic!("no value for {other}"),
     };
     std::iter::once(option.to_owned()).chain(value).collect()
@@ -145,6 +149,7 @@ fn the_table_in_cli_md_is_what_each_command_takes_before_or_after_its_name() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, demo::API_KEY).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), common::test_ca().0).unwrap();
     let table = table();
     let mut refused_runs = 0;
     let mut requests_of_refused_runs = 0;

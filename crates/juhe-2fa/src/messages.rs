@@ -52,6 +52,73 @@ impl Public {
     }
 }
 
+/// What an operator can do about a failure, in English and Chinese, one per situation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    KeyMaterial,
+    Credential,
+    Disabled,
+    RateLimited,
+    NotUnicom,
+    Ambiguous,
+    Unbilled,
+    Budget,
+    Config,
+}
+
+impl Hint {
+    #[cfg(test)]
+    const ALL: [Hint; 9] = [
+        Hint::KeyMaterial,
+        Hint::Credential,
+        Hint::Disabled,
+        Hint::RateLimited,
+        Hint::NotUnicom,
+        Hint::Ambiguous,
+        Hint::Unbilled,
+        Hint::Budget,
+        Hint::Config,
+    ];
+
+    fn en(self) -> &'static str {
+        match self {
+            Hint::KeyMaterial => {
+                "the vendor could not read the encrypted fields: check the OpenID / AES key / RSA public key (--openid, --aes-key, --rsa-public-key); `juhe-2fa doctor` finds the scheme your account accepts"
+            }
+            Hint::Credential => {
+                "check the API key (--key / JUHE_KEY) and its permissions in the Juhe console"
+            }
+            Hint::Disabled => "the key, IP or API is blocked: contact Juhe",
+            Hint::RateLimited => "slow down (a rate limit, e.g. --qps) or wait; the quota resets",
+            Hint::NotUnicom => "this API answers only for China Unicom numbers",
+            Hint::Ambiguous => {
+                "the request may have been billed; check the order before sending it again"
+            }
+            Hint::Unbilled => "check the network, the base URL and the timeout",
+            Hint::Budget => {
+                "the budget resets at the time given; raise it only if the spend is intended"
+            }
+            Hint::Config => "fix the configuration named above",
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            Hint::KeyMaterial => {
+                "聚合无法解密加密字段：请检查 OpenID / AES 密钥 / RSA 公钥（--openid、--aes-key、--rsa-public-key）；`juhe-2fa doctor` 可找出账户接受的加密方案"
+            }
+            Hint::Credential => "请检查 API 密钥（--key / JUHE_KEY）及其在聚合控制台中的权限",
+            Hint::Disabled => "密钥、IP 或接口已被封禁：请联系聚合",
+            Hint::RateLimited => "请降低请求速度（限速，例如 --qps）或稍候；额度会重置",
+            Hint::NotUnicom => "本接口只核验中国联通号码",
+            Hint::Ambiguous => "该请求可能已计费；再次发送前请先核对订单",
+            Hint::Unbilled => "请检查网络、接口地址（--base-url）和超时设置",
+            Hint::Budget => "预算会在所示时间重置；只有确需多花费时才调高预算",
+            Hint::Config => "请修正上面指出的配置",
+        }
+    }
+}
+
 impl Error {
     /// True when the answer most likely means wrong key material rather than a wrong number:
     /// 232901 (malformed mobile) or 232902 (invalid ID card) from an encrypted endpoint for
@@ -77,35 +144,38 @@ impl Error {
     }
 
     /// What the operator can do about it, when there is something (the `juhe-2fa` command
-    /// prints it under the error).
+    /// prints it under the error). [`Error::hint_zh`] is the same in Chinese.
     pub fn hint(&self) -> Option<&'static str> {
+        self.operator_hint().map(Hint::en)
+    }
+
+    /// [`Error::hint`] in Chinese, for operators (`juhe-2fa --lang zh`).
+    ///
+    /// ```
+    /// use juhe_2fa::{Endpoint, Error, ErrorCode};
+    /// let e = Error::Api { code: ErrorCode::InvalidMobile, reason: String::new(), mode: Endpoint::Aes };
+    /// assert!(e.hint_zh().unwrap().contains("doctor"));
+    /// ```
+    pub fn hint_zh(&self) -> Option<&'static str> {
+        self.operator_hint().map(Hint::zh)
+    }
+
+    fn operator_hint(&self) -> Option<Hint> {
         if self.likely_key_material() {
-            return Some(
-                "the vendor could not read the encrypted fields: check the OpenID / AES key / RSA public key (--openid, --aes-key, --rsa-public-key); `juhe-2fa doctor` finds the scheme your account accepts",
-            );
+            return Some(Hint::KeyMaterial);
         }
         match self.class() {
             ErrorClass::Api(code) => match code.kind() {
-                ErrorKind::Credential => Some(
-                    "check the API key (--key / JUHE_KEY) and its permissions in the Juhe console",
-                ),
-                ErrorKind::Disabled => Some("the key, IP or API is blocked: contact Juhe"),
-                ErrorKind::RateLimited => {
-                    Some("slow down (a rate limit, e.g. --qps) or wait; the quota resets")
-                }
-                ErrorKind::UnsupportedNumber => {
-                    Some("this API answers only for China Unicom numbers")
-                }
+                ErrorKind::Credential => Some(Hint::Credential),
+                ErrorKind::Disabled => Some(Hint::Disabled),
+                ErrorKind::RateLimited => Some(Hint::RateLimited),
+                ErrorKind::UnsupportedNumber => Some(Hint::NotUnicom),
                 _ => None,
             },
-            ErrorClass::Ambiguous => {
-                Some("the request may have been billed; check the order before sending it again")
-            }
-            ErrorClass::Unbilled => Some("check the network, the base URL and the timeout"),
-            ErrorClass::Budget => {
-                Some("the budget resets at the time given; raise it only if the spend is intended")
-            }
-            ErrorClass::Config => Some("fix the configuration named above"),
+            ErrorClass::Ambiguous => Some(Hint::Ambiguous),
+            ErrorClass::Unbilled => Some(Hint::Unbilled),
+            ErrorClass::Budget => Some(Hint::Budget),
+            ErrorClass::Config => Some(Hint::Config),
             ErrorClass::Rejected | ErrorClass::Cancelled => None,
         }
     }
@@ -232,6 +302,32 @@ mod tests {
                     .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
                 "{e:?}"
             );
+            // The operator's hint exists in both languages or in neither.
+            assert_eq!(e.hint().is_some(), e.hint_zh().is_some(), "{e:?}");
+            if let Some(zh) = e.hint_zh() {
+                assert!(
+                    zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    "{e:?}"
+                );
+                assert_ne!(Some(zh), e.hint(), "{e:?}");
+            }
+        }
+    }
+
+    /// Every hint in both languages: the Chinese one names the same flags and commands.
+    #[test]
+    fn every_hint_has_its_chinese_twin() {
+        for hint in Hint::ALL {
+            let (en, zh) = (hint.en(), hint.zh());
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{hint:?}"
+            );
+            for word in en.split([' ', ',', '(', ')', ';']) {
+                if word.starts_with("--") || word.starts_with("JUHE_") || word == "doctor`" {
+                    assert!(zh.contains(word), "{hint:?}: {word} in {zh}");
+                }
+            }
         }
     }
 

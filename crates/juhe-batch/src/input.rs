@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::encoding::{Detected, Encoding};
 use crate::error::Error;
+use crate::messages::Malformed;
 
 /// The file format, from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub struct Row {
     /// The `mobile` field as written, when the row has one in the input's encoding.
     pub mobile: Option<String>,
     /// Why the row could not be read as a pair, if so.
-    pub malformed: Option<String>,
+    pub malformed: Option<Malformed>,
     /// The whole record, to write it back out.
     pub passthrough: Passthrough,
     /// The record's bytes as they were in the file, without its line end (empty for .xlsx).
@@ -190,29 +191,18 @@ fn cell_text(cell: &Data) -> String {
 
 /// The `idcard` or `mobile` cell's text. Only a text cell is taken: a number cell has
 /// already lost what Excel cannot hold (see the module's docs).
-fn number_cell(cell: &Data, name: &str) -> Result<String, String> {
+fn number_cell(cell: &Data, column: &'static str) -> Result<String, Malformed> {
     let kind = match cell {
         Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) => {
             return Ok(text.clone());
         }
         Data::Empty => return Ok(String::new()),
-        Data::Int(_) | Data::Float(_) => {
-            let lost = if name == "idcard" {
-                "digits lost"
-            } else {
-                "digits may be lost"
-            };
-            return Err(format!(
-                "the {name} cell is stored as a number in Excel: {lost} — format the column as text and enter the numbers again"
-            ));
-        }
-        Data::Bool(_) => "a true/false value",
-        Data::DateTime(_) => "a date",
-        Data::Error(_) => "an error value",
+        Data::Int(_) | Data::Float(_) => return Err(Malformed::NumberCell { column }),
+        Data::Bool(_) => "bool",
+        Data::DateTime(_) => "date",
+        Data::Error(_) => "error",
     };
-    Err(format!(
-        "the {name} cell holds {kind}, not text — format the column as text and enter the numbers again"
-    ))
+    Err(Malformed::NotTextCell { column, kind })
 }
 
 /// Streams rows from a file; memory stays flat whatever its size.
@@ -594,7 +584,7 @@ fn next_sheet_row(sheet: &mut Sheet, number: &mut u64) -> Option<Row> {
         *number += 1;
         let cells: Vec<&Data> = sheet.cells(r).collect();
         let mut malformed = None;
-        let mut take = |i: usize, name: &str| match number_cell(cells[i], name) {
+        let mut take = |i: usize, name: &'static str| match number_cell(cells[i], name) {
             Ok(text) => Some(text),
             Err(reason) => {
                 malformed.get_or_insert(reason);
@@ -654,7 +644,7 @@ fn next_jsonl(
                 number: *number,
                 idcard: None,
                 mobile: None,
-                malformed: Some("the line is not UTF-8 text (try --encoding gbk)".into()),
+                malformed: Some(Malformed::NotUtf8),
                 passthrough: Passthrough::RawBytes(line.trim_ascii().to_vec()),
                 raw: Vec::new(),
                 line_end: b"",
@@ -687,20 +677,22 @@ fn csv_row(number: u64, record: csv::ByteRecord, columns: Columns, encoding: Det
     };
     let mut malformed = None;
     if record.len() != width {
-        malformed = Some(format!(
-            "row has {} fields, the header has {width}",
-            record.len()
-        ));
+        malformed = Some(Malformed::FieldCount {
+            found: record.len(),
+            width,
+        });
     }
-    let mut take = |i: usize, name: &str| match field(i) {
+    let mut take = |i: usize, column: &'static str| match field(i) {
         Some(Ok(value)) => Some(value),
         Some(Err(_)) => {
-            malformed
-                .get_or_insert_with(|| format!("the {name} field is not {} text", encoding.name()));
+            malformed.get_or_insert(Malformed::NotText {
+                column,
+                encoding: encoding.name(),
+            });
             None
         }
         None => {
-            malformed.get_or_insert_with(|| format!("the row has no {name} field"));
+            malformed.get_or_insert(Malformed::NoField { column });
             None
         }
     };
@@ -737,8 +729,8 @@ fn json_row(number: u64, text: &str) -> Row {
             let idcard = json_value_text(field("idcard"));
             let mobile = json_value_text(field("mobile"));
             let malformed = match (&idcard, &mobile) {
-                (None, _) => Some("no idcard string in the object".to_owned()),
-                (_, None) => Some("no mobile string in the object".to_owned()),
+                (None, _) => Some(Malformed::NoJsonString { column: "idcard" }),
+                (_, None) => Some(Malformed::NoJsonString { column: "mobile" }),
                 _ => None,
             };
             Row {
@@ -755,14 +747,11 @@ fn json_row(number: u64, text: &str) -> Row {
             number,
             idcard: None,
             mobile: None,
-            malformed: Some(
-                if parsed.is_ok() {
-                    "the line is not a JSON object"
-                } else {
-                    "the line is not valid JSON"
-                }
-                .into(),
-            ),
+            malformed: Some(if parsed.is_ok() {
+                Malformed::NotJsonObject
+            } else {
+                Malformed::NotJson
+            }),
             passthrough: Passthrough::RawLine(text.to_owned()),
             raw: Vec::new(),
             line_end: b"",

@@ -18,6 +18,7 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Role};
 use crate::input::{Format, Row, RowReader, count_rows};
 use crate::journal::{Journal, RowResult, Status};
+use crate::messages::Lang;
 use crate::output::{self, OutputWriter};
 use crate::row::{Context, Streak, process};
 use crate::stop::StopHandle;
@@ -79,6 +80,7 @@ pub struct Job {
     escape_formulas: bool,
     key_material: Option<String>,
     stop: StopHandle,
+    lang: Lang,
     sheet: Option<String>,
 }
 
@@ -103,6 +105,7 @@ impl Job {
             escape_formulas: false,
             key_material: None,
             stop: StopHandle::new(),
+            lang: Lang::default(),
             sheet: None,
         }
     }
@@ -160,6 +163,14 @@ impl Job {
     /// where the key material is set, for the message (the command passes its flags).
     pub fn key_material(mut self, where_set: impl Into<String>) -> Job {
         self.key_material = Some(where_set.into());
+        self
+    }
+
+    /// The language of the reasons the job writes to the journal and the output's `reason`
+    /// column (default English, whose wording scripts may rely on). A rerun keeps each row's
+    /// recorded reason, whatever the language it was written in.
+    pub fn lang(mut self, lang: Lang) -> Job {
+        self.lang = lang;
         self
     }
 
@@ -241,6 +252,7 @@ impl Job {
             retry_ambiguous: self.retry_ambiguous,
             journal_path,
             stop: Mutex::new(None),
+            lang: self.lang,
             stop_class: Mutex::new(None),
             halt: self.stop,
             key_flags: self.key_material,
@@ -304,7 +316,10 @@ impl OpenJob {
         let summary = pipeline(&ctx, &mut reader, writer, concurrency, &mut on_event).await;
         let mut summary = summary?;
         summary.suspicious_records = reader.suspicious();
-        summary.stopped = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((en, zh)) = ctx.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            summary.stopped = Some(en);
+            summary.stopped_zh = Some(zh);
+        }
         summary.stopped_by = *ctx.stop_class.lock().unwrap_or_else(|e| e.into_inner());
         ctx.journal.close()?;
         Ok(summary)

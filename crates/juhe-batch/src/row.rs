@@ -31,15 +31,10 @@ use crate::output;
 use crate::stop::StopHandle;
 use crate::tally::Origin;
 
-// Reasons recorded in the journal and written to the output. A rerun reads them back (rows of
-// earlier runs keep theirs), so they stay worded for the `juhe-2fa batch` command.
-const SENT_BEFORE: &str = "sent by an earlier run that stopped before the answer was recorded; it may have been billed (rerun with --retry-ambiguous to send it again)";
-const PENDING: &str =
-    "not sent: the job stopped before this row (rerun the same command to resume)";
-const KEY_PENDING: &str = "not final: the vendor could not read this row's numbers, as with wrong key material (rerun with the right key to check it)";
-/// The note that starts a copied result's reason (how the summary tells copies apart).
-const COPY_NOTE: &str = "same pair as row ";
-const REUSED: &str = "another process's answer for this pair (shared through Redis), not sent";
+// Reasons recorded in the journal and written to the output (`messages.rs`, in the job's
+// language). A rerun reads them back (rows of earlier runs keep theirs), so they stay worded
+// for the `juhe-2fa batch` command.
+use crate::messages::{self, Lang, Reason};
 
 /// In AES/RSA mode, this many 232901/232902 answers with no other answer in between mean the
 /// key material is wrong, not the rows.
@@ -56,8 +51,11 @@ pub(crate) struct Context {
     pub(crate) client: Client,
     pub(crate) retry_ambiguous: bool,
     pub(crate) journal_path: PathBuf,
-    /// Why the job stopped early (the first account-level error), if it did.
-    pub(crate) stop: Mutex<Option<String>>,
+    /// Why the job stopped early (the first account-level error), if it did: in English and
+    /// in Chinese.
+    pub(crate) stop: Mutex<Option<(String, String)>>,
+    /// The language of the reasons the job writes.
+    pub(crate) lang: Lang,
     /// The class of the failure that stopped it (a spent budget exits differently).
     pub(crate) stop_class: Mutex<Option<juhe_2fa::ErrorClass>>,
     /// Stopped once the job stops for any reason: no request leaves from then on, and waits
@@ -138,11 +136,11 @@ impl Context {
         self.halt.stop();
     }
 
-    fn stop_with(&self, why: String) {
+    fn stop_with(&self, en: String, zh: String) {
         self.stop
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(why);
+            .get_or_insert((en, zh));
         self.halt();
     }
 
@@ -168,8 +166,8 @@ fn raw_digest(ctx: &Context, row: &Row) -> i64 {
     )
 }
 
-fn verdict_result(v: Verification) -> RowResult {
-    let reason = v.from_cache().then(|| REUSED.into());
+fn verdict_result(v: Verification, lang: Lang) -> RowResult {
+    let reason = v.from_cache().then(|| Reason::Reused.text(lang).into());
     RowResult {
         status: if v.is_match() {
             Status::Match
@@ -184,12 +182,8 @@ fn verdict_result(v: Verification) -> RowResult {
 }
 
 /// A failed check as a row: its journal state and result, from the one table in `fate.rs`.
-fn failed_row(error: &juhe_2fa::Error, fate: RowFate) -> (State, RowResult) {
-    let reason = match error {
-        juhe_2fa::Error::Api { reason, .. } => reason.clone(),
-        other => error_chain(other),
-    };
-    let mut result = RowResult::status(Status::Failed, reason);
+fn failed_row(error: &juhe_2fa::Error, fate: RowFate, lang: Lang) -> (State, RowResult) {
+    let mut result = RowResult::status(Status::Failed, messages::failure(error, lang));
     result.error_code = error.error_code();
     let state = match fate {
         RowFate::Rejected => {
@@ -239,7 +233,7 @@ async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResul
         State::Sent if !ctx.retry_ambiguous => {
             let reason = match (outcome.status, outcome.reason) {
                 (Status::Unknown, Some(reason)) => reason,
-                _ => SENT_BEFORE.to_owned(),
+                _ => Reason::SentBefore.text(ctx.lang).to_owned(),
             };
             Some(RowResult::status(Status::Unknown, reason))
         }
@@ -248,17 +242,17 @@ async fn recorded(ctx: &Context, row: &Row, pair: i64) -> Result<Option<RowResul
 }
 
 /// The row's two numbers, or the `rejected` result that sends nothing.
-fn parse_row(row: &Row) -> Result<(IdCard, Mobile), RowResult> {
+fn parse_row(row: &Row, lang: Lang) -> Result<(IdCard, Mobile), RowResult> {
     let reject = |reason: String| RowResult::status(Status::Rejected, reason);
     match (&row.malformed, row.idcard.as_deref(), row.mobile.as_deref()) {
-        (Some(reason), _, _) => Err(reject(reason.clone())),
+        (Some(malformed), _, _) => Err(reject(malformed.text(lang))),
         (None, Some(idcard), Some(mobile)) => {
             match (IdCard::parse(idcard), Mobile::parse(mobile)) {
                 (Ok(i), Ok(m)) => Ok((i, m)),
-                (Err(e), _) | (_, Err(e)) => Err(reject(e.to_string())),
+                (Err(e), _) | (_, Err(e)) => Err(reject(messages::invalid(&e, lang))),
             }
         }
-        _ => Err(reject("the row has no idcard or mobile".into())),
+        _ => Err(reject(Reason::NoNumbers.text(lang).into())),
     }
 }
 
@@ -284,7 +278,7 @@ async fn check(
                 return Err(Box::new(Halted) as BoxError);
             }
             // Committed before each attempt goes out: a crash from then on leaves the row `sent`.
-            let sent = RowResult::status(Status::Unknown, SENT_BEFORE);
+            let sent = RowResult::status(Status::Unknown, Reason::SentBefore.text(ctx.lang));
             ctx.journal
                 .write(row, pair, State::Sent, sent)
                 .await
@@ -326,18 +320,19 @@ async fn check(
 /// The result a later row with the same pair may take over: verdicts and final codes as they
 /// are; a maybe-billed one stays maybe-billed (sending the pair again could charge twice);
 /// anything else (not billed, may succeed) is not copied.
-fn copyable(first: u64, state: State, result: &RowResult) -> Option<(State, RowResult)> {
+fn copyable(
+    first: u64,
+    state: State,
+    result: &RowResult,
+    lang: Lang,
+) -> Option<(State, RowResult)> {
     let state = match (state, result.status) {
         (State::Done, Status::Match | Status::Mismatch | Status::ApiError) => State::Done,
         (State::Sent, _) | (_, Status::Unknown) => State::Sent,
         _ => return None,
     };
     let mut copy = result.clone();
-    let note = format!("{COPY_NOTE}{first}: its result, not sent again");
-    copy.reason = Some(match &result.reason {
-        Some(reason) => format!("{note} ({reason})"),
-        None => note,
-    });
+    copy.reason = Some(messages::copy_note(first, result.reason.as_deref(), lang));
     Some((state, copy))
 }
 
@@ -388,14 +383,14 @@ async fn earlier_result(
                 } else {
                     State::Done
                 };
-                copyable(n, state, &result)
+                copyable(n, state, &result, ctx.lang)
             });
             Ok((copy, false))
         }
         Claim::Mine if ctx.journal.fresh() && first_sighting(ctx, pair) => Ok((None, true)),
         Claim::Mine => match ctx.journal.find_pair(pair, row).await {
             Ok(found) => Ok((
-                found.and_then(|(n, e)| copyable(n, e.state, &e.outcome)),
+                found.and_then(|(n, e)| copyable(n, e.state, &e.outcome, ctx.lang)),
                 true,
             )),
             Err(e) => {
@@ -409,8 +404,8 @@ async fn earlier_result(
 /// What a result read back from the journal counts as in the summary.
 fn recorded_origin(result: &RowResult) -> Origin {
     match result.reason.as_deref() {
-        Some(reason) if reason.starts_with(COPY_NOTE) => Origin::Copy,
-        Some(REUSED) => Origin::Reused,
+        Some(reason) if messages::is_copy_note(reason) => Origin::Copy,
+        Some(reason) if Reason::is_reused(reason) => Origin::Reused,
         _ if result.status.is_billable() => Origin::Earlier,
         _ => Origin::NotSent,
     }
@@ -418,7 +413,7 @@ fn recorded_origin(result: &RowResult) -> Origin {
 
 /// One row: its result, and where the result came from.
 pub(crate) async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, Origin), Error> {
-    let parsed = parse_row(row);
+    let parsed = parse_row(row, ctx.lang);
     // The pair is the normalised numbers: every spelling of one pair is one pair.
     let pair = match &parsed {
         Ok((idcard, mobile)) => ctx.journal.pair_digest(idcard, mobile),
@@ -439,7 +434,8 @@ pub(crate) async fn process(ctx: &Context, row: &Row) -> Result<(RowResult, Orig
         }
     };
     if ctx.stopped() {
-        return Ok((RowResult::status(Status::Failed, PENDING), Origin::NotSent));
+        let pending = RowResult::status(Status::Failed, Reason::Pending.text(ctx.lang));
+        return Ok((pending, Origin::NotSent));
     }
     let mut claimed = false;
     if ctx.dedupe {
@@ -506,7 +502,7 @@ async fn commit(
         return Ok(result);
     };
     let pending = || {
-        let mut pending = RowResult::status(Status::Failed, KEY_PENDING);
+        let mut pending = RowResult::status(Status::Failed, Reason::KeyPending.text(ctx.lang));
         pending.error_code = Some(code);
         pending
     };
@@ -527,7 +523,11 @@ async fn commit(
         return Ok(result);
     }
     streak.tripped = true;
-    ctx.stop_with(key_material_message(ctx, code, streak.answers));
+    let flags = ctx.key_flags.as_deref();
+    ctx.stop_with(
+        messages::key_material(code, streak.answers, flags, Lang::En),
+        messages::key_material(code, streak.answers, flags, Lang::Zh),
+    );
     for (earlier, earlier_pair) in std::mem::take(&mut streak.rows) {
         ctx.journal
             .write(earlier, earlier_pair, State::Retry, pending())
@@ -540,18 +540,6 @@ async fn commit(
     Ok(pending())
 }
 
-/// Why the job stopped when the vendor could not read [`KEY_STREAK`] rows in a row.
-fn key_material_message(ctx: &Context, code: ErrorCode, answers: u32) -> String {
-    let flags = ctx.key_flags.as_deref().unwrap_or("the key settings");
-    format!(
-        "{answers} answers in a row were {} ({}) for numbers that passed local validation: \
-         the vendor could not decrypt them, so the key material is wrong, not the rows; \
-         check {flags}, or run `juhe-2fa doctor` to find the scheme your account accepts",
-        code.code(),
-        code.description(),
-    )
-}
-
 /// Sends a row's check and turns the answer into its journal state and result, and where the
 /// result came from.
 async fn send_row(
@@ -562,11 +550,13 @@ async fn send_row(
     mobile: &Mobile,
 ) -> Result<(State, RowResult, Origin), Error> {
     let (state, result) = match check(ctx, row, pair, idcard, mobile).await {
-        Ok(v) if v.from_cache() => return Ok((State::Done, verdict_result(v), Origin::Reused)),
-        Ok(v) => (State::Done, verdict_result(v)),
+        Ok(v) if v.from_cache() => {
+            return Ok((State::Done, verdict_result(v, ctx.lang), Origin::Reused));
+        }
+        Ok(v) => (State::Done, verdict_result(v, ctx.lang)),
         // Not sent: pending, sent by the next run.
         Err(e) if is_halted(&e) => {
-            let pending = RowResult::status(Status::Failed, PENDING);
+            let pending = RowResult::status(Status::Failed, Reason::Pending.text(ctx.lang));
             return Ok((State::Retry, pending, Origin::NotSent));
         }
         Err(e) => {
@@ -578,11 +568,12 @@ async fn send_row(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .get_or_insert(e.class());
-                    ctx.stop_with(error_chain(&e));
+                    let zh = messages::stop_zh(&e);
+                    ctx.stop_with(error_chain(&e), zh);
                 }
                 _ => {}
             }
-            failed_row(&e, fate)
+            failed_row(&e, fate, ctx.lang)
         }
     };
     Ok((state, result, Origin::Sent))

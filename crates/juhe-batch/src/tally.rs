@@ -79,6 +79,9 @@ pub struct Summary {
     /// serialized: the command prints it its own way.
     #[serde(skip)]
     pub stopped: Option<String>,
+    /// [`Summary::stopped`] in Chinese (`juhe-2fa --lang zh`). Not serialized.
+    #[serde(skip)]
+    pub stopped_zh: Option<String>,
     /// The class of the failure that stopped the job, when one did (`Budget`: a spend budget
     /// is spent until it resets).
     #[serde(skip)]
@@ -155,6 +158,7 @@ impl Tally {
             duplicates: self.duplicates,
             reused: self.reused,
             stopped: None,
+            stopped_zh: None,
             stopped_by: None,
         }
     }

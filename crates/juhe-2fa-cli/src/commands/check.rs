@@ -3,11 +3,12 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use juhe_2fa::{Carrier, IdCard, Mobile};
-use juhe_batch::RowReader;
+use juhe_2fa::{Carrier, IdCard, Mobile, ValidationError};
+use juhe_batch::{Malformed, RowReader};
 
 use crate::encoding::EncodingArg;
 use crate::error::{CliError, Exit};
+use crate::lang::{self, Lang};
 
 /// One line of `check --json` (docs/cli.md), plus `mobile_error`.
 #[derive(serde::Serialize)]
@@ -23,6 +24,19 @@ struct Verdict {
     /// number is taken as valid, exactly as `batch` rejects the row.
     #[serde(skip_serializing_if = "Option::is_none")]
     row_error: Option<String>,
+    /// The problems as people read them, in the run's language (`--json` keeps English).
+    #[serde(skip)]
+    idcard_problem: Option<String>,
+    #[serde(skip)]
+    mobile_problem: Option<String>,
+}
+
+/// A validation error in the run's language.
+fn problem(e: &ValidationError) -> String {
+    match Lang::current() {
+        Lang::En => e.to_string(),
+        Lang::Zh => e.message_zh(),
+    }
 }
 
 impl Verdict {
@@ -30,9 +44,16 @@ impl Verdict {
         line: u64,
         idcard: Option<&str>,
         mobile: Option<&str>,
-        malformed: Option<&str>,
+        malformed: Option<&Malformed>,
     ) -> Verdict {
-        let missing = |what: &str| malformed.map_or_else(|| format!("no {what}"), str::to_owned);
+        let missing =
+            |what: &str| malformed.map_or_else(|| format!("no {what}"), |m| m.to_string());
+        let missing_here = |what: &str| {
+            malformed.map_or_else(
+                || lang::check_missing(what),
+                |m| m.text(Lang::current().batch()),
+            )
+        };
         // A malformed record is rejected whole, whatever its fields say (one rule with batch).
         let (idcard, mobile) = if malformed.is_some() {
             (None, None)
@@ -44,6 +65,16 @@ impl Verdict {
         let carrier = match &mob {
             Some(Ok(m)) => m.carrier(),
             _ => Carrier::Unknown,
+        };
+        let idcard_problem = match &id {
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(problem(e)),
+            None => Some(missing_here("idcard")),
+        };
+        let mobile_problem = match &mob {
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(problem(e)),
+            None => Some(missing_here("mobile")),
         };
         Verdict {
             line,
@@ -61,7 +92,9 @@ impl Verdict {
             },
             carrier,
             supported: carrier.is_supported(),
-            row_error: malformed.map(str::to_owned),
+            row_error: malformed.map(ToString::to_string),
+            idcard_problem,
+            mobile_problem,
         }
     }
 
@@ -71,23 +104,21 @@ impl Verdict {
 
     fn human(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(e) = &self.idcard_error {
-            parts.push(format!("idcard: {e}"));
+        if let Some(e) = &self.idcard_problem {
+            parts.push(lang::check_field("idcard", e));
         }
-        if let Some(e) = &self.mobile_error {
-            parts.push(format!("mobile: {e}"));
+        if let Some(e) = &self.mobile_problem {
+            parts.push(lang::check_field("mobile", e));
         }
         if self.mobile_valid && !self.supported {
-            parts.push(format!(
-                "mobile: belongs to {}; the API answers only for China Unicom ({})",
-                self.carrier,
-                juhe_2fa::ErrorCode::UnsupportedMobile.code()
-            ));
+            let code = juhe_2fa::ErrorCode::UnsupportedMobile.code();
+            let text = lang::check_not_unicom(self.carrier, code);
+            parts.push(lang::check_field("mobile", &text));
         }
         if parts.is_empty() {
-            "valid, China Unicom".to_owned()
+            lang::check_valid().to_owned()
         } else {
-            parts.join("; ")
+            parts.join(lang::check_joiner())
         }
     }
 }
@@ -123,7 +154,7 @@ pub fn file(
             row.number,
             row.idcard.as_deref(),
             row.mobile.as_deref(),
-            row.malformed.as_deref(),
+            row.malformed.as_ref(),
         );
         rows += 1;
         if !v.valid() {
@@ -135,23 +166,15 @@ pub fn file(
             serde_json::to_writer(&mut out, &v).map_err(|e| CliError::failure(e.to_string()))?;
             out.write_all(b"\n").map_err(write_err)?;
         } else if !v.valid() || !v.supported {
-            writeln!(out, "line {}: {}", v.line, v.human()).map_err(write_err)?;
+            writeln!(out, "{}", lang::check_line(v.line, &v.human())).map_err(write_err)?;
         }
     }
     if !json {
-        writeln!(
-            out,
-            "{rows} rows: {} valid ({unsupported} of them not China Unicom), {invalid} invalid",
-            rows - invalid
-        )
-        .map_err(write_err)?;
+        let summary = lang::check_summary(rows, rows - invalid, unsupported, invalid);
+        writeln!(out, "{summary}").map_err(write_err)?;
         if reader.suspicious() > 0 {
-            writeln!(
-                out,
-                "warning: {} record(s) have a field spanning lines: a stray quote may have merged lines",
-                reader.suspicious()
-            )
-            .map_err(write_err)?;
+            let warning = lang::spanning_lines(reader.suspicious());
+            writeln!(out, "{}{warning}", lang::warning_prefix()).map_err(write_err)?;
         }
     }
     out.flush().map_err(write_err)?;

@@ -17,10 +17,11 @@ use serde_json::json;
 
 use crate::cli::{DoctorArgs, Global, ModeArg};
 use crate::config::{
-    direct_client_builder, literal_aes_key, missing_aes_key, openid_key, redact_url,
-    rsa_public_key, timeout,
+    Network, direct_client_builder, literal_aes_key, missing_aes_key, network, openid_key,
+    redact_url, rsa_public_key, timeout,
 };
 use crate::error::{CliError, Exit, chain};
+use crate::lang;
 
 /// One scheme to try, and the flags that select it.
 struct Candidate {
@@ -127,6 +128,31 @@ fn cannot_decrypt() -> String {
     codes.join("/")
 }
 
+/// Why doctor stopped before a scheme was accepted; printed in the run's language (`--json`
+/// in English).
+#[derive(Clone)]
+enum Why {
+    /// No answer (true: none readable, the call may have been billed), and the detail.
+    NoAnswer(bool, String),
+    /// The account was refused with this code.
+    Refused(String),
+    /// A rate limit or a passing failure: nothing learnt.
+    Inconclusive(String),
+    /// The network check failed.
+    Unreachable(String),
+}
+
+impl Why {
+    fn text(&self) -> String {
+        match self {
+            Why::NoAnswer(ambiguous, detail) => lang::doctor_no_answer(*ambiguous, detail),
+            Why::Refused(code) => lang::doctor_refused(code),
+            Why::Inconclusive(code) => lang::doctor_inconclusive(code),
+            Why::Unreachable(problem) => lang::doctor_unreachable(problem),
+        }
+    }
+}
+
 /// How one answer moves the search on.
 enum Step {
     /// The vendor could not decrypt (232901/232902/10004): try the next scheme.
@@ -134,7 +160,7 @@ enum Step {
     /// The vendor read the fields: this scheme is accepted.
     Accepted,
     /// Nothing more to learn from trying other schemes.
-    Stop(Exit, String),
+    Stop(Exit, Why),
 }
 
 fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
@@ -143,27 +169,16 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
         Err(e) => e,
     };
     let Some(code) = e.error_code() else {
-        let what = if e.class() == ErrorClass::Ambiguous {
-            "no readable answer from the API: the call may have been billed"
-        } else {
-            "no answer from the API"
-        };
-        return Step::Stop(
-            Exit::Failure,
-            format!("{what} ({}); nothing more was sent", chain(e)),
-        );
+        let ambiguous = e.class() == ErrorClass::Ambiguous;
+        return Step::Stop(Exit::Failure, Why::NoAnswer(ambiguous, chain(e)));
     };
     match (code, code.kind()) {
         _ if e.likely_key_material() => Step::Next,
-        (_, ErrorKind::Credential | ErrorKind::Disabled) => Step::Stop(
-            Exit::Api,
-            format!(
-                "the account was refused: {code}; fix the key (--key / JUHE_KEY) or the account \
-                 in the Juhe console first"
-            ),
-        ),
+        (_, ErrorKind::Credential | ErrorKind::Disabled) => {
+            Step::Stop(Exit::Api, Why::Refused(code.to_string()))
+        }
         (_, ErrorKind::RateLimited) | (ErrorCode::InternalError | ErrorCode::Maintenance, _) => {
-            Step::Stop(Exit::Api, format!("inconclusive: {code}; try again later"))
+            Step::Stop(Exit::Api, Why::Inconclusive(code.to_string()))
         }
         // A service answer about the pair (no record, carrier, a passing failure upstream)
         // means the vendor decrypted both fields.
@@ -171,8 +186,12 @@ fn step(result: &Result<juhe_2fa::Verification, Error>) -> Step {
     }
 }
 
-/// Resolves the base URL's host and connects once (no request is sent).
-fn reach(base_url: &str, limit: Duration) -> Result<(String, f64), String> {
+/// Resolves the base URL's host (or, with a proxy, the proxy's) and connects once (no request
+/// is sent).
+fn reach(base_url: &str, net: &Network, limit: Duration) -> Result<(String, f64), String> {
+    if let Some(proxy) = &net.proxy {
+        return connect((proxy.host(), proxy.port()), limit);
+    }
     let printed = redact_url(base_url);
     let uri: http::Uri = base_url
         .parse()
@@ -180,7 +199,6 @@ fn reach(base_url: &str, limit: Duration) -> Result<(String, f64), String> {
     let host = uri
         .host()
         .ok_or_else(|| format!("{printed} names no host"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri
         .port_u16()
         .unwrap_or(if uri.scheme_str() == Some("http") {
@@ -188,6 +206,12 @@ fn reach(base_url: &str, limit: Duration) -> Result<(String, f64), String> {
         } else {
             443
         });
+    connect((host, port), limit)
+}
+
+/// Resolves `host` and connects once to its first address.
+fn connect((host, port): (&str, u16), limit: Duration) -> Result<(String, f64), String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -206,19 +230,17 @@ fn confirm(plan: &str, yes: bool) -> Result<(), CliError> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(
-            "doctor sends paid requests and asks first, but there is no terminal to ask",
-        )
-        .with_hint("pass --yes to confirm in advance"));
+        let (message, hint) = lang::doctor_no_terminal();
+        return Err(CliError::usage(message).with_hint(hint));
     }
-    eprint!("Send them? [y/N] ");
+    eprint!("{}", lang::doctor_ask());
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(CliError::usage("cancelled; nothing was sent"))
+        Err(CliError::usage(lang::doctor_cancelled()))
     }
 }
 
@@ -236,7 +258,11 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
     let (idcard, mobile) = match (IdCard::parse(&args.idcard), Mobile::parse(&args.mobile)) {
         (Ok(i), Ok(m)) => (i, m),
         (Err(e), _) | (_, Err(e)) => {
-            crate::print_error(&format!("{e}; nothing was sent"), None);
+            let problem = match lang::Lang::current() {
+                lang::Lang::En => e.to_string(),
+                lang::Lang::Zh => e.message_zh(),
+            };
+            crate::print_error(&lang::doctor_invalid(&problem), None);
             return Ok(Exit::Rejected);
         }
     };
@@ -246,9 +272,12 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
     let builder = direct_client_builder(global)?;
     let base_url = global.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
     let limit = timeout(global)?;
-    let config = TransportConfig::default()
-        .with_timeout(limit)
-        .with_connect_timeout(limit.min(Duration::from_secs(5)));
+    let net = network(global)?;
+    let config = net.transport(
+        TransportConfig::default()
+            .with_timeout(limit)
+            .with_connect_timeout(limit.min(Duration::from_secs(5))),
+    );
     let recording = Recording {
         inner: Arc::new(UreqTransport::new(&config).map_err(|e| CliError::usage(chain(&e)))?),
         sent: Arc::default(),
@@ -265,32 +294,29 @@ pub fn run(global: &Global, args: &DoctorArgs) -> Result<Exit, CliError> {
                 .map_err(|e| CliError::usage(chain(&e)))
         })
         .collect::<Result<Vec<BlockingClient>, CliError>>()?;
+    // Only JUHE_REDIS_URL can get here: the --redis flag is refused for doctor.
     let fleet_note = if global.redis.is_some() {
-        // Only JUHE_REDIS_URL can get here: the --redis flag is refused for doctor.
-        " It sends each check itself: JUHE_REDIS_URL is not used, so no shared or cached \
-         answer stands in for the vendor's."
+        lang::doctor_fleet_note()
     } else {
         ""
     };
-    let plan = format!(
-        "doctor will send at most {n} check(s) of {idcard} / {mobile} to {base_url}, one scheme \
-         each ({names}), and stop at the first answer that is not {cannot_decrypt}. Only an \
-         answer with error_code 0 is billed, so at most one call is billed.{fleet_note}",
-        base_url = redact_url(base_url),
-        cannot_decrypt = cannot_decrypt(),
-        n = candidates.len(),
-        names = candidates
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+    let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+    let plan = lang::doctor_plan(
+        candidates.len(),
+        &format!("{idcard} / {mobile}"),
+        &redact_url(base_url),
+        &names.join(", "),
+        &cannot_decrypt(),
     );
-    confirm(&plan, args.yes)?;
-    let network = reach(base_url, limit.min(Duration::from_secs(5)));
-    if let Err(problem) = &network {
-        return report(global.json, &Report::unreachable(&candidates, problem));
+    confirm(&format!("{plan}{fleet_note}"), args.yes)?;
+    let reached = reach(base_url, &net, limit.min(Duration::from_secs(5)));
+    if let Err(problem) = &reached {
+        let mut unreachable = Report::unreachable(&candidates, problem);
+        unreachable.network_settings(&net);
+        return report(global.json, &unreachable);
     }
-    let mut report_data = Report::new(&candidates, rsa_bits, network.ok());
+    let mut report_data = Report::new(&candidates, rsa_bits, reached.ok());
+    report_data.network_settings(&net);
     for (c, client) in candidates.iter().zip(&clients) {
         let result = client.verify_parsed(&idcard, &mobile);
         let step = step(&result);
@@ -318,9 +344,14 @@ struct Report {
     rsa_bits: Option<usize>,
     clock_skew_s: Option<i64>,
     attempts: Vec<serde_json::Value>,
+    /// The proxy (credentials hidden), the `--ca-cert` files, whether the built-in roots are
+    /// trusted.
+    proxy: Option<String>,
+    ca_files: String,
+    built_in_roots: bool,
     accepted: Option<(String, String)>,
     billed: Billed,
-    stop: Option<(Exit, String)>,
+    stop: Option<(Exit, Why)>,
 }
 
 /// Whether doctor's calls were billed: an answer that did not come back whole may have been.
@@ -360,6 +391,9 @@ impl Report {
             rsa_bits,
             clock_skew_s: None,
             attempts: Vec::new(),
+            proxy: None,
+            ca_files: String::new(),
+            built_in_roots: true,
             accepted: None,
             billed: Billed::No,
             stop: None,
@@ -369,11 +403,14 @@ impl Report {
     fn unreachable(candidates: &[Candidate], problem: &str) -> Self {
         let mut r = Report::new(candidates, None, None);
         r.network_problem = Some(problem.to_owned());
-        r.stop = Some((
-            Exit::Failure,
-            format!("network: {problem}; nothing was sent"),
-        ));
+        r.stop = Some((Exit::Failure, Why::Unreachable(problem.to_owned())));
         r
+    }
+
+    fn network_settings(&mut self, net: &Network) {
+        self.proxy = net.proxy.as_ref().map(ToString::to_string);
+        self.ca_files = net.root_files();
+        self.built_in_roots = net.built_in_roots;
     }
 
     fn record(&mut self, c: &Candidate, result: &Result<juhe_2fa::Verification, Error>, s: &Step) {
@@ -408,13 +445,9 @@ impl Report {
 
     fn conclusion(&self) -> String {
         match (&self.accepted, &self.stop) {
-            (Some((name, flags)), _) => format!("the account accepts {name}: use {flags}"),
-            (None, Some((_, why))) => why.clone(),
-            (None, None) => format!(
-                "no supported scheme was accepted (every answer was {}): check the OpenID or \
-                 key in the Juhe console",
-                cannot_decrypt()
-            ),
+            (Some((name, flags)), _) => lang::doctor_accepts(name, flags),
+            (None, Some((_, why))) => why.text(),
+            (None, None) => lang::doctor_none_accepted(&cannot_decrypt()),
         }
     }
 }
@@ -428,57 +461,51 @@ fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
             "network": r.network.as_ref().map(|(addr, ms)| json!({"address": addr, "connect_ms": ms}))
                 .unwrap_or_else(|| json!({"error": r.network_problem})),
             "clock_skew_s": r.clock_skew_s,
+            "proxy": r.proxy,
+            "ca_certs": r.ca_files.split(", ").filter(|f| !f.is_empty()).collect::<Vec<_>>(),
+            "built_in_roots": r.built_in_roots,
             "rsa_key_bits": r.rsa_bits,
             "attempts": r.attempts,
             "scheme": r.accepted.as_ref().map(|(name, _)| name),
             "flags": r.accepted.as_ref().map(|(_, flags)| flags),
-            "conclusion": r.conclusion(),
+            "conclusion": lang::in_english(|| r.conclusion()),
         });
         crate::print_line(&out.to_string());
         return Ok(r.exit());
     }
+    if let Some(proxy) = &r.proxy {
+        crate::print_line(&lang::doctor_proxy(proxy));
+    }
+    crate::print_line(&lang::doctor_roots(&r.ca_files, r.built_in_roots));
     match (&r.network, &r.network_problem) {
-        (Some((addr, ms)), _) => crate::print_line(&format!(
-            "network:  {addr} reachable ({ms:.0} ms to connect)"
-        )),
-        (None, Some(problem)) => crate::print_line(&format!("network:  {problem}")),
+        (Some((addr, ms)), _) => crate::print_line(&lang::doctor_network(addr, *ms)),
+        (None, Some(problem)) => crate::print_line(&lang::doctor_network_problem(problem)),
         (None, None) => {}
     }
     if let Some(bits) = r.rsa_bits {
-        crate::print_line(&format!("RSA key:  parses, {bits} bits"));
+        crate::print_line(&lang::doctor_rsa(bits));
     }
     if let Some(skew) = r.clock_skew_s {
-        let note = if skew.abs() > 300 {
-            " — set the clock right"
-        } else {
-            ""
-        };
-        crate::print_line(&format!("clock:    {skew:+} s against the server{note}"));
+        crate::print_line(&lang::doctor_clock(skew));
     }
     for a in &r.attempts {
         let answer = match (&a["error_code"], &a["error"]) {
-            (serde_json::Value::Number(n), _) if n.as_i64() == Some(0) => {
-                format!(
-                    "{} (billed, order {})",
-                    a["verdict"].as_str().unwrap_or(""),
-                    a["order_id"].as_str().unwrap_or("")
-                )
-            }
+            (serde_json::Value::Number(n), _) if n.as_i64() == Some(0) => lang::doctor_billed(
+                a["verdict"].as_str().unwrap_or(""),
+                a["order_id"].as_str().unwrap_or(""),
+            ),
             (_, serde_json::Value::String(e)) if a["billed"] == "maybe" => {
-                format!("{e} (may have been billed)")
+                lang::doctor_maybe_billed(e)
             }
             (_, serde_json::Value::String(e)) => e.clone(),
             _ => String::new(),
         };
-        crate::print_line(&format!(
-            "try {:<22} {answer}",
-            a["scheme"].as_str().unwrap_or("")
+        crate::print_line(&lang::doctor_try(
+            a["scheme"].as_str().unwrap_or(""),
+            &answer,
         ));
     }
-    crate::print_line(&format!(
-        "{} of at most {} call(s) sent.",
-        r.calls, r.max_calls
-    ));
+    crate::print_line(&lang::doctor_calls(r.calls, r.max_calls));
     crate::print_line(&r.conclusion());
     Ok(r.exit())
 }

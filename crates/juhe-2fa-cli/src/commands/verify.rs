@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::{ClientArg, Global};
 use crate::config::{client_builder, config_error};
-use crate::error::{CliError, Exit, chain, exit_for, hint_for};
+use crate::error::{CliError, Exit, chain, exit_for};
 
 pub fn run(global: &Global, idcard: &str, mobile: &str) -> Result<Exit, CliError> {
     let builder = client_builder(global)?;
@@ -61,14 +61,7 @@ fn report(
                 let out = json!({ "verdict": v.verdict, "res": v.res(), "order_id": v.order_id, "mode": v.mode });
                 crate::print_line(&out.to_string());
             } else {
-                crate::print_line(&format!(
-                    "{} (res {}), order {}, via {} in {latency_ms:.0} ms, {} attempt(s)",
-                    v.verdict,
-                    v.res(),
-                    v.order_id,
-                    v.mode,
-                    v.attempts
-                ));
+                crate::print_line(&crate::lang::verify_line(v, latency_ms));
             }
             Ok(if v.is_match() {
                 Exit::Ok
@@ -80,7 +73,8 @@ fn report(
             if json {
                 crate::print_line(&error_json(e).to_string());
             } else {
-                crate::print_error(&chain(e), hint_for(e));
+                let (message, hint) = crate::lang::check_error(e);
+                crate::print_error(&message, hint);
             }
             Ok(exit_for(e))
         }

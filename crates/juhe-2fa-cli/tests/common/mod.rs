@@ -23,6 +23,11 @@ pub fn bin() -> Command {
         "JUHE_LEDGER",
         "JUHE_CALLER",
         "JUHE_PURPOSE",
+        "JUHE_PROXY",
+        "JUHE_LANG",
+        "JUHE_BUDGET",
+        "LC_ALL",
+        "LANG",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -110,4 +115,30 @@ pub fn write_csv(path: &Path, rows: &[(String, String)]) {
         text.push_str(&format!("{i},{m}\n"));
     }
     std::fs::write(path, text).unwrap();
+}
+
+/// A test root CA (its PEM) and a TLS server configuration for `localhost` signed by it.
+pub fn test_ca() -> (String, rustls::ServerConfig) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "juhe-2fa CLI test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], key)
+    .unwrap();
+    (ca.pem(), server)
 }

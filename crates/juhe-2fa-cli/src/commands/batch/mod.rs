@@ -18,6 +18,7 @@ use self::progress::Progress;
 use crate::cli::{BatchArgs, Global, ModeArg};
 use crate::config::{client_builder, config_error, fleet_options};
 use crate::error::{CliError, Exit};
+use crate::lang::{self, Lang};
 
 pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     if let Some(journal) = &args.report {
@@ -37,7 +38,8 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
         .retry_ambiguous(args.retry_ambiguous)
         .dedupe(!args.no_dedupe)
         .prefix(args.prefix.clone().unwrap_or_default())
-        .escape_formulas(args.escape_formulas);
+        .escape_formulas(args.escape_formulas)
+        .lang(Lang::current().batch());
     if let Some(journal) = &args.journal {
         job = job.journal(journal);
     }
@@ -67,10 +69,8 @@ pub fn run(global: &Global, args: &BatchArgs) -> Result<Exit, CliError> {
     let summary = summary?;
     let exit = print_summary(global.json, &summary, output, &journal_path)?;
     if interrupted.load(Ordering::SeqCst) {
-        crate::print_error(
-            "interrupted: rows in flight finished and were recorded; no output was written",
-            Some("rerun the same command to finish the job"),
-        );
+        let (message, hint) = lang::batch_interrupted();
+        crate::print_error(message, Some(hint));
         return Ok(Exit::Failure);
     }
     Ok(exit)
@@ -148,9 +148,7 @@ async fn on_signals(stop: StopHandle, interrupted: Arc<AtomicBool>) {
     wait_for_signal().await;
     interrupted.store(true, Ordering::SeqCst);
     stop.stop();
-    eprintln!(
-        "juhe-2fa: stopping: sending nothing new, waiting for requests in flight (at most --timeout); press Ctrl-C again to quit at once"
-    );
+    eprintln!("juhe-2fa: {}", lang::batch_stopping());
     wait_for_signal().await;
     std::process::exit(130);
 }
@@ -191,53 +189,40 @@ fn print_summary(
             .iter()
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
+        let by_status = counts.join(", ");
         eprintln!(
-            "batch: {} rows in {:.1} s ({:.0} rows/s): {}; billable calls {} ({} this run)",
-            summary.rows,
-            summary.elapsed_s,
-            summary.rows_per_s,
-            counts.join(", "),
-            summary.billable,
-            summary.billable_this_run
+            "{}",
+            lang::batch_summary(&lang::BatchCounts {
+                rows: summary.rows,
+                elapsed_s: summary.elapsed_s,
+                rows_per_s: summary.rows_per_s,
+                by_status: &by_status,
+                billable: summary.billable,
+                billable_this_run: summary.billable_this_run,
+            })
         );
-        eprintln!(
-            "output: {}  journal: {}",
-            output.display(),
-            journal.display()
-        );
+        eprintln!("{}", lang::batch_files(output, journal));
         if summary.duplicates > 0 {
-            eprintln!(
-                "{} row(s) repeated an earlier pair: they got its result and were not sent again (--no-dedupe to send them)",
-                summary.duplicates
-            );
+            eprintln!("{}", lang::batch_duplicates(summary.duplicates));
         }
         if summary.reused > 0 {
-            eprintln!(
-                "{} row(s) got another process's answer for the same pair through Redis: not sent, not billed to this run",
-                summary.reused
-            );
+            eprintln!("{}", lang::batch_reused(summary.reused));
         }
         if summary.suspicious_records > 0 {
             eprintln!(
-                "warning: {} record(s) have a field spanning lines, as a stray quote makes: \
-                 `juhe-2fa check --input FILE` lists them",
-                summary.suspicious_records
+                "{}{}",
+                lang::warning_prefix(),
+                lang::batch_spanning_lines(summary.suspicious_records)
             );
         }
         if stop.is_none() && not_final > 0 {
-            eprintln!(
-                "{not_final} row(s) not final: rerun the same command to retry `failed` rows; `unknown` rows may have been billed and are resent only with --retry-ambiguous"
-            );
+            eprintln!("{}", lang::batch_not_final(not_final));
         }
     }
     if let Some(why) = stop {
         let budget = summary.stopped_by == Some(juhe_2fa::ErrorClass::Budget);
-        let hint = if budget {
-            "rerun the same command after the budget resets (or with a larger --budget, if the spend is intended): finished rows are not sent again"
-        } else {
-            "fix the account or key, then rerun the same command: finished rows are not sent again"
-        };
-        crate::print_error(&format!("the job stopped: {why}"), Some(hint));
+        let message = lang::batch_stopped(why, summary.stopped_zh.as_deref());
+        crate::print_error(&message, Some(lang::batch_stopped_hint(budget)));
         return Ok(if budget { Exit::Budget } else { Exit::Api });
     }
     Ok(if not_final == 0 {
@@ -278,7 +263,7 @@ fn report(path: &Path, json: bool) -> Result<Exit, CliError> {
     }
     if !json {
         let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        eprintln!("journal {}: {}", path.display(), summary.join(", "));
+        eprintln!("{}", lang::journal_report(path, &summary.join(", ")));
     }
     Ok(Exit::Ok)
 }

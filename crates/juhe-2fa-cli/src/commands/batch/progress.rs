@@ -21,11 +21,7 @@ impl Progress {
     pub fn new(total: Option<u64>, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(8));
-            let template = if total.is_some() {
-                "{bar:30} {pos}/{len} ETA {eta} {msg}"
-            } else {
-                "{spinner} {pos} rows {msg}"
-            };
+            let template = crate::lang::progress_template(total.is_some());
             bar.set_style(
                 ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -58,15 +54,16 @@ impl Progress {
             bar.inc(1);
             if done.is_multiple_of(64) || done == self.total {
                 let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("{rate:.0} rows/s, {}", Self::counts_text(counts)));
+                let counts = Self::counts_text(counts);
+                bar.set_message(crate::lang::progress_message(rate, &counts));
             }
         } else if !self.quiet && self.last_line.elapsed() >= PLAIN_EVERY {
             self.last_line = Instant::now();
             let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            let counts = Self::counts_text(counts);
             eprintln!(
-                "batch: {done}/{} rows, {rate:.0} rows/s, {}",
-                self.total,
-                Self::counts_text(counts)
+                "{}",
+                crate::lang::batch_progress(done, self.total, rate, &counts)
             );
         }
     }
