@@ -1,0 +1,72 @@
+"""AsyncClient: asyncio on the module's tokio runtime."""
+
+import asyncio
+
+import pytest
+
+import juhe_2fa
+from juhe_2fa.testing import Sandbox
+
+
+def client(sandbox, **options):
+    return juhe_2fa.AsyncClient(sandbox.api_key, base_url=sandbox.url, **options)
+
+
+@pytest.mark.asyncio
+async def test_await_verify_in_every_mode(juhe_sandbox):
+    plain = await client(juhe_sandbox).verify(*Sandbox.MATCH)
+    aes = await client(juhe_sandbox, mode="aes", openid=juhe_sandbox.openid).verify(*Sandbox.MATCH)
+    rsa = await client(
+        juhe_sandbox, mode="rsa", rsa_public_key=juhe_sandbox.rsa_public_key
+    ).verify(*Sandbox.MISMATCH)
+    assert [(v.verdict, v.mode) for v in (plain, aes, rsa)] == [
+        ("match", "plain"),
+        ("match", "aes"),
+        ("mismatch", "rsa"),
+    ]
+    assert juhe_sandbox.stats()["billed"] == 3
+
+
+@pytest.mark.asyncio
+async def test_sixteen_in_flight_with_gather():
+    with Sandbox(faults=[{"delay_ms": 200}] * 16) as sandbox:
+        c = client(sandbox)
+        results = await asyncio.gather(*(c.verify(*Sandbox.MATCH) for _ in range(16)))
+        assert [r.verdict for r in results] == ["match"] * 16
+        assert len({r.order_id for r in results}) == 16
+        assert sandbox.stats()["billed"] == 16
+
+
+@pytest.mark.asyncio
+async def test_the_event_loop_runs_while_a_check_waits():
+    with Sandbox(faults=[{"delay_ms": 1000}]) as sandbox:
+        c = client(sandbox)
+        ticks = 0
+        check = asyncio.ensure_future(c.verify(*Sandbox.MATCH))
+        while not check.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+        assert (await check).is_match
+        assert ticks > 10, "the loop was blocked while the check waited"
+
+
+@pytest.mark.asyncio
+async def test_errors_raise_the_same_exceptions(juhe_sandbox):
+    c = client(juhe_sandbox)
+    with pytest.raises(juhe_2fa.ApiError) as caught:
+        await c.verify(*Sandbox.NO_RECORD)
+    assert caught.value.code == 232904
+    with pytest.raises(juhe_2fa.RejectedError) as caught:
+        await c.verify("110105199003071239", "12012345678")
+    assert caught.value.field == "mobile"
+    with pytest.raises(juhe_2fa.CancelledError):
+        await c.verify(*Sandbox.MATCH, on_send=lambda attempt: False)
+    with pytest.raises(juhe_2fa.ConfigError):
+        juhe_2fa.AsyncClient("k", base_url="ftp://example")
+
+
+@pytest.mark.asyncio
+async def test_async_context_manager(juhe_sandbox):
+    async with client(juhe_sandbox) as c:
+        assert (await c.verify(*Sandbox.MATCH)).is_match
+    assert "AsyncClient(mode='plain'" in repr(c)
