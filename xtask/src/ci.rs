@@ -32,6 +32,10 @@ pub fn ci() -> Result<(), String> {
         ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
     ])?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
+    // The Python package as users get it: the wheel (on the dev build the tests just made),
+    // installed into a fresh venv, under its pytest suite.
+    let wheel = crate::wheel::build(crate::wheel::Profile::Dev)?;
+    crate::wheel::test(&wheel)?;
     // The workspace run has juhe-crypto on AWS-LC (the sandbox and the command enable it); the
     // library's default engine is the pure-Rust one: its known-answer, Java and OpenSSL tests
     // run again on it.
