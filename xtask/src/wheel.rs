@@ -54,7 +54,8 @@ pub fn build(profile: Profile) -> Result<PathBuf, String> {
     }
 }
 
-fn wheels(dir: &Path) -> Vec<PathBuf> {
+/// The `juhe_2fa-*.whl` files in `dir`.
+pub fn wheels(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use crate::errors::{to_py_err, to_py_err_attached};
+use crate::errors::to_py_err;
 use crate::numbers::number_text;
 use crate::options::ClientOptions;
 
@@ -113,13 +113,14 @@ fn parsed(
 
 /// Calls the Python pre-send hook: `False` or an exception cancels the attempt.
 fn call_hook(hook: &Py<PyAny>, attempt: juhe_2fa::Attempt) -> Result<(), juhe_2fa::BoxError> {
-    Python::attach(|py| match hook.call1(py, (attempt.number(),)) {
+    crate::bridge::attach(|py| match hook.call1(py, (attempt.number(),)) {
         Ok(answer) if matches!(answer.extract::<bool>(py), Ok(false)) => {
             Err("on_send returned False".into())
         }
         Ok(_) => Ok(()),
         Err(e) => Err(format!("on_send raised {e}").into()),
     })
+    .unwrap_or_else(|| Err("the interpreter is exiting".into()))
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -208,7 +209,7 @@ pub(crate) struct Client {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (api_key = None, *, base_url = None, mode = None, openid = None, aes_key = None,
+    #[pyo3(signature = (api_key = None, *, base_url = None, mode = "plain", openid = None, aes_key = None,
         rsa_public_key = None, timeout = None, deadline = None, retries = None, qps = None,
         redis = None, ledger = None, caller = None, purpose = None, budget = None))]
     #[allow(clippy::too_many_arguments)]
@@ -216,7 +217,7 @@ impl Client {
         py: Python<'_>,
         api_key: Option<String>,
         base_url: Option<String>,
-        mode: Option<String>,
+        mode: &str,
         openid: Option<String>,
         aes_key: Option<String>,
         rsa_public_key: Option<&Bound<'_, PyAny>>,
@@ -233,7 +234,7 @@ impl Client {
         let options = options(
             api_key,
             base_url,
-            mode,
+            Some(mode.to_owned()),
             openid,
             aes_key,
             rsa_public_key,
@@ -316,7 +317,7 @@ pub(crate) struct AsyncClient {
 #[pymethods]
 impl AsyncClient {
     #[new]
-    #[pyo3(signature = (api_key = None, *, base_url = None, mode = None, openid = None, aes_key = None,
+    #[pyo3(signature = (api_key = None, *, base_url = None, mode = "plain", openid = None, aes_key = None,
         rsa_public_key = None, timeout = None, deadline = None, retries = None, qps = None,
         redis = None, ledger = None, caller = None, purpose = None, budget = None))]
     #[allow(clippy::too_many_arguments)]
@@ -324,7 +325,7 @@ impl AsyncClient {
         py: Python<'_>,
         api_key: Option<String>,
         base_url: Option<String>,
-        mode: Option<String>,
+        mode: &str,
         openid: Option<String>,
         aes_key: Option<String>,
         rsa_public_key: Option<&Bound<'_, PyAny>>,
@@ -341,7 +342,7 @@ impl AsyncClient {
         let options = options(
             api_key,
             base_url,
-            mode,
+            Some(mode.to_owned()),
             openid,
             aes_key,
             rsa_public_key,
@@ -358,7 +359,7 @@ impl AsyncClient {
         let shown = shown("AsyncClient", &options);
         py.detach(|| {
             // Inside the runtime: the Redis store connects on it.
-            let _entered = crate::runtime().enter();
+            let _entered = crate::bridge::runtime().enter();
             options.builder().and_then(|b| b.build())
         })
         .map(|inner| AsyncClient { inner, shown })
@@ -379,7 +380,7 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (idcard, mobile) = (number_text(idcard)?, number_text(mobile)?);
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let work = async move {
             let started = Instant::now();
             let result = match &on_send {
                 None => client.verify(&idcard, &mobile).await,
@@ -391,25 +392,25 @@ impl AsyncClient {
                     Err(e) => Err(e),
                 },
             };
-            match result {
-                Ok(v) => Ok(Verification::new(v, started, &idcard, &mobile)),
-                Err(e) => Err(to_py_err_attached(&e)),
-            }
+            result.map(|v| Verification::new(v, started, &idcard, &mobile))
+        };
+        crate::bridge::awaitable(py, work, |py, result| match result {
+            Ok(v) => Ok(Bound::new(py, v)?.into_any()),
+            Err(e) => Err(to_py_err(py, &e)),
         })
     }
 
     /// Finishes the fleet's pending work (with `redis`), at most 2 s; an awaitable.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            client.close().await;
-            Ok(())
+        crate::bridge::awaitable(py, async move { client.close().await }, |py, ()| {
+            Ok(py.None().into_bound(py))
         })
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let me = slf.clone().unbind();
-        pyo3_async_runtimes::tokio::future_into_py(slf.py(), async move { Ok(me) })
+        let me = slf.clone().unbind().into_any();
+        crate::bridge::awaitable(slf.py(), async {}, move |py, ()| Ok(me.into_bound(py)))
     }
 
     fn __aexit__<'py>(

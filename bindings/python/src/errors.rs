@@ -132,11 +132,6 @@ pub(crate) fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     }
 }
 
-/// The Python exception for an SDK error, made while holding the GIL (async results).
-pub(crate) fn to_py_err_attached(e: &Error) -> PyErr {
-    Python::attach(|py| to_py_err(py, e))
-}
-
 fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let class = e.class();
     let value = exception_type(py, class).call1((detailed(e),))?;

@@ -5,8 +5,9 @@
 //!
 //! Every check goes through the SDK's one engine: the blocking [`client::Client`] drives
 //! `juhe_2fa::BlockingClient` with the GIL released, the [`client::AsyncClient`] drives the
-//! async `juhe_2fa::Client` on the module's tokio runtime.
+//! async `juhe_2fa::Client` on the module's tokio runtime ([`bridge`]).
 
+mod bridge;
 mod client;
 mod errors;
 mod numbers;
@@ -14,12 +15,6 @@ mod options;
 mod sandbox;
 
 use pyo3::prelude::*;
-
-/// The tokio runtime the module owns (pyo3-async-runtimes' runtime, made on first use): the
-/// async client's requests, timers and Redis connections, and the sandbox's server.
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
-}
 
 /// `juhe_2fa._core`.
 #[pymodule]
@@ -34,5 +29,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(numbers::encrypt, m)?)?;
     m.add_class::<sandbox::Sandbox>()?;
     errors::register(m)?;
+    bridge::register(m)?;
     Ok(())
 }

@@ -114,7 +114,7 @@ impl Sandbox {
             builder = builder.faults(plan);
         }
         let handle = py
-            .detach(|| crate::runtime().block_on(builder.spawn()))
+            .detach(|| crate::bridge::runtime().block_on(builder.spawn()))
             .map_err(|e| sandbox_error(&e))?;
         Ok(Sandbox {
             url: handle.base_url(),
@@ -233,7 +233,7 @@ impl Sandbox {
     fn close(&self, py: Python<'_>) {
         let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
-            py.detach(|| crate::runtime().block_on(handle.shutdown()));
+            py.detach(|| crate::bridge::runtime().block_on(handle.shutdown()));
         }
     }
 
@@ -261,7 +261,7 @@ impl Drop for Sandbox {
         // Not closed: stop it in the background (a drop cannot wait on the runtime).
         let handle = self.handle.get_mut().map(Option::take).unwrap_or(None);
         if let Some(handle) = handle {
-            crate::runtime().spawn(handle.shutdown());
+            crate::bridge::runtime().spawn(handle.shutdown());
         }
     }
 }

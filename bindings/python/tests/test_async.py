@@ -70,3 +70,22 @@ async def test_async_context_manager(juhe_sandbox):
     async with client(juhe_sandbox) as c:
         assert (await c.verify(*Sandbox.MATCH)).is_match
     assert "AsyncClient(mode='plain'" in repr(c)
+
+
+def test_the_interpreter_exits_cleanly_after_async_checks(juhe_sandbox):
+    """Results are delivered from the runtime's threads; none may be inside Python when the
+    interpreter finalizes (that crashed at exit, one run in a few, before the exit hook)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, juhe_2fa\n"
+        "async def main():\n"
+        f"    c = juhe_2fa.AsyncClient({juhe_sandbox.api_key!r}, base_url={juhe_sandbox.url!r})\n"
+        "    await asyncio.gather(*(c.verify(*juhe_2fa.testing.Sandbox.MATCH) for _ in range(50)))\n"
+        "import juhe_2fa.testing\n"
+        "asyncio.run(main())\n"
+    )
+    codes = [subprocess.run([sys.executable, "-c", script]).returncode for _ in range(10)]
+    assert codes == [0] * 10
+    assert juhe_sandbox.stats()["billed"] == 500
