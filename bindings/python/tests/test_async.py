@@ -89,3 +89,32 @@ def test_the_interpreter_exits_cleanly_after_async_checks(juhe_sandbox):
     codes = [subprocess.run([sys.executable, "-c", script]).returncode for _ in range(10)]
     assert codes == [0] * 10
     assert juhe_sandbox.stats()["billed"] == 500
+
+
+@pytest.mark.asyncio
+async def test_cancelling_the_task_leaves_the_client_usable():
+    with Sandbox(faults=[{"delay_ms": 1000}]) as sandbox:
+        c = client(sandbox)
+        slow = asyncio.ensure_future(c.verify(*Sandbox.MATCH))
+        await asyncio.sleep(0.1)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert (await c.verify(*Sandbox.MISMATCH)).verdict == "mismatch"
+
+
+def test_a_new_event_loop_each_time():
+    async def check(c):
+        return await c.verify(*Sandbox.MATCH)
+
+    with Sandbox() as sandbox:
+        c = client(sandbox)
+        for _ in range(3):
+            # Not asyncio.run: it would reset the policy's loop under pytest-asyncio.
+            event_loop = asyncio.new_event_loop()
+            try:
+                assert event_loop.run_until_complete(check(c)).is_match
+            finally:
+                event_loop.close()
+    with pytest.raises(RuntimeError):
+        c.verify(*Sandbox.MATCH)  # outside a running loop
