@@ -3,9 +3,9 @@
 //! 3.9+ through one abi3 wheel. The pure-Python half (`bindings/python/python/juhe_2fa/`)
 //! re-exports these names and adds the pytest fixture; docs/python.md is the user's guide.
 //!
-//! Every check goes through the SDK's one engine: the blocking [`client::Client`] drives
-//! `juhe_2fa::BlockingClient` with the GIL released, the [`client::AsyncClient`] drives the
-//! async `juhe_2fa::Client` on the module's tokio runtime ([`bridge`]).
+//! Every check goes through the SDK's one engine: the blocking `Client` drives
+//! `juhe_2fa::BlockingClient` with the GIL released, the `AsyncClient` drives the async
+//! `juhe_2fa::Client` on the module's tokio runtime (`src/bridge.rs`).
 
 mod bridge;
 mod client;
