@@ -1,8 +1,10 @@
 //! `cargo xtask bench [--quick]`: one run, one table. Against one sandbox (a separate
 //! `juhe-2fa sandbox` process on loopback), for plain, AES and RSA: `wrk` (the loopback
 //! ceiling), the async client driven as a service drives it (16 spawned tasks, current-thread
-//! and 2-worker runtimes) with its floors (raw hyper, bare reqwest), the blocking client, `juhe-2fa batch`, and the Python peer
-//! (`benches/python_client.py` in the venv of `venv.rs`); then the crypto floor (`openssl
+//! and 2-worker runtimes) with its floors (raw hyper, bare reqwest), the blocking client, `juhe-2fa batch`, the Python peer
+//! (`benches/python_client.py` in the venv of `venv.rs`) and the `juhe_2fa` Python package
+//! beside it (`benches/python_package.py`: sync on 16 threads, asyncio with 16 in flight, the
+//! release wheel installed in that venv); then the crypto floor (`openssl
 //! speed` against our RSA engines) and the no-regression figures (`check`, batch memory).
 //! A full run writes the table, date and machine into `docs/performance.md`; `--quick`
 //! (about 2 minutes once built) only prints it. Never part of `ci`.
@@ -38,6 +40,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let seconds = if quick { 3 } else { 10 };
     ensure_apt_binaries(&[("wrk", "wrk"), ("openssl", "openssl")])?;
     let python = crate::venv::python()?;
+    install_python_package(&python)?;
     cargo(
         &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
         &[],
@@ -60,6 +63,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         };
         rows.push(batch(mode, &cli, &sandbox.url, n, &dir)?);
         rows.push(python_peer(mode, &python, &sandbox.url, seconds)?);
+        rows.extend(python_package(mode, &python, &sandbox.url, seconds)?);
     }
     drop(sandbox);
     let floor = crypto_floor(quick)?;
@@ -449,19 +453,76 @@ fn python_peer(mode: &'static str, python: &Path, url: &str, seconds: u64) -> Re
         &seconds.to_string(),
         "16",
     ]))?;
+    Ok(python_row(
+        mode,
+        "Python requests + cryptography (16 threads)",
+        &out,
+    ))
+}
+
+/// The rows of the `juhe_2fa` Python package (the release wheel, installed in the venv by
+/// [`install_python_package`]): one shared `Client` on 16 threads, and an `AsyncClient` with
+/// 16 checks in flight on one event loop.
+fn python_package(
+    mode: &'static str,
+    python: &Path,
+    url: &str,
+    seconds: u64,
+) -> Result<Vec<Row>, String> {
+    [
+        ("sync", PACKAGE_SYNC),
+        ("async", "`juhe_2fa` Python package, asyncio (16 in flight)"),
+    ]
+    .into_iter()
+    .map(|(style, who)| {
+        let out = run_ok(Command::new(python).args([
+            "benches/python_package.py",
+            url,
+            mode,
+            &seconds.to_string(),
+            "16",
+            style,
+        ]))?;
+        Ok(python_row(mode, who, &out))
+    })
+    .collect()
+}
+
+/// The sync package row's name (the checks/s target compares it with the peer).
+const PACKAGE_SYNC: &str = "`juhe_2fa` Python package, sync (16 threads)";
+
+/// The release wheel (`cargo xtask wheel`), installed over any earlier one in the bench's venv.
+fn install_python_package(python: &Path) -> Result<(), String> {
+    let wheel = crate::wheel::build(crate::wheel::Profile::Release)?;
+    let mut pip = Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--force-reinstall",
+        "--no-deps",
+    ])
+    .arg(&wheel);
+    crate::util::run(pip, &format!("pip install {}", wheel.display()))
+}
+
+/// A row from a Python script's line: `NAME MODE CHECKS_PER_S CPU_US P50_MS P99_MS`.
+fn python_row(mode: &'static str, who: &str, out: &str) -> Row {
     let f: Vec<f64> = out
         .split_whitespace()
         .skip(2)
         .filter_map(|v| v.parse().ok())
         .collect();
-    Ok(Row {
+    Row {
         mode,
-        who: "Python requests + cryptography (16 threads)".into(),
+        who: who.into(),
         per_s: f.first().copied(),
         cpu_us: f.get(1).copied(),
         p50_ms: f.get(2).copied(),
         p99_ms: f.get(3).copied(),
-    })
+    }
 }
 
 /// RSA-2048: OpenSSL's public-key operation, our two engines' OAEP encryption, and the SDK's
@@ -680,6 +741,39 @@ fn render(rows: &[Row], floor: &Floor, extra: &Extra, quick: bool) -> String {
     t
 }
 
+/// The Python package's targets, per mode: CPU per check ≤ 1/5 of the peer's (sync and
+/// asyncio rows), checks/s ≥ 5 × the peer's with 16 threads. Each: name, measured, met, and
+/// (measured, target) for how much it missed by.
+fn package_targets(rows: &[Row]) -> Vec<(String, String, bool, (f64, f64))> {
+    let mut out = Vec::new();
+    for mode in MODES {
+        let python = find(rows, mode, "Python");
+        let package = rows
+            .iter()
+            .filter(|r| r.mode == mode && r.who.starts_with("`juhe_2fa` Python package"));
+        for row in package {
+            if let (Some(p), Some(c)) = (python.and_then(|p| p.cpu_us), row.cpu_us) {
+                out.push((
+                    format!("{mode} {} CPU/check ≤ 1/5 of Python's", row.who),
+                    format!("1/{:.1}", p / c),
+                    p / c >= 5.0,
+                    (p / c, 5.0),
+                ));
+            }
+        }
+        let sync = find_exact(rows, mode, PACKAGE_SYNC).and_then(|r| r.per_s);
+        if let (Some(s), Some(p)) = (sync, python.and_then(|p| p.per_s)) {
+            out.push((
+                format!("{mode} Python package checks/s ≥ 5 × Python's (16 threads)"),
+                format!("{:.1} ×", s / p),
+                s / p >= 5.0,
+                (s / p, 5.0),
+            ));
+        }
+    }
+    out
+}
+
 /// The targets, each met or missed by how much.
 fn targets(rows: &[Row], floor: &Floor, extra: &Extra) -> String {
     let two_openssl = 2.0 * floor.openssl_public_op;
@@ -705,6 +799,9 @@ fn targets(rows: &[Row], floor: &Floor, extra: &Extra) -> String {
                 (p / b, limit),
             );
         }
+    }
+    for (name, measured, ok, off) in package_targets(rows) {
+        target(&name, measured, ok, off);
     }
     for (runtime, [sdk, reqwest, _]) in FLOORS {
         let cpu = |tag: &str| find_exact(rows, "plain", client_row(tag)).and_then(|r| r.cpu_us);
@@ -841,5 +938,35 @@ plain blocking 11000.0 130.0 1.20 6.00
     #[test]
     fn an_unknown_client_name_is_no_row() {
         assert!(parse_clients("plain", "plain something-new 1.0 2.0 3.0 4.0\n").is_empty());
+    }
+
+    #[test]
+    fn python_package_rows_are_set_against_the_peer() {
+        let rows = vec![
+            python_row(
+                "plain",
+                "Python requests + cryptography (16 threads)",
+                "python plain 800.0 1000.0 17.0 57.0\n",
+            ),
+            python_row(
+                "plain",
+                PACKAGE_SYNC,
+                "python-package plain 9000.0 125.0 1.4 4.3\n",
+            ),
+            python_row(
+                "plain",
+                "`juhe_2fa` Python package, asyncio (16 in flight)",
+                "python-package plain 8000.0 250.0 1.3 8.7\n",
+            ),
+        ];
+        assert_eq!(rows[1].cpu_us, Some(125.0));
+        assert_eq!(rows[2].p99_ms, Some(8.7));
+        let targets = package_targets(&rows);
+        let met: Vec<(&str, bool)> = targets
+            .iter()
+            .map(|(name, measured, ok, _)| (measured.as_str(), *ok && !name.is_empty()))
+            .collect();
+        // Sync: 1000/125 = 8 (met); asyncio: 1000/250 = 4 (missed); 9000/800 = 11.2 × (met).
+        assert_eq!(met, [("1/8.0", true), ("1/4.0", false), ("11.2 ×", true)]);
     }
 }

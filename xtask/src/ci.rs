@@ -34,6 +34,10 @@ pub fn ci() -> Result<(), String> {
     cargo(&["test", "--workspace", "--locked"], &[])?;
     // The curl, Python and Java examples of docs/ against a real sandbox.
     crate::doc_examples::run()?;
+    // The Python package as users get it: the wheel (on the dev build the tests just made),
+    // installed into a fresh venv, under its pytest suite.
+    let wheel = crate::wheel::build(crate::wheel::Profile::Dev)?;
+    crate::wheel::test(&wheel)?;
     // The workspace run has juhe-crypto on AWS-LC (the sandbox and the command enable it); the
     // library's default engine is the pure-Rust one: its known-answer, Java and OpenSSL tests
     // run again on it.

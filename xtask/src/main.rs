@@ -11,6 +11,7 @@
 //! - `deny`: licences, bans and sources with cargo-deny.
 //! - `tidy`: no vendor code literals, no over-long functions.
 //! - `fuzz [--seconds N]`: every fuzz target for N seconds.
+//! - `wheel`: the Python package's abi3 wheel (maturin, release) in `target/wheels/`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
@@ -22,11 +23,12 @@ mod release;
 mod tidy;
 mod util;
 mod venv;
+mod wheel;
 
 use std::env;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | doc-examples | tidy | fuzz [--seconds N]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | doc-examples | tidy | fuzz [--seconds N] | wheel>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("doc-examples") => doc_examples::run(),
         Some("tidy") => tidy::run(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("wheel") => wheel::wheel(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

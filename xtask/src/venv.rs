@@ -46,6 +46,15 @@ pub fn python() -> Result<PathBuf, String> {
     Ok(python)
 }
 
+/// `name==version` for these pinned requirements (another venv installs the same versions).
+pub fn pinned(names: &[&str]) -> Vec<String> {
+    REQUIREMENTS
+        .iter()
+        .filter(|(name, _)| names.contains(name))
+        .map(|(name, version)| format!("{name}=={version}"))
+        .collect()
+}
+
 /// The installed version of a distribution, if any.
 fn installed(python: &PathBuf, name: &str) -> Option<String> {
     let out = Command::new(python)

@@ -364,6 +364,12 @@ impl SandboxHandle {
         self.state.recorder.pairs_billed_more_than_once()
     }
 
+    /// Forgets every request: counters, records and pair counts start again from zero (what
+    /// `POST /__sandbox/reset` does). Fixtures, keys and the fault plan stay as configured.
+    pub fn reset(&self) {
+        self.state.recorder.reset();
+    }
+
     /// Stops accepting, lets requests in flight finish (up to 5 s), and waits for the server.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -417,6 +423,11 @@ impl BlockingSandbox {
     /// How many pairs were billed more than once.
     pub fn pairs_billed_more_than_once(&self) -> usize {
         self.handle().pairs_billed_more_than_once()
+    }
+
+    /// Forgets every request (see [`SandboxHandle::reset`]).
+    pub fn reset(&self) {
+        self.handle().reset();
     }
 
     /// Stops the server and its runtime.

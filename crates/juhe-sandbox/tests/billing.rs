@@ -109,3 +109,23 @@ fn slow_clients_cannot_take_it_down() {
         "idle connections were closed (or answered 408) by the server"
     );
 }
+
+#[test]
+fn reset_forgets_requests_but_keeps_the_fault_plan() {
+    let plan = FaultPlan::new().then(Fault::Http500).then(Fault::Http500);
+    let sb = Sandbox::builder().faults(plan).spawn_blocking().unwrap();
+    let first = post(&sb, 2_000).unwrap();
+    assert!(first.contains("500"), "{first}");
+    assert_eq!(sb.stats().requests, 1);
+    sb.reset();
+    assert_eq!(sb.stats().requests, 0);
+    assert_eq!(sb.pair_count(demo::MATCH.0, demo::MATCH.1).requests, 0);
+    assert!(sb.recent_requests().is_empty());
+    // The plan goes on where it was: the second fault, then normal answers.
+    assert!(post(&sb, 2_000).unwrap().contains("500"));
+    assert!(post(&sb, 2_000).unwrap().contains("\"res\":1"));
+    assert_eq!(
+        (sb.stats().requests, sb.stats().billed, sb.stats().faults),
+        (2, 1, 1)
+    );
+}

@@ -1,5 +1,7 @@
 //! Step 5: the release binary as `target/dist/juhe-2fa-<VERSION>-<target>.tar.gz` (binary,
-//! README, licences, changelog) and `SHA256SUMS`, named as cargo-dist names its artifacts.
+//! README, licences, changelog), named as cargo-dist names its artifacts, the Python
+//! package's abi3 wheel (`juhe_2fa-<VERSION>-cp39-abi3-<platform>.whl`, as maturin names it),
+//! and `SHA256SUMS` of both.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -31,14 +33,29 @@ pub fn build(version: &str) -> Result<(), String> {
         &binary,
     )?;
 
+    // The wheel: the one built now, never one left by an earlier run.
+    for old in crate::wheel::wheels(&dist) {
+        std::fs::remove_file(&old).map_err(|e| format!("{}: {e}", old.display()))?;
+    }
+    let wheel = crate::wheel::build(crate::wheel::Profile::Release)?;
+    let wheel_name = wheel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("the wheel has no file name")?
+        .to_owned();
+    std::fs::copy(&wheel, dist.join(&wheel_name))
+        .map_err(|e| format!("{}: {e}", wheel.display()))?;
+
     let digest = sha256_file(&archive)?;
-    let sums = format!("{digest}  {name}.tar.gz\n");
+    let wheel_digest = sha256_file(&dist.join(&wheel_name))?;
+    let sums = format!("{digest}  {name}.tar.gz\n{wheel_digest}  {wheel_name}\n");
     let sums_path = dist.join("SHA256SUMS");
     std::fs::write(&sums_path, &sums).map_err(|e| format!("{}: {e}", sums_path.display()))?;
     verify(&dist, &sums)?;
     println!(
-        "xtask release: {} and {}",
+        "xtask release: {}, {} and {}",
         archive.display(),
+        dist.join(&wheel_name).display(),
         sums_path.display()
     );
     Ok(())

@@ -6,7 +6,8 @@
 //! 3. [`bump`] (not in a dry run): the new version across the workspace, `Unreleased` dated.
 //! 4. [`package`]: `cargo package` of every publishable crate, each built from its tarball.
 //! 5. [`dist`]: the release binary in `target/dist/juhe-2fa-<VERSION>-<target>.tar.gz` with
-//!    README, licences and changelog, plus `SHA256SUMS`, verified.
+//!    README, licences and changelog, the Python wheel (`juhe_2fa-<VERSION>-cp39-abi3-….whl`),
+//!    plus `SHA256SUMS`, verified.
 //! 6. [`bump::commit_and_tag`] (not in a dry run), then the `cargo publish` commands to run.
 //!
 //! It never publishes or pushes. A dry run changes nothing tracked by git (everything it writes
@@ -61,6 +62,10 @@ pub fn release(args: &[String]) -> Result<(), String> {
     for krate in PUBLISH_ORDER {
         println!("  cargo publish --locked -p {krate}");
     }
+    println!(
+        "the Python wheel (PyPI project juhe-2fa): maturin upload target/dist/juhe_2fa-{}-*.whl",
+        plan.next
+    );
     println!("and push: git push && git push origin v{}", plan.next);
     Ok(())
 }

@@ -1,0 +1,273 @@
+//! From a Rust future on the module's tokio runtime to an asyncio future, and the runtime
+//! itself.
+//!
+//! Why not pyo3-async-runtimes' `future_into_py`: it settles each asyncio future from a tokio
+//! thread with the GIL (`loop.call_soon_threadsafe`). That costs a GIL hand-over per check
+//! under load, and `call_soon_threadsafe` releases the GIL while it wakes the loop: if the
+//! program ends meanwhile, CPython ≤ 3.13 ends that thread with `pthread_exit` when it asks
+//! for the GIL back, unwinding through Rust frames (a segfault at exit, one run in a few).
+//! Here a finished check is queued for its loop without the GIL, and the first of a batch
+//! wakes the loop through a socket it watches (`add_reader`); the loop's thread settles the
+//! whole batch. A loop that cannot watch sockets (Windows' proactor) is woken with
+//! `call_soon_threadsafe` instead; that, and the `on_send` hook, are the only Python calls
+//! from runtime threads: they are counted, and an `atexit` hook (run before finalization)
+//! waits for those in progress and lets no new one start.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+
+/// The tokio runtime the module owns: the async client's requests, timers and Redis
+/// connections, and the sandbox's server. Made on first use.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("juhe-2fa")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime (threads, epoll) can be made")
+    })
+}
+
+static ENTERED: AtomicUsize = AtomicUsize::new(0);
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` with the GIL from a runtime thread, unless the interpreter is exiting (then
+/// `None`: nobody is left to receive the result).
+pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> Option<T> {
+    // Counted before the flag is read: the exit hook sets the flag, then waits for the count.
+    ENTERED.fetch_add(1, Ordering::SeqCst);
+    let result = if EXITING.load(Ordering::SeqCst) {
+        None
+    } else {
+        Some(Python::attach(f))
+    };
+    ENTERED.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+/// The `atexit` hook: no runtime thread enters Python from now on, and those inside finish
+/// (waiting at most 2 s, the GIL released).
+#[pyfunction]
+fn _before_exit(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let until = Instant::now() + Duration::from_secs(2);
+        while ENTERED.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// Registers the exit hook and the helper that settles futures on their loop.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let hook = wrap_pyfunction!(_before_exit, m)?;
+    m.py().import("atexit")?.call_method1("register", (hook,))?;
+    Ok(())
+}
+
+/// Makes a future's value (or exception) on the loop's thread.
+type Settle = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send>;
+
+/// A result waiting for its event loop: the asyncio future and how to make its value.
+struct Pending {
+    future: Py<PyAny>,
+    settle: Settle,
+}
+
+/// One event loop's results, queued by runtime threads without the GIL and handed over on the
+/// loop's own thread by [`Mailbox::drain`], many per wake-up. It holds no reference to the
+/// loop, so a finished loop is freed with its mailbox.
+struct Queue {
+    pending: Mutex<Vec<Pending>>,
+    /// Wakes the loop, which watches the other end (`loop.add_reader`): no GIL needed.
+    #[cfg(unix)]
+    wake: OnceLock<std::os::unix::net::UnixStream>,
+    /// Where the loop cannot watch a socket (Windows' proactor): weak references to the loop
+    /// and to `drain`, for `loop.call_soon_threadsafe(drain)` with the GIL.
+    fallback: OnceLock<(Py<PyAny>, Py<PyAny>)>,
+}
+
+impl Queue {
+    /// Queues a result; the first one of a batch wakes the loop.
+    fn push(&self, pending: Pending) {
+        let first = {
+            let mut queue = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(pending);
+            queue.len() == 1
+        };
+        if first {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        #[cfg(unix)]
+        if let Some(mut wake) = self.wake.get() {
+            use std::io::Write;
+            // A full socket already holds a wake-up: nothing is lost.
+            let _ = wake.write(&[1]);
+            return;
+        }
+        if let Some((event_loop, drain)) = self.fallback.get() {
+            attach(|py| {
+                let (event_loop, drain) = (event_loop.call0(py), drain.call0(py));
+                if let (Ok(event_loop), Ok(drain)) = (event_loop, drain) {
+                    if !event_loop.is_none(py) && !drain.is_none(py) {
+                        let _ = event_loop.call_method1(py, "call_soon_threadsafe", (drain,));
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// The loop-side end of a [`Queue`]: its `drain` runs on the loop's thread.
+#[pyclass(frozen, weakref)]
+struct Mailbox {
+    queue: std::sync::Arc<Queue>,
+    #[cfg(unix)]
+    readable: Option<std::os::unix::net::UnixStream>,
+}
+
+#[pymethods]
+impl Mailbox {
+    /// Settles every queued future (a cancelled one stays cancelled).
+    fn drain(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        if let Some(mut readable) = self.readable.as_ref() {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            while matches!(readable.read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let batch =
+            std::mem::take(&mut *self.queue.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for Pending { future, settle } in batch {
+            let future = future.bind(py);
+            if future
+                .call_method0("done")
+                .and_then(|d| d.extract::<bool>())
+                .unwrap_or(true)
+            {
+                continue;
+            }
+            let _ = match settle(py) {
+                Ok(value) => future.call_method1("set_result", (value,)),
+                Err(e) => future.call_method1("set_exception", (e.into_value(py),)),
+            };
+        }
+    }
+}
+
+/// The running loop's queue, made (and its wake-up socket watched) on first use.
+fn queue_of(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<std::sync::Arc<Queue>> {
+    static MAILBOXES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let weakref = py.import("weakref")?;
+    let mailboxes = MAILBOXES
+        .get_or_try_init(py, || {
+            weakref.call_method0("WeakKeyDictionary").map(Bound::unbind)
+        })?
+        .bind(py);
+    if let Ok(found) = mailboxes
+        .call_method1("get", (event_loop,))?
+        .cast::<Mailbox>()
+    {
+        return Ok(found.get().queue.clone());
+    }
+    let queue = std::sync::Arc::new(Queue {
+        pending: Mutex::new(Vec::new()),
+        #[cfg(unix)]
+        wake: OnceLock::new(),
+        fallback: OnceLock::new(),
+    });
+    #[cfg(unix)]
+    let pair = std::os::unix::net::UnixStream::pair()
+        .ok()
+        .filter(|(r, w)| r.set_nonblocking(true).is_ok() && w.set_nonblocking(true).is_ok());
+    #[cfg(unix)]
+    let (readable, writable) = match pair {
+        Some((r, w)) => (Some(r), Some(w)),
+        None => (None, None),
+    };
+    let mailbox = Bound::new(
+        py,
+        Mailbox {
+            queue: queue.clone(),
+            #[cfg(unix)]
+            readable,
+        },
+    )?;
+    let drain = mailbox.getattr("drain")?;
+    #[cfg(unix)]
+    let watched = match (mailbox.get().readable.as_ref(), writable) {
+        (Some(readable), Some(writable)) => {
+            use std::os::fd::AsRawFd;
+            event_loop
+                .call_method1("add_reader", (readable.as_raw_fd(), &drain))
+                .is_ok()
+                && queue.wake.set(writable).is_ok()
+        }
+        _ => false,
+    };
+    #[cfg(not(unix))]
+    let watched = false;
+    if !watched {
+        let weak_loop = weakref.call_method1("ref", (event_loop,))?.unbind();
+        let weak_drain = weakref.call_method1("WeakMethod", (&drain,))?.unbind();
+        let _ = queue.fallback.set((weak_loop, weak_drain));
+    }
+    mailboxes.set_item(event_loop, &mailbox)?;
+    Ok(queue)
+}
+
+/// Cancels the tokio task when its asyncio future is cancelled (a done-callback).
+#[pyclass(frozen)]
+struct AbortOnCancel(Mutex<Option<tokio::task::AbortHandle>>);
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let handle = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some(handle), true) = (handle, future.call_method0("cancelled")?.extract()?) {
+            handle.abort();
+        }
+        Ok(())
+    }
+}
+
+/// An asyncio future (of the running loop) for `work`, run on the module's runtime; `done`
+/// turns its output into the result or the exception, on the loop's thread.
+pub(crate) fn awaitable<'py, T, F, D>(
+    py: Python<'py>,
+    work: F,
+    done: D,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+    D: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
+{
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let queue = queue_of(py, &event_loop)?;
+    let future = event_loop.call_method0("create_future")?;
+    let future_ref = future.clone().unbind();
+    // No GIL on the runtime's threads: the result waits in the loop's queue.
+    let task = runtime().spawn(async move {
+        let output = work.await;
+        queue.push(Pending {
+            future: future_ref,
+            settle: Box::new(move |py| done(py, output)),
+        });
+    });
+    future.call_method1(
+        "add_done_callback",
+        (AbortOnCancel(Mutex::new(Some(task.abort_handle()))),),
+    )?;
+    Ok(future)
+}
