@@ -81,12 +81,25 @@ pub struct Context {
     pub caller: Option<String>,
     /// Why the person is checked.
     pub purpose: Option<String>,
+    /// Limits of this caller's own, on top of the client's (a gateway's per-caller rate and
+    /// budgets): not recorded, enforced by the engine.
+    pub limits: Option<crate::budget::CallerLimits>,
 }
 
 impl Context {
     /// A caller and a purpose.
     pub fn new(caller: Option<String>, purpose: Option<String>) -> Context {
-        Context { caller, purpose }
+        Context {
+            caller,
+            purpose,
+            limits: None,
+        }
+    }
+
+    /// This context with the caller's own limits ([`crate::budget::CallerLimits`]).
+    pub fn with_limits(mut self, limits: crate::budget::CallerLimits) -> Context {
+        self.limits = Some(limits);
+        self
     }
 }
 

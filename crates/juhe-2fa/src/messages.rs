@@ -102,6 +102,9 @@ impl Error {
                 Some("the request may have been billed; check the order before sending it again")
             }
             ErrorClass::Unbilled => Some("check the network, the base URL and the timeout"),
+            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => {
+                Some("this caller sends more checks a second than its qps allows: slow down")
+            }
             ErrorClass::Budget => {
                 Some("the budget resets at the time given; raise it only if the spend is intended")
             }
@@ -131,6 +134,7 @@ impl Error {
                 (_, ErrorKind::RateLimited) => Public::TooMany,
                 _ => Public::Unavailable,
             },
+            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => Public::TooMany,
             ErrorClass::Unbilled | ErrorClass::Budget => Public::TryLater,
             ErrorClass::Ambiguous => Public::Unconfirmed,
             ErrorClass::Config => Public::Unavailable,
@@ -191,6 +195,9 @@ mod tests {
             Error::Transport(TransportError::maybe_sent(MaybeSentReason::Timeout, None)),
             Error::AmbiguousElsewhere,
             Error::Deadline { sent: false },
+            Error::CallerRate {
+                retry_after: std::time::Duration::from_millis(1500),
+            },
             Error::Cancelled("no".into()),
             Error::config("the base URL names no host"),
             Error::Budget {
