@@ -111,3 +111,4 @@ pub fn write_csv(path: &Path, rows: &[(String, String)]) {
     }
     std::fs::write(path, text).unwrap();
 }
+pub mod gateway;
