@@ -101,12 +101,13 @@ fn caller(entry: Entry) -> Result<Caller, String> {
                 .map_err(|_| format!("caller {name:?}: budget {b:?}: write N/day or N/month"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(purposes) = &entry.purposes {
-        if purposes.is_empty() || purposes.iter().any(|p| p.trim().is_empty()) {
-            return Err(format!(
-                "caller {name:?}: purposes must name at least one purpose, none empty (leave the key out to allow any)"
-            ));
-        }
+    let empty = |purposes: &Vec<String>| {
+        purposes.is_empty() || purposes.iter().any(|p| p.trim().is_empty())
+    };
+    if entry.purposes.as_ref().is_some_and(empty) {
+        return Err(format!(
+            "caller {name:?}: purposes must name at least one purpose, none empty (leave the key out to allow any)"
+        ));
     }
     let limits = CallerLimits::new(name.clone(), entry.qps, budgets)
         .map_err(|e| format!("caller {name:?}: qps: {e}"))?;
