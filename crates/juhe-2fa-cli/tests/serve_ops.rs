@@ -369,3 +369,61 @@ fn a_new_token_and_its_lines_let_the_caller_in() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("64 hex digits"), "{}", run.stderr);
 }
+
+/// `--tls-cert`/`--tls-key`: the API over TLS (a client that trusts the certificate gets its
+/// answer), and nothing for a client that speaks plain HTTP to it.
+#[test]
+fn tls_serves_the_api_to_a_client_that_trusts_the_certificate() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let sb = sandbox(&[]);
+    let own = [
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ];
+    let gw = common::gateway::gateway_with(&sb.url, &one_caller(dir.path()), &[], &own);
+    assert!(gw.url.starts_with("https://"), "{}", gw.url);
+    let addr: SocketAddr = gw.url.trim_start_matches("https://").parse().unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let (idcard, mobile) = demo::MATCH;
+    let body = pair_body(idcard, mobile, None);
+    write!(
+        tls,
+        "POST /v1/verify HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"verdict\":\"match\""), "{answer}");
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = std::panic::catch_unwind(|| get(&format!("http://{addr}"), "/healthz"));
+    assert!(plain.is_err() || plain.unwrap().status != 200);
+    assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(1));
+}

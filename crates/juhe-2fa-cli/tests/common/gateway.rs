@@ -131,12 +131,18 @@ pub fn sha256_hex(token: &str) -> String {
 
 /// `juhe-2fa --base-url SANDBOX --key demo <global…> serve --config FILE --addr 127.0.0.1:0`.
 pub fn gateway(sandbox_url: &str, config: &Path, global: &[&str]) -> Proc {
+    gateway_with(sandbox_url, config, global, &[])
+}
+
+/// [`gateway`] with flags of `serve`'s own after it.
+pub fn gateway_with(sandbox_url: &str, config: &Path, global: &[&str], own: &[&str]) -> Proc {
     let mut cmd = bin();
     cmd.args(["--base-url", sandbox_url])
         .env("JUHE_KEY", juhe_sandbox::demo::API_KEY)
         .args(global)
         .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--addr", "127.0.0.1:0"]);
+        .args(["--addr", "127.0.0.1:0"])
+        .args(own);
     Proc::start(cmd, "listening on ")
 }
 
