@@ -13,6 +13,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_gateway;
 mod ci;
 mod deny;
 mod fuzz;
