@@ -427,3 +427,42 @@ fn tls_serves_the_api_to_a_client_that_trusts_the_certificate() {
     assert!(plain.is_err() || plain.unwrap().status != 200);
     assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(1));
 }
+
+/// Without Redis, a caller's budget starts from what the ledger recorded for that caller (and
+/// only that caller) today: a restarted gateway does not hand out a spent budget again.
+#[test]
+fn after_a_restart_a_callers_budget_starts_from_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(&["--default-verdict", "match"]);
+    let config = callers_file(
+        dir.path(),
+        &[
+            ("capped", TOKEN, "budget = [\"2/day\"]"),
+            ("other", "other-token", ""),
+        ],
+    );
+    let ledger = dir.path().join("checks.ledger");
+    let global = ["--ledger", ledger.to_str().unwrap()];
+    let pairs = common::pairs_from("4401061991", "156", 5);
+    let verify = |url: &str, token: &str, i: usize| {
+        post(
+            url,
+            "/v1/verify",
+            Some(token),
+            &pair_body(&pairs[i].0, &pairs[i].1, None),
+        )
+    };
+    let mut first = gateway(&sb.url, &config, &global);
+    assert_eq!(verify(&first.url, TOKEN, 0).status, 200);
+    assert_eq!(verify(&first.url, "other-token", 1).status, 200);
+    first.terminate();
+    assert_eq!(first.wait(30), 0);
+
+    let second = gateway(&sb.url, &config, &global);
+    assert_eq!(verify(&second.url, TOKEN, 2).status, 200, "one of two left");
+    let spent = verify(&second.url, TOKEN, 3);
+    assert_eq!(spent.status, 429, "{}", spent.body);
+    assert!(spent.header("retry-after").is_some());
+    assert_eq!(verify(&second.url, "other-token", 4).status, 200);
+    assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(4));
+}

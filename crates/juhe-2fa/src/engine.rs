@@ -56,8 +56,9 @@ pub(crate) enum Input {
     #[cfg(feature = "redis")]
     Stored(Result<StoreReply, BoxError>),
     Ledger(Result<(), BoxError>),
-    /// Billable checks the ledger counted in budget windows: (budget, window, count).
-    Counted(Vec<(usize, i64, Option<u64>)>),
+    /// Billable checks the ledger counted in budget windows: (the caller's budget, budget,
+    /// window, count).
+    Counted(Vec<(bool, usize, i64, Option<u64>)>),
 }
 
 /// What the engine asks of the audit ledger.
@@ -66,8 +67,12 @@ pub(crate) enum LedgerCall {
     Admit(Context),
     /// How the check ended.
     Record(Box<Entry>),
-    /// Billable checks since each window's start: (budget, window, start).
-    Count(Vec<(usize, i64, SystemTime)>),
+    /// Billable checks since each window's start: (the caller's budget, budget, window,
+    /// start), by every caller or by `caller` alone for the caller's budgets.
+    Count {
+        caller: Option<String>,
+        windows: Vec<(bool, usize, i64, SystemTime)>,
+    },
 }
 
 /// Counts a check that was refused before it could start.
@@ -261,8 +266,8 @@ impl<'c> Check<'c> {
             Input::Stored(reply) => self.stored(reply),
             Input::Ledger(result) => self.ledgered(result),
             Input::Counted(counts) => {
-                if let Some(budgets) = &self.core.budgets {
-                    for (budget, window, used) in counts {
+                for (caller, budget, window, used) in counts {
+                    if let Some(budgets) = self.book_of(caller) {
                         budgets.seed(budget, window, used);
                     }
                 }
@@ -289,11 +294,20 @@ impl<'c> Check<'c> {
                 return Some(Step::Store(op));
             }
         }
-        let budgets = self.core.budgets.as_ref();
-        if let (Some(budgets), Some(_)) = (budgets, &self.core.ledger) {
-            let unseeded = budgets.unseeded(now);
-            if !unseeded.is_empty() {
-                return Some(Step::Ledger(LedgerCall::Count(unseeded)));
+        if self.core.ledger.is_some() {
+            // The client's budgets count every caller's checks; the caller's, its own.
+            let windows: Vec<_> = [false, true]
+                .into_iter()
+                .filter_map(|caller| Some((caller, self.book_of(caller)?.unseeded(now))))
+                .flat_map(|(caller, unseeded)| {
+                    unseeded
+                        .into_iter()
+                        .map(move |(b, w, since)| (caller, b, w, since))
+                })
+                .collect();
+            if !windows.is_empty() {
+                let caller = self.context.limits.as_ref().map(|l| l.name().to_owned());
+                return Some(Step::Ledger(LedgerCall::Count { caller, windows }));
             }
         }
         self.spend_local();
@@ -311,7 +325,12 @@ impl<'c> Check<'c> {
 
     /// The book a unit was taken from.
     fn book(&self, unit: &Unit) -> Option<&crate::budget::Budgets> {
-        match unit.caller {
+        self.book_of(unit.caller)
+    }
+
+    /// The caller's budgets, or the client's.
+    fn book_of(&self, caller: bool) -> Option<&crate::budget::Budgets> {
+        match caller {
             true => self.caller_budgets(),
             false => self.core.budgets.as_ref(),
         }

@@ -247,4 +247,12 @@ pub trait Ledger: Send + Sync + 'static {
         let _ = since;
         Ok(None)
     }
+
+    /// [`Ledger::billable_since`] for one caller's checks only: the start of that caller's
+    /// own budgets ([`crate::budget::CallerLimits`]) when no fleet store counts them (`None`:
+    /// this ledger cannot say).
+    fn billable_since_for(&self, caller: &str, since: SystemTime) -> Result<Option<u64>, BoxError> {
+        let _ = (caller, since);
+        Ok(None)
+    }
 }
