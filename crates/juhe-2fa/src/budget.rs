@@ -184,8 +184,9 @@ pub(crate) struct Unit {
 /// for, when exceeded: [`Error::CallerRate`]) and spend budgets ([`Error::Budget`]). Carried by
 /// the per-call [`Context`](crate::ledger::Context) (`Client::with_context`); a gateway keeps
 /// one per caller and hands a clone (cheap: shared) to every call. With a fleet store (Redis)
-/// the budgets are counted there for every process, under the caller's name; the rate is this
-/// process's.
+/// the rate and the budgets are counted there for every process, under the caller's name (the
+/// process's own count serves while the store fails); without one, in the process, the budgets
+/// starting from what the audit ledger recorded for the caller.
 ///
 /// ```
 /// use juhe_2fa::budget::CallerLimits;
@@ -242,6 +243,13 @@ impl CallerLimits {
             Some(rate) => rate.try_acquire(std::time::Instant::now()),
             None => Ok(()),
         }
+    }
+
+    /// The rate's spacing and burst, for the fleet's store.
+    #[cfg(feature = "redis")]
+    pub(crate) fn rate(&self) -> Option<(Duration, u32)> {
+        let rate = self.0.rate.as_ref()?;
+        Some((rate.interval(), rate.burst()))
     }
 
     pub(crate) fn budgets(&self) -> Option<&Budgets> {

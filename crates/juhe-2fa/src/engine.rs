@@ -314,6 +314,29 @@ impl<'c> Check<'c> {
         None
     }
 
+    /// The caller's own rate: in the fleet's store when there is one (every process counts),
+    /// else (or while the store fails) in-process. Refused, not waited for.
+    fn caller_rate(&mut self) -> Option<Step> {
+        #[cfg(feature = "redis")]
+        if let Some(op) = self.context.limits.as_ref().and_then(|l| {
+            let rate = l.rate()?;
+            self.fleet()?.caller_reserve_op(l.name(), rate)
+        }) {
+            self.phase = Phase::CallerRate;
+            return Some(Step::Store(op));
+        }
+        self.caller_rate_local();
+        None
+    }
+
+    fn caller_rate_local(&mut self) {
+        let limits = self.context.limits.as_ref();
+        match limits.map(|l| l.try_rate()) {
+            Some(Err(retry_after)) => self.finish(Err(Error::CallerRate { retry_after })),
+            _ => self.phase = self.first.take().unwrap_or(Phase::LocalRate),
+        }
+    }
+
     /// Whether the client or the caller has spend budgets.
     fn has_budgets(&self) -> bool {
         self.core.budgets.is_some() || self.caller_budgets().is_some()
@@ -419,13 +442,7 @@ impl<'c> Check<'c> {
             Phase::SharedRate => return self.shared_rate(),
             #[cfg(feature = "redis")]
             Phase::FallbackRate => return self.fallback_rate(now),
-            Phase::CallerRate => {
-                let limits = self.context.limits.as_ref();
-                match limits.map(|l| l.try_rate()) {
-                    Some(Err(retry_after)) => self.finish(Err(Error::CallerRate { retry_after })),
-                    _ => self.phase = self.first.take().unwrap_or(Phase::LocalRate),
-                }
-            }
+            Phase::CallerRate => return self.caller_rate(),
             Phase::Hook if !self.budgeted && self.has_budgets() => {
                 self.budgeted = true;
                 return self.budget();
@@ -817,6 +834,15 @@ impl Check<'_> {
                 _ => self.phase = Phase::Send,
             },
             Phase::SlowDown(delay) => self.phase = Phase::Backoff(delay),
+            Phase::CallerRate => match reply {
+                Ok(StoreReply::Int(wait_us)) if wait_us > 0 => {
+                    let retry_after = Duration::from_micros(wait_us.unsigned_abs());
+                    self.finish(Err(Error::CallerRate { retry_after }));
+                }
+                Ok(_) => self.phase = self.first.take().unwrap_or(Phase::LocalRate),
+                // The store failed: this process's count serves meanwhile.
+                Err(_) => self.caller_rate_local(),
+            },
             Phase::Budget => self.spent(reply),
             Phase::Settle(result) => {
                 self.let_go();

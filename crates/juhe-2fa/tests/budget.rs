@@ -210,3 +210,41 @@ async fn a_callers_budget_is_shared_through_redis() {
     }
     assert_eq!((refused, sandbox.stats().billed), (5, 3));
 }
+
+/// With Redis, a caller's rate is one count for every replica: a check refused on the second
+/// replica right after the first one's, though each has its own copy of the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_rate_is_shared_through_redis() {
+    use juhe_2fa::budget::CallerLimits;
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn()
+        .await
+        .unwrap();
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            let limits = CallerLimits::new("paced", Some(1.0), vec![]).unwrap();
+            builder(&sandbox.base_url())
+                .dedupe(redis.url(), Duration::ZERO)
+                .build()
+                .unwrap()
+                .with_context(Context::default().with_limits(limits))
+        })
+        .collect();
+    let (id, mobile) = demo::pair(4000);
+    replicas[0].verify(&id, &mobile).await.unwrap();
+    let (id, mobile) = demo::pair(4001);
+    let e = replicas[1].verify(&id, &mobile).await.unwrap_err();
+    assert!(matches!(e, Error::CallerRate { .. }), "{e}");
+    let wait = e.retry_after().unwrap();
+    assert!(
+        wait > Duration::from_millis(500) && wait <= Duration::from_millis(1100),
+        "{wait:?}"
+    );
+    assert_eq!(sandbox.stats().requests, 1);
+    // Another caller on the same replicas is not limited by it.
+    let other = CallerLimits::new("other", Some(1.0), vec![]).unwrap();
+    let other = replicas[1].with_context(Context::default().with_limits(other));
+    other.verify(&id, &mobile).await.unwrap();
+}

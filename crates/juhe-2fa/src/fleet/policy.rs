@@ -207,6 +207,24 @@ impl FleetCore {
         .filter(|_| self.store_usable())
     }
 
+    /// A caller's own rate in the store: its bucket under this API key's tag, for every
+    /// process (`None`: the store is not worth asking now; the caller's rate is then this
+    /// process's).
+    pub(crate) fn caller_reserve_op(
+        &self,
+        caller: &str,
+        (interval, burst): (Duration, u32),
+    ) -> Option<StoreOp> {
+        Some(StoreOp::Reserve {
+            bucket: format!("{}:caller:{caller}", self.keys.rate()),
+            // Never slowed down: a 10012 is the vendor's rate, not a caller's.
+            slow: format!("{}:caller:{caller}", self.keys.slow()),
+            interval,
+            burst,
+        })
+        .filter(|_| self.store_usable())
+    }
+
     /// Whether the budget is shared at all.
     pub(crate) fn shares_rate(&self) -> bool {
         self.rate.is_some()
