@@ -382,3 +382,74 @@ fn every_status_matches_the_openapi_document_and_the_counts_agree() {
     let billed = records.iter().filter(|r| r["billed"] == "yes").count();
     assert_eq!(billed as u64, stats["billed"].as_u64().unwrap());
 }
+
+/// Hostile input of every kind gets a JSON answer with a status of the API's table: never a
+/// panic, an HTML page or an empty body, and nothing is sent for any of it.
+#[test]
+fn malformed_requests_get_json_errors_and_send_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(&[]);
+    let token = "hostile-token";
+    let config = callers_file(dir.path(), &[("ops", token, "")]);
+    let gw = gateway(&sb.url, &config, &[]);
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let bodies = [
+        String::new(),
+        "null".into(),
+        "[]".into(),
+        "{}".into(),
+        "\"text\"".into(),
+        "{\"idcard\": null, \"mobile\": null}".into(),
+        "{\"idcard\": [\"1\"], \"mobile\": {}}".into(),
+        "{\"idcard\": \"1\", \"idcard\": \"2\", \"mobile\": \"3\"}".into(),
+        "{\"idcard\": \"\\u0000\", \"mobile\": \"\\ud800\"}".into(),
+        "{\"idcard\": \"110105199003071239\", \"mobile\": \"13012345678\", \"purpose\": 7}".into(),
+        String::from_utf8_lossy(&[0xff, 0xfe, 0x00, 0x7b]).into_owned(),
+        deep,
+        "x".repeat(4096),
+    ];
+    for path in ["/v1/verify", "/v1/check"] {
+        for body in &bodies {
+            for auth in [Some(token), None] {
+                let a = post(&gw.url, path, auth, body);
+                let expected: &[u16] = if auth.is_some() {
+                    &[400, 413]
+                } else {
+                    &[401, 413]
+                };
+                assert!(
+                    expected.contains(&a.status),
+                    "{path} {body:.40}: {} {}",
+                    a.status,
+                    a.body
+                );
+                assert!(a.json()["error"]["class"].is_string(), "{}", a.body);
+                assert!(
+                    a.header("content-type")
+                        .unwrap()
+                        .starts_with("application/json")
+                );
+            }
+        }
+    }
+    for method in ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        for path in [
+            "/v1/verify",
+            "/",
+            "/v1",
+            "/v1/verify/x",
+            "/%00",
+            "/..%2f..%2fetc",
+        ] {
+            let a = request(method, &gw.url, path);
+            assert!(
+                [404, 405].contains(&a.status),
+                "{method} {path}: {}",
+                a.status
+            );
+            assert!(a.json()["error"]["class"].is_string());
+        }
+    }
+    assert_eq!(sandbox_stats(&sb.url)["requests"].as_u64(), Some(0));
+    assert_eq!(get(&gw.url, "/healthz").status, 200, "still serving");
+}
