@@ -235,4 +235,3 @@ pub(crate) fn rows(
 /// The paced rows' names.
 pub(crate) const PACED_GATEWAY: &str = "gateway at ~1,000/s (8 connections, 7 ms pauses)";
 pub(crate) const PACED_DIRECT: &str = "sandbox directly at ~1,000/s (same pacing)";
-
