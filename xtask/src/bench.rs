@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::util::{cargo, cargo_bin, ensure_apt_binaries, target_dir, workspace_root};
 
 const MODES: [&str; 3] = ["plain", "aes", "rsa"];
-const KEY: &str = "sandbox-demo-key";
+pub(crate) const KEY: &str = "sandbox-demo-key";
 /// The sandbox's demo OpenID (`juhe_sandbox::demo::OPENID`).
 const OPENID: &str = "JHdemo0penid5andb0x0000000000001";
 const DOC: &str = "docs/performance.md";
@@ -26,13 +26,13 @@ const BEGIN: &str = "<!-- bench:begin -->";
 const END: &str = "<!-- bench:end -->";
 
 /// One line of the table; `None` prints as `—`.
-struct Row {
-    mode: &'static str,
-    who: String,
-    per_s: Option<f64>,
-    cpu_us: Option<f64>,
-    p50_ms: Option<f64>,
-    p99_ms: Option<f64>,
+pub(crate) struct Row {
+    pub(crate) mode: &'static str,
+    pub(crate) who: String,
+    pub(crate) per_s: Option<f64>,
+    pub(crate) cpu_us: Option<f64>,
+    pub(crate) p50_ms: Option<f64>,
+    pub(crate) p99_ms: Option<f64>,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -55,6 +55,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("xtask bench: {mode}");
         rows.push(wrk(mode, &cli, &sandbox.url, seconds, &dir)?);
         rows.extend(clients(mode, &sandbox.url, seconds)?);
+        rows.extend(crate::bench_gateway::rows(
+            mode,
+            &cli,
+            &sandbox.url,
+            seconds,
+            &dir,
+        )?);
         let n = match (mode, quick) {
             ("rsa", true) => 1_500,
             (_, true) => 4_000,
@@ -134,7 +141,7 @@ impl Drop for SandboxProcess {
 }
 
 /// The CLI's mode flags for `mode`, with the sandbox's demo keys.
-fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
+pub(crate) fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
     Ok(match mode {
         "aes" => vec![
             "--mode".into(),
@@ -158,7 +165,7 @@ fn mode_flags(mode: &str) -> Result<Vec<String>, String> {
 }
 
 /// A field value as `mode` sends it, form-encoded (what `juhe-2fa encrypt` prints).
-fn field(cli: &Path, mode: &str, value: &str) -> Result<String, String> {
+pub(crate) fn field(cli: &Path, mode: &str, value: &str) -> Result<String, String> {
     let text = run_ok(
         Command::new(cli)
             .args(mode_flags(mode)?)
@@ -219,7 +226,7 @@ fn wrk(mode: &'static str, cli: &Path, url: &str, seconds: u64, dir: &Path) -> R
 }
 
 /// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
-fn duration_ms(text: &str) -> Option<f64> {
+pub(crate) fn duration_ms(text: &str) -> Option<f64> {
     let (number, factor) = if let Some(v) = text.strip_suffix("us") {
         (v, 1e-3)
     } else if let Some(v) = text.strip_suffix("ms") {
@@ -825,6 +832,7 @@ fn targets(rows: &[Row], floor: &Floor, extra: &Extra) -> String {
             (a / w, 0.7),
         );
     }
+    gateway_targets(rows, &mut target);
     if let Some(w) = find(rows, "rsa", "wrk").and_then(|r| r.per_s) {
         target(
             "sandbox RSA ≥ 3 × 400 checks/s",
@@ -853,6 +861,32 @@ fn targets(rows: &[Row], floor: &Floor, extra: &Extra) -> String {
         (extra.batch_peak_rss_mib, 64.0),
     );
     t
+}
+
+/// The gateway's targets: half the async client's checks/s in plain mode, and at most 2 ms of
+/// p99 added at about 1,000 checks/s.
+fn gateway_targets(rows: &[Row], target: &mut impl FnMut(&str, String, bool, (f64, f64))) {
+    use crate::bench_gateway::{PACED_DIRECT, PACED_GATEWAY};
+    if let (Some(g), Some(a)) = (
+        find(rows, "plain", "gateway `serve`").and_then(|r| r.per_s),
+        find_exact(rows, "plain", client_row("async-mt")).and_then(|r| r.per_s),
+    ) {
+        target(
+            "gateway plain ≥ 50 % of the async client's checks/s (2 workers)",
+            format!("{:.0} %", g / a * 100.0),
+            g / a >= 0.5,
+            (g / a, 0.5),
+        );
+    }
+    let p99 = |who: &str| find_exact(rows, "plain", who).and_then(|r| r.p99_ms);
+    if let (Some(g), Some(d)) = (p99(PACED_GATEWAY), p99(PACED_DIRECT)) {
+        target(
+            "gateway p99 added at ~1,000 checks/s ≤ 2 ms",
+            format!("{:+.2} ms", g - d),
+            g - d <= 2.0,
+            (g - d, 2.0),
+        );
+    }
 }
 
 fn today() -> String {

@@ -15,6 +15,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_gateway;
 mod ci;
 mod deny;
 mod doc_examples;

@@ -204,8 +204,8 @@ pub struct Global {
 }
 
 /// The commands, by name as typed (`help` aside).
-pub const COMMANDS: [&str; 8] = [
-    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger",
+pub const COMMANDS: [&str; 9] = [
+    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger", "serve",
 ];
 
 /// Why the [`Global`] option `option` (its clap id, e.g. `dedupe_ttl`) does not apply to
@@ -247,6 +247,11 @@ pub fn not_applying(command: &str, option: &str) -> Option<&'static str> {
         ("sandbox", "base_url") => Some("it listens on --addr"),
         ("sandbox", "qps") => Some("it sends nothing; its own limit is --qps-limit"),
         ("sandbox", _) => Some("it is the server and sends nothing"),
+        ("serve", "client") => Some("it always runs on the async client"),
+        ("serve", "caller" | "purpose") => {
+            Some("each request's caller is the one its token names, its purpose the request's own")
+        }
+        ("serve", _) => None,
         ("check", _) => Some("it validates locally and sends nothing"),
         ("demo", _) => Some("it runs its own in-process sandbox with the demo key and keys"),
         // Not a command of ours (clap's `help`): nothing to refuse.
@@ -425,6 +430,37 @@ pub enum Command {
     Demo,
     /// Read, verify and prune the audit ledger (--ledger): export, stats, find, purge, verify
     Ledger(LedgerArgs),
+    /// Run the HTTP gateway: one process holds the key, callers check with bearer tokens
+    /// (docs/gateway.md)
+    Serve(ServeArgs),
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The callers: TOML, one [[caller]] each with name, token_sha256 and optional qps,
+    /// budget (["1000/day"]) and purposes
+    #[arg(long, value_name = "FILE", required_unless_present = "new_token")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+    /// Print a fresh bearer token for the caller NAME, once, and the config lines to paste;
+    /// then exit
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["config", "metrics_addr", "tls_cert", "tls_key"])]
+    pub new_token: Option<String>,
+    /// Serve /metrics on this address instead of --addr
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// TLS certificate chain (PEM), with --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM), with --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Connections open at once (at the cap the most stalled one is closed to make room)
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// `ledger`.

@@ -125,6 +125,23 @@ pub fn client_builder_without_mode(global: &Global) -> Result<ClientBuilder, Cli
 /// check itself, never answered from the fleet's shared answers (`doctor` must see the
 /// vendor's own answer to each scheme). The fleet flags are still checked.
 pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError> {
+    let (builder, _ledger) = base_builder(global)?;
+    Ok(builder)
+}
+
+/// [`client_builder`] and a handle on its audit ledger, when there is one (`serve` flushes it
+/// before it exits).
+pub fn client_builder_and_ledger(
+    global: &Global,
+) -> Result<(ClientBuilder, Option<juhe_ledger::AuditLedger>), CliError> {
+    let (builder, ledger) = base_builder(global)?;
+    Ok((fleet(builder, global)?.mode(mode(global)?), ledger))
+}
+
+/// Key, method, timeouts, retries, base URL, budgets, deadline and the ledger.
+fn base_builder(
+    global: &Global,
+) -> Result<(ClientBuilder, Option<juhe_ledger::AuditLedger>), CliError> {
     // Only checks the fleet flags: this builder is not used.
     let _ = fleet(ClientBuilder::new(), global)?;
     let key = api_key(global)?;
@@ -162,7 +179,10 @@ pub fn direct_client_builder(global: &Global) -> Result<ClientBuilder, CliError>
 
 /// `--caller`, `--purpose` and the audit ledger (`--ledger`, `--ledger-optional`): every
 /// command that builds a client records its checks.
-fn with_ledger(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuilder, CliError> {
+fn with_ledger(
+    mut builder: ClientBuilder,
+    global: &Global,
+) -> Result<(ClientBuilder, Option<juhe_ledger::AuditLedger>), CliError> {
     if let Some(caller) = &global.caller {
         builder = builder.caller(caller.clone());
     }
@@ -175,18 +195,21 @@ fn with_ledger(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuil
                 "--ledger-optional needs --ledger (or JUHE_LEDGER)",
             ));
         }
-        return Ok(builder);
+        return Ok((builder, None));
     };
     match open_ledger(location) {
-        Ok(ledger) => Ok(builder
-            .ledger(ledger)
-            .ledger_optional(global.ledger_optional)),
+        Ok(ledger) => Ok((
+            builder
+                .ledger(ledger.clone())
+                .ledger_optional(global.ledger_optional),
+            Some(ledger),
+        )),
         Err(e) if global.ledger_optional => {
             crate::print_warning(&format!(
                 "{}; --ledger-optional: checks are sent unrecorded",
                 e.message
             ));
-            Ok(builder)
+            Ok((builder, None))
         }
         Err(e) => Err(e.with_hint(
             "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass \

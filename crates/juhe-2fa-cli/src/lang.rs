@@ -400,6 +400,9 @@ pub fn why_zh(why: &str) -> &str {
             "它自己发送每次核验，从不经过集群共享的答复或预算"
         }
         "it always runs on the async client" => "它总是使用异步客户端",
+        "each request's caller is the one its token names, its purpose the request's own" => {
+            "每个请求的调用方由其令牌确定，用途由请求自己给出"
+        }
         "it always runs on the blocking client" => "它总是使用阻塞客户端",
         "it sends each scheme once, never retried" => "每个方案只发送一次，从不重试",
         "it tries the AES schemes itself: ecb, cbc-same-as-key, cbc-zero" => {

@@ -76,6 +76,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => commands::sandbox::run(g, args),
         Command::Demo => commands::demo::run(g.json),
         Command::Ledger(args) => commands::ledger::run(g, args),
+        Command::Serve(args) => commands::serve::run(g, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

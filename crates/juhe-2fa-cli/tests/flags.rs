@@ -14,8 +14,8 @@ use juhe_sandbox::{BlockingSandbox, Sandbox, demo};
 use serde_json::Value;
 
 /// The commands, in the table's column order.
-const COMMANDS: [&str; 8] = [
-    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger",
+const COMMANDS: [&str; 9] = [
+    "verify", "check", "batch", "encrypt", "doctor", "sandbox", "demo", "ledger", "serve",
 ];
 
 /// docs/cli.md's "Which command takes which option": each option (`--base-url`, `-v`) and
@@ -105,6 +105,8 @@ fn command_args(command: &str, dir: &Path) -> Vec<String> {
         ],
         "encrypt" => vec!["--value".into(), mobile.into()],
         "ledger" => vec!["stats".into()],
+        // Prints a token and exits instead of serving.
+        "serve" => vec!["--new-token".into(), "flags".into()],
         "sandbox" => vec![
             "--addr".into(),
             "127.0.0.1:0".into(),

@@ -172,10 +172,118 @@ pub(crate) fn spent(budget: Budget, resets: SystemTime) -> Error {
 /// A unit of one budget reserved by a check: given back if the check ends unbillable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unit {
+    /// One of the caller's budgets ([`CallerLimits`]) rather than the client's.
+    pub(crate) caller: bool,
     pub(crate) budget: usize,
     pub(crate) window: i64,
     /// The store key when counted in the fleet's store.
     pub(crate) key: Option<String>,
+}
+
+/// One caller's own limits, on top of the client's: a rate of checks (refused, not waited
+/// for, when exceeded: [`Error::CallerRate`]) and spend budgets ([`Error::Budget`]). Carried by
+/// the per-call [`Context`](crate::ledger::Context) (`Client::with_context`); a gateway keeps
+/// one per caller and hands a clone (cheap: shared) to every call. With a fleet store (Redis)
+/// the rate and the budgets are counted there for every process, under the caller's name (the
+/// process's own count serves while the store fails); without one, in the process, the budgets
+/// starting from what the audit ledger recorded for the caller.
+///
+/// ```
+/// use juhe_2fa::budget::CallerLimits;
+/// let limits = CallerLimits::new("billing", Some(5.0), vec!["100/day".parse()?])?;
+/// assert_eq!(limits.name(), "billing");
+/// assert!(CallerLimits::new("x", Some(0.0), vec![]).is_err());
+/// # Ok::<(), juhe_2fa::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CallerLimits(std::sync::Arc<CallerInner>);
+
+struct CallerInner {
+    name: String,
+    qps: Option<f64>,
+    rate: Option<crate::rate_limit::RateLimit>,
+    budgets: Option<Budgets>,
+}
+
+impl CallerLimits {
+    /// `qps` checks a second (a second's worth at once), and these budgets, for the caller
+    /// `name`.
+    pub fn new(
+        name: impl Into<String>,
+        qps: Option<f64>,
+        budgets: Vec<Budget>,
+    ) -> Result<CallerLimits, Error> {
+        let rate = qps
+            .map(|q| {
+                // A second's worth at once: a caller is limited per second, not spaced.
+                let burst = if q.is_finite() && q >= 1.0 {
+                    q.ceil() as u32
+                } else {
+                    1
+                };
+                crate::rate_limit::RateLimit::new(q, burst)
+            })
+            .transpose()?;
+        Ok(CallerLimits(std::sync::Arc::new(CallerInner {
+            name: name.into(),
+            qps,
+            rate,
+            budgets: Budgets::new(budgets),
+        })))
+    }
+
+    /// The caller's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Takes a slot of the caller's rate now, or says how long until one is due.
+    pub(crate) fn try_rate(&self) -> Result<(), Duration> {
+        match &self.0.rate {
+            Some(rate) => rate.try_acquire(std::time::Instant::now()),
+            None => Ok(()),
+        }
+    }
+
+    /// The rate's spacing and burst, for the fleet's store.
+    #[cfg(feature = "redis")]
+    pub(crate) fn rate(&self) -> Option<(Duration, u32)> {
+        let rate = self.0.rate.as_ref()?;
+        Some((rate.interval(), rate.burst()))
+    }
+
+    pub(crate) fn budgets(&self) -> Option<&Budgets> {
+        self.0.budgets.as_ref()
+    }
+}
+
+impl fmt::Debug for CallerLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallerLimits")
+            .field("name", &self.0.name)
+            .field("qps", &self.0.qps)
+            .field("budgets", &self.0.budgets.as_ref().map(|b| &b.budgets))
+            .finish()
+    }
+}
+
+/// The same limits: the same shared object.
+impl PartialEq for CallerLimits {
+    fn eq(&self, other: &CallerLimits) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CallerLimits {}
+
+/// How long until `budget`'s current period ends (a spent budget's `Retry-After`).
+pub fn resets_in(budget: Budget, now: SystemTime) -> Duration {
+    budget
+        .period
+        .window(now)
+        .resets
+        .duration_since(now)
+        .unwrap_or_default()
 }
 
 /// A client's budgets and its in-process book.
@@ -239,6 +347,7 @@ impl Budgets {
             *used += 1;
             self.observe(i, window.index, *used);
             units.push(Unit {
+                caller: false,
                 budget: i,
                 window: window.index,
                 key: None,

@@ -117,6 +117,31 @@ impl Client {
         }
     }
 
+    /// Whether what every check needs answers now, for a service's readiness probe: the
+    /// fleet's shared store (one round trip, feature `redis`) and the audit ledger
+    /// ([`Ledger::admit`](crate::Ledger::admit)). Sends nothing to the API.
+    pub async fn ready(&self) -> Result<(), Error> {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            // A refund of nothing: a script run that changes nothing.
+            let ping = crate::fleet::StoreOp::Refund { keys: Vec::new() };
+            store
+                .run(&ping)
+                .await
+                .map_err(|source| Error::SharedStore {
+                    problem: "the shared store (Redis) does not answer",
+                    source: Some(source),
+                })?;
+        }
+        if let Some(settings) = &self.core.ledger {
+            settings
+                .ledger
+                .admit(&self.context)
+                .map_err(Error::Ledger)?;
+        }
+        Ok(())
+    }
+
     /// Checks one pair. Both numbers are validated first; an invalid one returns
     /// [`Error::InvalidInput`] and sends nothing.
     pub async fn verify(&self, idcard: &str, mobile: &str) -> Result<Verification, Error> {

@@ -146,15 +146,19 @@ impl Core {
         match call {
             LedgerCall::Admit(context) => Input::Ledger(ledger.admit(&context)),
             LedgerCall::Record(entry) => Input::Ledger(ledger.record(&entry)),
-            LedgerCall::Count(windows) => Input::Counted(
+            LedgerCall::Count { caller, windows } => Input::Counted(
                 windows
                     .into_iter()
-                    .map(|(budget, window, since)| {
-                        let count = ledger.billable_since(since).unwrap_or_else(|e| {
+                    .map(|(mine, budget, window, since)| {
+                        let counted = match (mine, caller.as_deref()) {
+                            (true, Some(caller)) => ledger.billable_since_for(caller, since),
+                            _ => ledger.billable_since(since),
+                        };
+                        let count = counted.unwrap_or_else(|e| {
                             tracing::warn!(error = %e, "the audit ledger could not count the budget's spend");
                             None
                         });
-                        (budget, window, count)
+                        (mine, budget, window, count)
                     })
                     .collect(),
             ),

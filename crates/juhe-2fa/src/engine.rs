@@ -56,8 +56,9 @@ pub(crate) enum Input {
     #[cfg(feature = "redis")]
     Stored(Result<StoreReply, BoxError>),
     Ledger(Result<(), BoxError>),
-    /// Billable checks the ledger counted in budget windows: (budget, window, count).
-    Counted(Vec<(usize, i64, Option<u64>)>),
+    /// Billable checks the ledger counted in budget windows: (the caller's budget, budget,
+    /// window, count).
+    Counted(Vec<(bool, usize, i64, Option<u64>)>),
 }
 
 /// What the engine asks of the audit ledger.
@@ -66,8 +67,12 @@ pub(crate) enum LedgerCall {
     Admit(Context),
     /// How the check ended.
     Record(Box<Entry>),
-    /// Billable checks since each window's start: (budget, window, start).
-    Count(Vec<(usize, i64, SystemTime)>),
+    /// Billable checks since each window's start: (the caller's budget, budget, window,
+    /// start), by every caller or by `caller` alone for the caller's budgets.
+    Count {
+        caller: Option<String>,
+        windows: Vec<(bool, usize, i64, SystemTime)>,
+    },
 }
 
 /// Counts a check that was refused before it could start.
@@ -82,6 +87,8 @@ pub(crate) fn count_rejection(mode: juhe_proto::Endpoint, error: &Error) {
 }
 
 enum Phase {
+    /// The caller's own rate ([`crate::budget::CallerLimits`]): a slot now, or refused.
+    CallerRate,
     /// De-duplication: claim the pair, or wait for and reuse another caller's answer.
     #[cfg(feature = "redis")]
     Claim,
@@ -135,6 +142,8 @@ pub(crate) struct Check<'c> {
     units: Vec<Unit>,
     budgeted: bool,
     refunded: bool,
+    /// The phase after [`Phase::CallerRate`].
+    first: Option<Phase>,
     #[cfg(feature = "redis")]
     turn: Option<PairTurn>,
 }
@@ -161,6 +170,10 @@ impl<'c> Check<'c> {
         };
         #[cfg(not(feature = "redis"))]
         let phase = Phase::LocalRate;
+        let (first, phase) = match context.limits {
+            Some(_) => (Some(phase), Phase::CallerRate),
+            None => (None, phase),
+        };
         let now = Instant::now();
         Ok(Check {
             core,
@@ -183,6 +196,7 @@ impl<'c> Check<'c> {
             units: Vec::new(),
             budgeted: false,
             refunded: false,
+            first,
             #[cfg(feature = "redis")]
             turn,
         })
@@ -252,8 +266,8 @@ impl<'c> Check<'c> {
             Input::Stored(reply) => self.stored(reply),
             Input::Ledger(result) => self.ledgered(result),
             Input::Counted(counts) => {
-                if let Some(budgets) = &self.core.budgets {
-                    for (budget, window, used) in counts {
+                for (caller, budget, window, used) in counts {
+                    if let Some(budgets) = self.book_of(caller) {
                         budgets.seed(budget, window, used);
                     }
                 }
@@ -265,36 +279,110 @@ impl<'c> Check<'c> {
     /// Takes the budgets' units (the first attempt only): in the fleet's store when there is
     /// one, else in-process (seeded from the ledger first).
     fn budget(&mut self) -> Option<Step> {
-        let budgets = self.core.budgets.as_ref()?;
         let now = SystemTime::now();
         self.phase = Phase::Budget;
         #[cfg(feature = "redis")]
-        if let Some((op, units)) = self.fleet().and_then(|f| f.spend_op(budgets, now)) {
-            self.units = units;
-            return Some(Step::Store(op));
+        {
+            let caller = self
+                .context
+                .limits
+                .as_ref()
+                .and_then(|l| Some((l.name(), l.budgets()?)));
+            let budgets = self.core.budgets.as_ref();
+            if let Some((op, units)) = self.fleet().and_then(|f| f.spend_op(budgets, caller, now)) {
+                self.units = units;
+                return Some(Step::Store(op));
+            }
         }
         if self.core.ledger.is_some() {
-            let unseeded = budgets.unseeded(now);
-            if !unseeded.is_empty() {
-                return Some(Step::Ledger(LedgerCall::Count(unseeded)));
+            // The client's budgets count every caller's checks; the caller's, its own.
+            let windows: Vec<_> = [false, true]
+                .into_iter()
+                .filter_map(|caller| Some((caller, self.book_of(caller)?.unseeded(now))))
+                .flat_map(|(caller, unseeded)| {
+                    unseeded
+                        .into_iter()
+                        .map(move |(b, w, since)| (caller, b, w, since))
+                })
+                .collect();
+            if !windows.is_empty() {
+                let caller = self.context.limits.as_ref().map(|l| l.name().to_owned());
+                return Some(Step::Ledger(LedgerCall::Count { caller, windows }));
             }
         }
         self.spend_local();
         None
     }
 
-    fn spend_local(&mut self) {
-        let Some(budgets) = &self.core.budgets else {
-            self.phase = Phase::Hook;
-            return;
-        };
-        match budgets.reserve_local(SystemTime::now()) {
-            Ok(units) => {
-                self.units = units;
-                self.phase = Phase::Hook;
-            }
-            Err(e) => self.finish(Err(e)),
+    /// The caller's own rate: in the fleet's store when there is one (every process counts),
+    /// else (or while the store fails) in-process. Refused, not waited for.
+    fn caller_rate(&mut self) -> Option<Step> {
+        #[cfg(feature = "redis")]
+        if let Some(op) = self.context.limits.as_ref().and_then(|l| {
+            let rate = l.rate()?;
+            self.fleet()?.caller_reserve_op(l.name(), rate)
+        }) {
+            self.phase = Phase::CallerRate;
+            return Some(Step::Store(op));
         }
+        self.caller_rate_local();
+        None
+    }
+
+    fn caller_rate_local(&mut self) {
+        let limits = self.context.limits.as_ref();
+        match limits.map(|l| l.try_rate()) {
+            Some(Err(retry_after)) => self.finish(Err(Error::CallerRate { retry_after })),
+            _ => self.phase = self.first.take().unwrap_or(Phase::LocalRate),
+        }
+    }
+
+    /// Whether the client or the caller has spend budgets.
+    fn has_budgets(&self) -> bool {
+        self.core.budgets.is_some() || self.caller_budgets().is_some()
+    }
+
+    fn caller_budgets(&self) -> Option<&crate::budget::Budgets> {
+        self.context.limits.as_ref()?.budgets()
+    }
+
+    /// The book a unit was taken from.
+    fn book(&self, unit: &Unit) -> Option<&crate::budget::Budgets> {
+        self.book_of(unit.caller)
+    }
+
+    /// The caller's budgets, or the client's.
+    fn book_of(&self, caller: bool) -> Option<&crate::budget::Budgets> {
+        match caller {
+            true => self.caller_budgets(),
+            false => self.core.budgets.as_ref(),
+        }
+    }
+
+    /// Takes a unit of every budget in-process: the client's, then the caller's (the
+    /// client's given back when the caller's is spent).
+    fn spend_local(&mut self) {
+        let now = SystemTime::now();
+        let mut units = Vec::new();
+        if let Some(budgets) = &self.core.budgets {
+            match budgets.reserve_local(now) {
+                Ok(taken) => units = taken,
+                Err(e) => return self.finish(Err(e)),
+            }
+        }
+        if let Some(budgets) = self.caller_budgets() {
+            match budgets.reserve_local(now) {
+                Ok(taken) => units.extend(taken.into_iter().map(|u| Unit { caller: true, ..u })),
+                Err(e) => {
+                    if let Some(client) = &self.core.budgets {
+                        client.refund_local(&units);
+                    }
+                    return self.finish(Err(e));
+                }
+            }
+        }
+        self.units = units;
+        self.phase = Phase::Hook;
     }
 
     /// A check that ends unbillable gives its budget units back: in-process at once, in the
@@ -304,8 +392,10 @@ impl<'c> Check<'c> {
         if billable || units.is_empty() {
             return None;
         }
-        if let Some(budgets) = &self.core.budgets {
-            budgets.refund_local(&units);
+        for unit in &units {
+            if let Some(budgets) = self.book(unit) {
+                budgets.refund_local(std::slice::from_ref(unit));
+            }
         }
         let keys: Vec<String> = units.into_iter().filter_map(|u| u.key).collect();
         (!keys.is_empty()).then_some(keys)
@@ -352,7 +442,8 @@ impl<'c> Check<'c> {
             Phase::SharedRate => return self.shared_rate(),
             #[cfg(feature = "redis")]
             Phase::FallbackRate => return self.fallback_rate(now),
-            Phase::Hook if !self.budgeted && self.core.budgets.is_some() => {
+            Phase::CallerRate => return self.caller_rate(),
+            Phase::Hook if !self.budgeted && self.has_budgets() => {
                 self.budgeted = true;
                 return self.budget();
             }
@@ -659,24 +750,27 @@ impl Check<'_> {
     /// The store's answer to `Spend`: the units are taken, or a budget is spent; a failed
     /// store counts in-process.
     fn spent(&mut self, reply: Result<StoreReply, BoxError>) {
-        let Some(budgets) = &self.core.budgets else {
-            self.phase = Phase::Hook;
-            return;
-        };
         let used = reply.map(|r| r.ints());
         match used.as_deref() {
             Ok([0, used @ ..]) => {
                 for (unit, used) in self.units.iter().zip(used) {
-                    budgets.observe(unit.budget, unit.window, u64::try_from(*used).unwrap_or(0));
+                    if let Some(budgets) = self.book(unit) {
+                        let used = u64::try_from(*used).unwrap_or(0);
+                        budgets.observe(unit.budget, unit.window, used);
+                    }
                 }
                 self.phase = Phase::Hook;
             }
             Ok([spent, ..]) => {
-                self.units.clear();
-                let i = usize::try_from(*spent - 1)
-                    .unwrap_or(0)
-                    .min(budgets.budgets.len() - 1);
-                let budget = budgets.budgets[i];
+                let units = std::mem::take(&mut self.units);
+                let i = usize::try_from(*spent - 1).unwrap_or(0);
+                let Some(budget) = units
+                    .get(i.min(units.len().saturating_sub(1)))
+                    .and_then(|u| Some(self.book(u)?.budgets[u.budget]))
+                else {
+                    self.phase = Phase::Hook;
+                    return;
+                };
                 let resets = budget.period().window(SystemTime::now()).resets;
                 self.finish(Err(crate::budget::spent(budget, resets)));
             }
@@ -740,6 +834,15 @@ impl Check<'_> {
                 _ => self.phase = Phase::Send,
             },
             Phase::SlowDown(delay) => self.phase = Phase::Backoff(delay),
+            Phase::CallerRate => match reply {
+                Ok(StoreReply::Int(wait_us)) if wait_us > 0 => {
+                    let retry_after = Duration::from_micros(wait_us.unsigned_abs());
+                    self.finish(Err(Error::CallerRate { retry_after }));
+                }
+                Ok(_) => self.phase = self.first.take().unwrap_or(Phase::LocalRate),
+                // The store failed: this process's count serves meanwhile.
+                Err(_) => self.caller_rate_local(),
+            },
             Phase::Budget => self.spent(reply),
             Phase::Settle(result) => {
                 self.let_go();

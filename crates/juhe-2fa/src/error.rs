@@ -88,6 +88,14 @@ pub enum Error {
         /// When it resets (the next calendar day or month, China time).
         resets_at: String,
     },
+    /// The caller's own rate ([`crate::budget::CallerLimits`], e.g. a gateway's per-caller
+    /// `qps`) is used up: refused before sending, not waited for. Class
+    /// [`ErrorClass::Budget`].
+    #[error("this caller's rate limit is reached; try again in {} ms; nothing was sent", .retry_after.as_millis())]
+    CallerRate {
+        /// When a slot is due.
+        retry_after: std::time::Duration,
+    },
     /// The audit ledger ([`ClientBuilder::ledger`](crate::ClientBuilder::ledger)) refused the
     /// check before anything was sent (it cannot record: unreachable, full, …). Class
     /// [`ErrorClass::Config`]: fix the ledger, or let checks go on without it
@@ -128,7 +136,8 @@ pub enum ErrorClass {
     Config,
     /// The caller's pre-send hook refused; nothing was sent.
     Cancelled,
-    /// A spend budget is spent: refused before sending until it resets.
+    /// A spend budget is spent, or the caller's own rate used up: refused before sending
+    /// until it resets ([`Error::retry_after`] says when).
     Budget,
 }
 
@@ -230,7 +239,7 @@ impl Error {
             Error::AmbiguousElsewhere => ErrorClass::Ambiguous,
             Error::Deadline { .. } => ErrorClass::Unbilled,
             Error::Ledger(_) => ErrorClass::Config,
-            Error::Budget { .. } => ErrorClass::Budget,
+            Error::Budget { .. } | Error::CallerRate { .. } => ErrorClass::Budget,
         }
     }
 
@@ -272,6 +281,19 @@ impl Error {
         }
     }
 
+    /// When trying again may succeed, for a refusal that says: a caller's rate (when its next
+    /// slot is due) or a spent budget (when its period ends, China time).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::CallerRate { retry_after } => Some(*retry_after),
+            Error::Budget { budget, .. } => Some(crate::budget::resets_in(
+                *budget,
+                std::time::SystemTime::now(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The API error code, for [`Error::Api`].
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self.class() {
@@ -298,6 +320,7 @@ impl Error {
             Error::Deadline { .. } => "deadline",
             Error::Ledger(_) => "ledger",
             Error::Budget { .. } => "budget",
+            Error::CallerRate { .. } => "caller_rate",
             Error::Api { code, .. } => match code.kind() {
                 K::InvalidInput => "invalid_input",
                 K::UnsupportedNumber => "unsupported_number",

@@ -81,12 +81,25 @@ pub struct Context {
     pub caller: Option<String>,
     /// Why the person is checked.
     pub purpose: Option<String>,
+    /// Limits of this caller's own, on top of the client's (a gateway's per-caller rate and
+    /// budgets): not recorded, enforced by the engine.
+    pub limits: Option<crate::budget::CallerLimits>,
 }
 
 impl Context {
     /// A caller and a purpose.
     pub fn new(caller: Option<String>, purpose: Option<String>) -> Context {
-        Context { caller, purpose }
+        Context {
+            caller,
+            purpose,
+            limits: None,
+        }
+    }
+
+    /// This context with the caller's own limits ([`crate::budget::CallerLimits`]).
+    pub fn with_limits(mut self, limits: crate::budget::CallerLimits) -> Context {
+        self.limits = Some(limits);
+        self
     }
 }
 
@@ -232,6 +245,14 @@ pub trait Ledger: Send + Sync + 'static {
     /// say, and the budget counts in-process only).
     fn billable_since(&self, since: SystemTime) -> Result<Option<u64>, BoxError> {
         let _ = since;
+        Ok(None)
+    }
+
+    /// [`Ledger::billable_since`] for one caller's checks only: the start of that caller's
+    /// own budgets ([`crate::budget::CallerLimits`]) when no fleet store counts them (`None`:
+    /// this ledger cannot say).
+    fn billable_since_for(&self, caller: &str, since: SystemTime) -> Result<Option<u64>, BoxError> {
+        let _ = (caller, since);
         Ok(None)
     }
 }

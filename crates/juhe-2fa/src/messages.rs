@@ -63,12 +63,13 @@ enum Hint {
     Ambiguous,
     Unbilled,
     Budget,
+    CallerRate,
     Config,
 }
 
 impl Hint {
     #[cfg(test)]
-    const ALL: [Hint; 9] = [
+    const ALL: [Hint; 10] = [
         Hint::KeyMaterial,
         Hint::Credential,
         Hint::Disabled,
@@ -77,6 +78,7 @@ impl Hint {
         Hint::Ambiguous,
         Hint::Unbilled,
         Hint::Budget,
+        Hint::CallerRate,
         Hint::Config,
     ];
 
@@ -98,6 +100,9 @@ impl Hint {
             Hint::Budget => {
                 "the budget resets at the time given; raise it only if the spend is intended"
             }
+            Hint::CallerRate => {
+                "this caller sends more checks a second than its qps allows: slow down"
+            }
             Hint::Config => "fix the configuration named above",
         }
     }
@@ -114,6 +119,7 @@ impl Hint {
             Hint::Ambiguous => "该请求可能已计费；再次发送前请先核对订单",
             Hint::Unbilled => "请检查网络、接口地址（--base-url）和超时设置",
             Hint::Budget => "预算会在所示时间重置；只有确需多花费时才调高预算",
+            Hint::CallerRate => "该调用方每秒发送的核验超过了它的 qps 限额：请放慢",
             Hint::Config => "请修正上面指出的配置",
         }
     }
@@ -174,6 +180,7 @@ impl Error {
             },
             ErrorClass::Ambiguous => Some(Hint::Ambiguous),
             ErrorClass::Unbilled => Some(Hint::Unbilled),
+            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => Some(Hint::CallerRate),
             ErrorClass::Budget => Some(Hint::Budget),
             ErrorClass::Config => Some(Hint::Config),
             ErrorClass::Rejected | ErrorClass::Cancelled => None,
@@ -201,6 +208,7 @@ impl Error {
                 (_, ErrorKind::RateLimited) => Public::TooMany,
                 _ => Public::Unavailable,
             },
+            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => Public::TooMany,
             ErrorClass::Unbilled | ErrorClass::Budget => Public::TryLater,
             ErrorClass::Ambiguous => Public::Unconfirmed,
             ErrorClass::Config => Public::Unavailable,
@@ -261,6 +269,9 @@ mod tests {
             Error::Transport(TransportError::maybe_sent(MaybeSentReason::Timeout, None)),
             Error::AmbiguousElsewhere,
             Error::Deadline { sent: false },
+            Error::CallerRate {
+                retry_after: std::time::Duration::from_millis(1500),
+            },
             Error::Cancelled("no".into()),
             Error::config("the base URL names no host"),
             Error::Budget {

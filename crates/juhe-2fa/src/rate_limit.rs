@@ -92,6 +92,12 @@ impl RateLimit {
         self.interval
     }
 
+    /// Slots allowed at once.
+    #[cfg(feature = "redis")]
+    pub(crate) fn burst(&self) -> u32 {
+        self.burst
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

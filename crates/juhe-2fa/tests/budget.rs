@@ -124,3 +124,127 @@ fn without_redis_the_budget_starts_from_the_ledgers_count() {
     assert!(matches!(e, Error::Budget { .. }), "{e:?}");
     assert_eq!(sandbox.stats().requests, 1);
 }
+
+/// A caller's own limits, carried by the per-call context: its budget is counted apart from
+/// other callers' (in-process here), its rate refuses rather than waits, and the client's
+/// own budget still bounds everyone.
+#[test]
+fn a_callers_limits_refuse_before_sending_and_apart_from_other_callers() {
+    use juhe_2fa::budget::CallerLimits;
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .budget(Budget::per_day(5))
+        .build_blocking()
+        .unwrap();
+    let small = CallerLimits::new("small", None, vec![Budget::per_day(2)]).unwrap();
+    let small = client.with_context(Context::new(Some("small".into()), None).with_limits(small));
+    let big = CallerLimits::new("big", None, vec![Budget::per_day(100)]).unwrap();
+    let big = client.with_context(Context::new(Some("big".into()), None).with_limits(big));
+    let mut pairs = (0..).map(|i| demo::pair(2000 + i));
+    let mut verify = |c: &juhe_2fa::BlockingClient| {
+        let (id, mobile) = pairs.next().unwrap();
+        c.verify(&id, &mobile)
+    };
+    assert!(verify(&small).is_ok() && verify(&small).is_ok());
+    let e = verify(&small).unwrap_err();
+    assert!(matches!(e, Error::Budget { .. }) && e.nothing_sent(), "{e}");
+    let wait = e.retry_after().unwrap();
+    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(86_400));
+    // Another caller is not bound by `small`'s budget, but by the client's (5 in all).
+    for _ in 0..3 {
+        verify(&big).unwrap();
+    }
+    assert!(matches!(verify(&big).unwrap_err(), Error::Budget { .. }));
+    assert_eq!(sandbox.stats().billed, 5);
+
+    // A rate of 1 a second: the second check at once is refused, with when to come back.
+    let client = builder(&sandbox.base_url()).build_blocking().unwrap();
+    let quick = CallerLimits::new("quick", Some(1.0), vec![]).unwrap();
+    let quick = client.with_context(Context::default().with_limits(quick));
+    verify(&quick).unwrap();
+    let e = verify(&quick).unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Budget);
+    assert!(
+        matches!(e, Error::CallerRate { .. }) && e.nothing_sent(),
+        "{e}"
+    );
+    let wait = e.retry_after().unwrap();
+    assert!(
+        wait > Duration::from_millis(500) && wait <= Duration::from_millis(1100),
+        "{wait:?}"
+    );
+    assert_eq!(sandbox.stats().billed, 6);
+}
+
+/// With Redis, a caller's budget is one count for every client (replica) under its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_budget_is_shared_through_redis() {
+    use juhe_2fa::budget::CallerLimits;
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn()
+        .await
+        .unwrap();
+    // Two replicas, each with its own copy of the caller's limits.
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            let limits = CallerLimits::new("team", None, vec![Budget::per_day(3)]).unwrap();
+            builder(&sandbox.base_url())
+                .shared_rate_limit(redis.url(), 1000.0)
+                .build()
+                .unwrap()
+                .with_context(Context::new(Some("team".into()), None).with_limits(limits))
+        })
+        .collect();
+    let mut refused = 0;
+    for i in 0..8 {
+        let (id, mobile) = demo::pair(3000 + i);
+        if let Err(e) = replicas[i % 2].verify(&id, &mobile).await {
+            assert!(matches!(e, Error::Budget { .. }), "{e}");
+            refused += 1;
+        }
+    }
+    assert_eq!((refused, sandbox.stats().billed), (5, 3));
+}
+
+/// With Redis, a caller's rate is one count for every replica: a check refused on the second
+/// replica right after the first one's, though each has its own copy of the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_rate_is_shared_through_redis() {
+    use juhe_2fa::budget::CallerLimits;
+    let redis = RedisServer::start().unwrap();
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn()
+        .await
+        .unwrap();
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            let limits = CallerLimits::new("paced", Some(1.0), vec![]).unwrap();
+            builder(&sandbox.base_url())
+                .dedupe(redis.url(), Duration::ZERO)
+                .build()
+                .unwrap()
+                .with_context(Context::default().with_limits(limits))
+        })
+        .collect();
+    let (id, mobile) = demo::pair(4000);
+    replicas[0].verify(&id, &mobile).await.unwrap();
+    let (id, mobile) = demo::pair(4001);
+    let e = replicas[1].verify(&id, &mobile).await.unwrap_err();
+    assert!(matches!(e, Error::CallerRate { .. }), "{e}");
+    let wait = e.retry_after().unwrap();
+    assert!(
+        wait > Duration::from_millis(500) && wait <= Duration::from_millis(1100),
+        "{wait:?}"
+    );
+    assert_eq!(sandbox.stats().requests, 1);
+    // Another caller on the same replicas is not limited by it.
+    let other = CallerLimits::new("other", Some(1.0), vec![]).unwrap();
+    let other = replicas[1].with_context(Context::default().with_limits(other));
+    other.verify(&id, &mobile).await.unwrap();
+}

@@ -370,6 +370,21 @@ impl AuditLedger {
     }
 }
 
+impl AuditLedger {
+    /// Billable checks (billed or maybe) every writer recorded since `since`, by `caller` or
+    /// by all.
+    fn billable(&self, since: SystemTime, caller: Option<&str>) -> Result<Option<u64>, BoxError> {
+        self.flush();
+        let records = self.inner.store.records(&Query {
+            since_ms: Some(millis(since)),
+            caller: caller.map(str::to_owned),
+            ..Query::default()
+        })?;
+        let billable = records.iter().filter(|r| r.billed != "no").count();
+        Ok(Some(billable as u64))
+    }
+}
+
 impl juhe_2fa::Ledger for AuditLedger {
     fn admit(&self, _: &Context) -> Result<(), BoxError> {
         // After a failed store, the database must answer before another check is sent.
@@ -387,13 +402,12 @@ impl juhe_2fa::Ledger for AuditLedger {
     /// Billable checks (billed or maybe) every writer recorded since `since`: where a spend
     /// budget's count starts when no Redis counts it. Read once per budget window per process.
     fn billable_since(&self, since: SystemTime) -> Result<Option<u64>, BoxError> {
-        self.flush();
-        let records = self.inner.store.records(&Query {
-            since_ms: Some(millis(since)),
-            ..Query::default()
-        })?;
-        let billable = records.iter().filter(|r| r.billed != "no").count();
-        Ok(Some(billable as u64))
+        self.billable(since, None)
+    }
+
+    /// One caller's billable checks since `since`: where its own budget's count starts.
+    fn billable_since_for(&self, caller: &str, since: SystemTime) -> Result<Option<u64>, BoxError> {
+        self.billable(since, Some(caller))
     }
 
     fn rejected(&self, context: &Context, mode: Endpoint) -> Result<(), BoxError> {

@@ -273,24 +273,26 @@ impl SandboxBuilder {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn spawn(self) -> Result<SandboxHandle, SandboxError> {
         let control = self.control_on(Some(self.addr));
-        let limits = server::Limits {
-            max_connections: self.max_connections,
-            header_timeout: self.header_timeout,
-            request_timeout: self.request_timeout,
-            min_body_rate: self.min_body_rate,
-        };
+        let mut limits = juhe_server::Limits::default();
+        limits.max_connections = self.max_connections;
+        limits.header_timeout = self.header_timeout;
+        limits.request_timeout = self.request_timeout;
+        limits.min_body_rate = self.min_body_rate;
+        limits.body_limit = server::BODY_LIMIT;
+        let options = juhe_server::Options::new(limits, server::refuse);
         let (addr, state) = self.into_state()?;
-        let listener = server::bind(addr).map_err(|source| SandboxError::Bind { addr, source })?;
+        let listener =
+            juhe_server::bind(addr).map_err(|source| SandboxError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let state = Arc::new(state);
         let (shutdown, watch_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(
+        let task = tokio::spawn(juhe_server::serve(
             listener,
             server::router(state.clone(), control),
             watch_rx,
-            limits,
+            options,
         ));
         tracing::info!(addr = %local, "sandbox listening");
         Ok(SandboxHandle {

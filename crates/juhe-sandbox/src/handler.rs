@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use juhe_crypto::{AesDecryptor, FieldDecryptor, RsaOaepDecryptor};
 use juhe_proto::{Carrier, Endpoint, ErrorCode, IdCard, Mobile, Verdict};
 use serde_json::json;
-use tokio::sync::Notify;
 
 use crate::rate_limit::QpsLimiter;
 use crate::recorder::{Observation, Recorder};
@@ -34,8 +33,7 @@ pub(crate) struct SandboxState {
 }
 
 /// Lets a handler close its connection without answering (the `drop` fault).
-#[derive(Clone)]
-pub(crate) struct ConnControl(pub(crate) Arc<Notify>);
+pub(crate) use juhe_server::ConnControl;
 
 /// How the sandbox answers.
 enum Answer {

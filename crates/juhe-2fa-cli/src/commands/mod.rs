@@ -7,4 +7,5 @@ pub mod doctor;
 pub mod encrypt;
 pub mod ledger;
 pub mod sandbox;
+pub mod serve;
 pub mod verify;

@@ -142,3 +142,5 @@ pub fn test_ca() -> (String, rustls::ServerConfig) {
     .unwrap();
     (ca.pem(), server)
 }
+
+pub mod gateway;

@@ -207,6 +207,24 @@ impl FleetCore {
         .filter(|_| self.store_usable())
     }
 
+    /// A caller's own rate in the store: its bucket under this API key's tag, for every
+    /// process (`None`: the store is not worth asking now; the caller's rate is then this
+    /// process's).
+    pub(crate) fn caller_reserve_op(
+        &self,
+        caller: &str,
+        (interval, burst): (Duration, u32),
+    ) -> Option<StoreOp> {
+        Some(StoreOp::Reserve {
+            bucket: format!("{}:caller:{caller}", self.keys.rate()),
+            // Never slowed down: a 10012 is the vendor's rate, not a caller's.
+            slow: format!("{}:caller:{caller}", self.keys.slow()),
+            interval,
+            burst,
+        })
+        .filter(|_| self.store_usable())
+    }
+
     /// Whether the budget is shared at all.
     pub(crate) fn shares_rate(&self) -> bool {
         self.rate.is_some()
@@ -255,24 +273,39 @@ impl FleetCore {
     /// budgets count in-process).
     pub(crate) fn spend_op(
         &self,
-        budgets: &crate::budget::Budgets,
+        budgets: Option<&crate::budget::Budgets>,
+        caller: Option<(&str, &crate::budget::Budgets)>,
         now: SystemTime,
     ) -> Option<(StoreOp, Vec<crate::budget::Unit>)> {
         if !self.store_usable() {
             return None;
         }
-        let (mut keys, mut ttls, mut units) = (vec![], vec![], vec![]);
-        for (i, budget) in budgets.budgets.iter().enumerate() {
-            let (key, ttl) = budgets.key(self.keys.budget(), i, now);
-            units.push(crate::budget::Unit {
-                budget: i,
-                window: budget.period().window(now).index,
-                key: Some(key.clone()),
-            });
-            keys.push(key);
-            ttls.push(ttl);
+        let (mut keys, mut ttls, mut units, mut limits) = (vec![], vec![], vec![], vec![]);
+        // The client's budgets, then the caller's under its name: one atomic spend.
+        let caller_prefix = caller.map(|(name, _)| format!("{}:caller:{name}", self.keys.budget()));
+        let sets = [
+            (budgets, self.keys.budget(), false),
+            (
+                caller.map(|(_, b)| b),
+                caller_prefix.as_deref().unwrap_or(""),
+                true,
+            ),
+        ];
+        for (set, prefix, is_caller) in sets {
+            let Some(set) = set else { continue };
+            for (i, budget) in set.budgets.iter().enumerate() {
+                let (key, ttl) = set.key(prefix, i, now);
+                units.push(crate::budget::Unit {
+                    caller: is_caller,
+                    budget: i,
+                    window: budget.period().window(now).index,
+                    key: Some(key.clone()),
+                });
+                keys.push(key);
+                ttls.push(ttl);
+                limits.push(budget.limit());
+            }
         }
-        let limits = budgets.budgets.iter().map(|b| b.limit()).collect();
         Some((StoreOp::Spend { keys, limits, ttls }, units))
     }
 
