@@ -4,7 +4,9 @@
 //! A fenced block whose info string is `<lang> ci` (`sh ci`, `python ci`, `java ci`) is
 //! written to `target/doc-examples/` and run against a fresh `juhe-2fa sandbox` on a free
 //! loopback port, with `JUHE_SANDBOX_URL` and `JUHE_KEY` (the demo key) in its environment. It
-//! passes when it exits 0 within a minute.
+//! passes when it exits 0 within a minute. The examples of `docs/gateway.md` also get a
+//! `juhe-2fa serve` in front of that sandbox, configured with the lines `serve --new-token`
+//! prints, and its URL and token in `JUHE_GATEWAY_URL` and `JUHE_GATEWAY_TOKEN`.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -39,6 +41,10 @@ pub fn run() -> Result<(), String> {
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for (n, example) in examples.iter().enumerate() {
         let sandbox = Sandbox::start()?;
+        let gateway = match example.place.starts_with("docs/gateway.md") {
+            true => Some(Gateway::start(&sandbox, &dir)?),
+            false => None,
+        };
         let file = dir.join(format!("example{n}.{}", extension(&example.lang)?));
         fs::write(&file, &example.code).map_err(|e| format!("{}: {e}", file.display()))?;
         let mut command = match example.lang.as_str() {
@@ -51,6 +57,11 @@ pub fn run() -> Result<(), String> {
             .env("JUHE_SANDBOX_URL", &sandbox.url)
             .env("JUHE_KEY", DEMO_KEY)
             .current_dir(&dir);
+        if let Some(gateway) = &gateway {
+            command
+                .env("JUHE_GATEWAY_URL", &gateway.url)
+                .env("JUHE_GATEWAY_TOKEN", &gateway.token);
+        }
         println!("$ {} example at {}", example.lang, example.place);
         finish(command, &example.place)?;
     }
@@ -141,6 +152,10 @@ fn finish(mut command: Command, place: &str) -> Result<(), String> {
     }
 }
 
+fn binary() -> PathBuf {
+    target_dir().join("debug").join("juhe-2fa")
+}
+
 /// `juhe-2fa sandbox` on a free port, stopped when dropped.
 struct Sandbox {
     child: Child,
@@ -149,7 +164,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn start() -> Result<Sandbox, String> {
-        let binary = target_dir().join("debug").join("juhe-2fa");
+        let binary = binary();
         let mut child = Command::new(&binary)
             .args(["--json", "sandbox", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -174,6 +189,75 @@ impl Sandbox {
 }
 
 impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `juhe-2fa serve` on a free port in front of a sandbox, with one caller whose config lines
+/// and token come from `serve --new-token` as a user would paste them; stopped when dropped.
+struct Gateway {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl Gateway {
+    fn start(sandbox: &Sandbox, dir: &Path) -> Result<Gateway, String> {
+        let out = Command::new(binary())
+            .args(["serve", "--new-token", "docs"])
+            .output()
+            .map_err(|e| format!("cannot run serve --new-token: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let token = text
+            .lines()
+            .find(|line| line.starts_with("j2fa_"))
+            .ok_or_else(|| format!("serve --new-token printed no token: {text}"))?
+            .to_owned();
+        let lines = &text[text
+            .find("[[caller]]")
+            .ok_or("serve --new-token printed no config")?..];
+        let config = dir.join("gateway.toml");
+        fs::write(&config, lines).map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut child = Command::new(binary())
+            .args([
+                "--base-url",
+                &sandbox.url,
+                "--key",
+                DEMO_KEY,
+                "serve",
+                "--config",
+            ])
+            .arg(&config)
+            .args(["--addr", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the gateway: {e}"))?;
+        let mut stderr = BufReader::new(child.stderr.take().ok_or("the gateway has no stderr")?);
+        let mut url = None;
+        let mut line = String::new();
+        while url.is_none() && stderr.read_line(&mut line).unwrap_or(0) > 0 {
+            // `juhe-2fa serve: listening on http://127.0.0.1:PORT`
+            url = line
+                .split("listening on ")
+                .nth(1)
+                .map(|u| u.trim().to_owned());
+            line.clear();
+        }
+        // Keep reading its log so a full pipe never stalls it.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let mut gateway = Gateway {
+            child,
+            url: String::new(),
+            token,
+        };
+        gateway.url = url.ok_or("the gateway did not say where it listens")?;
+        Ok(gateway)
+    }
+}
+
+impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

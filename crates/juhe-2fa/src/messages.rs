@@ -180,7 +180,9 @@ impl Error {
             },
             ErrorClass::Ambiguous => Some(Hint::Ambiguous),
             ErrorClass::Unbilled => Some(Hint::Unbilled),
-            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => Some(Hint::CallerRate),
+            ErrorClass::Budget if matches!(self, Error::CallerRate { .. }) => {
+                Some(Hint::CallerRate)
+            }
             ErrorClass::Budget => Some(Hint::Budget),
             ErrorClass::Config => Some(Hint::Config),
             ErrorClass::Rejected | ErrorClass::Cancelled => None,
