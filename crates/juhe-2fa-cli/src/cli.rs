@@ -31,7 +31,7 @@ pub struct Cli {
 
 /// Options given before or after the command. Each command takes only those it uses
 /// ([`not_applying`]); flags win over environment variables.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// API base URL [default: https://apis.juhe.cn]
     #[arg(long, env = "JUHE_BASE_URL", global = true, value_name = "URL")]
@@ -440,8 +440,12 @@ pub enum Command {
 pub struct ServeArgs {
     /// The callers: TOML, one [[caller]] each with name, token_sha256 and optional qps,
     /// budget (["1000/day"]) and purposes
-    #[arg(long, value_name = "FILE", required_unless_present = "new_token")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["new_token", "demo"])]
     pub config: Option<PathBuf>,
+    /// Try it: the gateway in front of an in-process sandbox (its demo key and fixtures),
+    /// with one caller, `demo`, whose token is printed; no key, config or network needed
+    #[arg(long, conflicts_with_all = ["config", "new_token", "tls_cert", "tls_key"])]
+    pub demo: bool,
     /// Address to listen on
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,

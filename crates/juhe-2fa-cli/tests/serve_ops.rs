@@ -471,3 +471,40 @@ fn after_a_restart_a_callers_budget_starts_from_the_ledger() {
     assert_eq!(verify(&second.url, "other-token", 4).status, 200);
     assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(4));
 }
+
+/// `serve --demo`: one command, no key or config: the gateway in front of an in-process
+/// sandbox answers the caller whose token it printed, and nobody else; AES works too.
+#[test]
+fn serve_demo_answers_with_the_token_it_printed() {
+    for mode in ["plain", "aes"] {
+        let mut cmd = common::bin();
+        cmd.args(["--mode", mode, "serve", "--demo", "--addr", "127.0.0.1:0"]);
+        let gw = common::gateway::Proc::start(cmd, "listening on ");
+        let started = Instant::now();
+        let token = loop {
+            let output = gw.output();
+            if let Some(line) = output.lines().find(|l| l.starts_with("j2fa_")) {
+                break line.to_owned();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{output}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let (idcard, mobile) = demo::MATCH;
+        let body = pair_body(idcard, mobile, None);
+        let a = post(&gw.url, "/v1/verify", Some(&token), &body);
+        assert_eq!(a.status, 200, "{mode}: {}", a.body);
+        assert_eq!(a.json()["verdict"], "match");
+        assert_eq!(
+            post(&gw.url, "/v1/verify", Some("j2fa_other"), &body).status,
+            401
+        );
+    }
+    // Its own sandbox and key: a key or base URL given as well is a mistake, said so.
+    let run = common::run(
+        common::bin()
+            .env("JUHE_KEY", "real-key")
+            .args(["serve", "--demo"]),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("real-key"));
+}

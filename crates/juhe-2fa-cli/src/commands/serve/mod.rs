@@ -25,6 +25,9 @@ pub fn run(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
     if let Some(name) = &args.new_token {
         return new_token(name);
     }
+    if args.demo {
+        return demo(global, args);
+    }
     let Some(path) = &args.config else {
         return Err(CliError::usage(
             "serve needs --config FILE (or --new-token NAME)",
@@ -62,6 +65,56 @@ fn new_token(name: &str) -> Result<Exit, CliError> {
          # purposes = [\"account opening (KYC)\"]"
     ));
     Ok(Exit::Ok)
+}
+
+/// `--demo`: an in-process sandbox behind the gateway, one caller, its token printed.
+fn demo(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
+    use juhe_sandbox::{Sandbox, demo};
+    if global.base_url.is_some() || !global.key.is_empty() || global.key_file.is_some() {
+        return Err(CliError::usage(
+            "serve --demo runs its own sandbox with the demo key: drop --base-url and the key",
+        ));
+    }
+    let token = auth::new_token()
+        .map_err(|e| CliError::failure(format!("no randomness from the system: {e}")))?;
+    let limits = juhe_2fa::budget::CallerLimits::new("demo", None, Vec::new())
+        .map_err(|e| CliError::failure(format!("the demo caller: {e}")))?;
+    let callers = vec![config::Caller {
+        name: "demo".to_owned(),
+        digest: auth::digest(&token),
+        purposes: None,
+        limits,
+    }];
+    let runtime = crate::runtime()?;
+    let sandbox = runtime
+        .block_on(Sandbox::builder().spawn())
+        .map_err(|e| CliError::failure(format!("cannot start the sandbox: {e}")))?;
+    let mut global = global.clone();
+    global.base_url = Some(sandbox.base_url());
+    global.key = vec![demo::API_KEY.to_owned()];
+    // `--mode aes|rsa` works too, with the sandbox's demo key material unless given.
+    if global.aes_key.is_none() && global.openid.is_none() {
+        global.openid = Some(demo::OPENID.to_owned());
+    }
+    if global.rsa_public_key.is_none() {
+        global.rsa_public_key = Some(demo::RSA_PUBLIC_KEY_PEM.to_owned());
+    }
+    let (idcard, mobile) = demo::MATCH;
+    crate::print_line(&format!(
+        "# juhe-2fa serve --demo: the gateway in front of an in-process sandbox (demo key and \
+         fixtures; nothing leaves this machine).\n\
+         # The caller `demo`'s token, valid until this process stops:\n\
+         {token}\n\
+         # Try:\n\
+         # curl -H 'Authorization: Bearer {token}' -d '{{\"idcard\":\"{idcard}\",\"mobile\":\"{mobile}\"}}' http://{host}/v1/verify",
+        host = match args.addr.port() {
+            0 => format!("{}:PORT", args.addr.ip()),
+            _ => args.addr.to_string(),
+        },
+    ));
+    let exit = runtime.block_on(serve(&global, args, callers, None));
+    runtime.block_on(sandbox.shutdown());
+    exit
 }
 
 async fn serve(
