@@ -34,8 +34,7 @@ pub fn openid_key(openid: &str) -> Result<AesConfig, CliError> {
 /// The AES key from `--aes-key`.
 pub fn literal_aes_key(key: &str) -> Result<AesConfig, CliError> {
     AesConfig::new(key).map_err(|e| {
-        CliError::usage(format!("--aes-key: {}", chain(&e)))
-            .with_hint("give 16, 24 or 32 bytes, or hex:… / base64:…")
+        CliError::usage(format!("--aes-key: {}", chain(&e))).with_hint(crate::lang::aes_key_hint())
     })
 }
 
@@ -46,7 +45,7 @@ pub fn with_aes_flags(global: &Global, mut config: AesConfig) -> Result<AesConfi
         (Some(AesMode::Ecb), Some(_)) => {
             return Err(
                 CliError::usage("--aes-iv applies to CBC only, but --aes-mode is ecb")
-                    .with_hint("drop --aes-iv (ECB has no IV), or pass --aes-mode cbc"),
+                    .with_hint(crate::lang::aes_iv_ecb_hint()),
             );
         }
         (mode, iv) => {
@@ -69,7 +68,7 @@ pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
             return Err(CliError::usage(
                 "--openid and --aes-key were both given (flags or JUHE_OPENID/JUHE_AES_KEY); an account uses one",
             )
-            .with_hint("the vendor's scheme derives the key from --openid; drop --aes-key"));
+            .with_hint(crate::lang::openid_and_aes_key_hint()));
         }
         (Some(openid), None) => openid_key(openid)?,
         (None, Some(key)) => literal_aes_key(key)?,
@@ -80,10 +79,8 @@ pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
 
 /// The usage error for `--mode aes` without a key source.
 pub fn missing_aes_key() -> CliError {
-    CliError::usage("--mode aes needs --openid or --aes-key").with_hint(
-        "pass --openid OPENID (or set JUHE_OPENID) with the OpenID from the Juhe console; \
-         --aes-key K only for an account set up with a literal AES key",
-    )
+    CliError::usage("--mode aes needs --openid or --aes-key")
+        .with_hint(crate::lang::missing_aes_key_hint())
 }
 
 pub fn mode(global: &Global) -> Result<Mode, CliError> {
@@ -98,7 +95,7 @@ pub fn mode(global: &Global) -> Result<Mode, CliError> {
 pub fn rsa_public_key(global: &Global) -> Result<RsaPublicKey, CliError> {
     let key = global.rsa_public_key.as_deref().ok_or_else(|| {
         CliError::usage("--mode rsa needs the vendor's RSA public key")
-            .with_hint("pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY")
+            .with_hint(crate::lang::missing_rsa_key_hint())
     })?;
     RsaPublicKey::parse(&read_key_arg(key)?)
         .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))
@@ -188,10 +185,7 @@ fn with_ledger(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuil
             ));
             Ok(builder)
         }
-        Err(e) => Err(e.with_hint(
-            "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass \
-             --ledger-optional to send anyway",
-        )),
+        Err(e) => Err(e.with_hint(crate::lang::ledger_unusable_hint())),
     }
 }
 

@@ -106,16 +106,37 @@ pub fn category_zh(exit: crate::error::Exit) -> &'static str {
     }
 }
 
-/// A failed check as the command prints it: the SDK's message (Chinese with the technical
-/// detail in brackets) and its hint.
+/// A failed check as the command prints it: in Chinese what happened ([`check_lead_zh`]) with
+/// the technical detail in brackets, and the SDK's hint.
 pub fn check_error(e: &juhe_2fa::Error) -> (String, Option<&'static str>) {
     let detail = crate::error::chain(e);
     match Lang::current() {
         Lang::En => (detail, e.hint()),
-        Lang::Zh => (
-            format!("{}（{detail}）", e.message_zh().trim_end_matches('。')),
-            e.hint_zh(),
-        ),
+        Lang::Zh => (format!("{}（{detail}）", check_lead_zh(e)), e.hint_zh()),
+    }
+}
+
+/// What happened to a failed check, in Chinese, for the operator running the command. The
+/// SDK's `message_zh` is for the person being verified ("请稍后再试", "请先联系我们"): it leads
+/// only where it says what is wrong with the numbers or what the API answered.
+fn check_lead_zh(e: &juhe_2fa::Error) -> String {
+    use juhe_2fa::{ErrorClass as C, ErrorKind as K};
+    let public = || e.message_zh().trim_end_matches('。').to_owned();
+    match e.class() {
+        _ if e.likely_key_material() => "接口无法读取加密的字段，可能是密钥配置有误".to_owned(),
+        C::Api(code) => match code.kind() {
+            K::InvalidInput | K::UnsupportedNumber | K::NoRecord => public(),
+            K::Transient => "接口暂时故障".to_owned(),
+            K::RateLimited => "接口限速或额度已用完".to_owned(),
+            K::Credential => "接口拒绝了 API 密钥".to_owned(),
+            K::Disabled => "密钥、IP 或接口已被聚合封禁".to_owned(),
+            _ => "接口返回错误".to_owned(),
+        },
+        C::Rejected | C::Cancelled => public(),
+        C::Unbilled => "核验未完成，未计费".to_owned(),
+        C::Ambiguous => "没有收到可读的答复，该请求可能已计费".to_owned(),
+        C::Budget => "花费预算已用完，未发送".to_owned(),
+        C::Config => "配置错误".to_owned(),
     }
 }
 
@@ -468,6 +489,58 @@ pub fn no_api_key() -> (&'static str, &'static str) {
             "set JUHE_KEY, or pass --key-file FILE or --key - (stdin); try `juhe-2fa sandbox` and its demo key to experiment",
             "请设置 JUHE_KEY，或使用 --key-file 文件 或 --key -（从标准输入读取）；想先试用，可运行 `juhe-2fa sandbox` 并使用其演示密钥",
         ),
+    )
+}
+
+pub fn aes_key_hint() -> &'static str {
+    pick(
+        "give 16, 24 or 32 bytes, or hex:… / base64:…",
+        "请给出 16、24 或 32 个字节，或 hex:… / base64:… 形式的密钥",
+    )
+}
+
+pub fn aes_iv_ecb_hint() -> &'static str {
+    pick(
+        "drop --aes-iv (ECB has no IV), or pass --aes-mode cbc",
+        "请去掉 --aes-iv（ECB 没有 IV），或改用 --aes-mode cbc",
+    )
+}
+
+pub fn openid_and_aes_key_hint() -> &'static str {
+    pick(
+        "the vendor's scheme derives the key from --openid; drop --aes-key",
+        "聚合的加密方案由 --openid 推导密钥；请去掉 --aes-key",
+    )
+}
+
+pub fn missing_aes_key_hint() -> &'static str {
+    pick(
+        "pass --openid OPENID (or set JUHE_OPENID) with the OpenID from the Juhe console; \
+         --aes-key K only for an account set up with a literal AES key",
+        "请用 --openid 你的OpenID（或环境变量 JUHE_OPENID）给出聚合控制台「个人中心」中的 OpenID；\
+         只有账户配置为使用固定 AES 密钥时才用 --aes-key",
+    )
+}
+
+pub fn missing_rsa_key_hint() -> &'static str {
+    pick(
+        "pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY",
+        "请用 --rsa-public-key 文件|PEM|Base64 给出聚合的 RSA 公钥，或设置 JUHE_RSA_PUBLIC_KEY",
+    )
+}
+
+pub fn ledger_unusable_hint() -> &'static str {
+    pick(
+        "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass --ledger-optional \
+         to send anyway",
+        "不会发送无法记录的核验：请修正 --ledger / JUHE_LEDGER，或加 --ledger-optional 照常发送",
+    )
+}
+
+pub fn ledger_caller_hint() -> &'static str {
+    pick(
+        "leave --caller out of this `ledger` command",
+        "请在这个 `ledger` 命令中去掉 --caller",
     )
 }
 

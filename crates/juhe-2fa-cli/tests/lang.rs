@@ -429,6 +429,135 @@ fn usage_errors_in_both_languages() {
     });
 }
 
+/// The stderr lines that start with `prefix` (`错误：` after `juhe-2fa: `, or `提示：`).
+fn lines_with<'a>(stderr: &'a str, prefix: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(prefix)).collect()
+}
+
+/// In Chinese a failed check says what happened to the operator running the command — the
+/// budget is spent, nothing was sent, the request may have been billed — not the message for
+/// the person being verified ("try again later", "contact us"); its hint names the proxy
+/// among what to check when nothing could be sent.
+#[test]
+fn failed_checks_tell_the_operator_what_happened_in_chinese() {
+    use juhe_sandbox::{Fault, FaultPlan};
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::TruncatedJson))
+        .spawn_blocking()
+        .unwrap();
+    let (idcard, mobile) = demo::MATCH;
+    let check = ["verify", "--idcard", idcard, "--mobile", mobile];
+    let zh = |extra: &[&str]| {
+        run(bin()
+            .args(["--lang", "zh", "--key", demo::API_KEY, "--retries", "0"])
+            .args(extra)
+            .args(check))
+    };
+    let base = sb.base_url();
+    // A billed answer cut short: may have been billed.
+    let r = zh(&["--base-url", &base]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("可能已计费"), "{}", r.stderr);
+    assert!(!error.contains("联系我们"), "{}", r.stderr);
+    // The budget: spent, nothing sent.
+    let r = zh(&["--base-url", &base, "--budget", "0/day"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("预算已用完"), "{}", r.stderr);
+    assert!(!error.contains("稍后再试"), "{}", r.stderr);
+    // Nothing listens (nor would a proxy): not sent, not billed, and the hint names the proxy.
+    for extra in [
+        &["--base-url", "http://127.0.0.1:1"][..],
+        &[
+            "--base-url",
+            &base,
+            "--proxy",
+            "http://ops:hunter2@127.0.0.1:1",
+        ][..],
+    ] {
+        let r = zh(extra);
+        assert_eq!(r.code, 5, "{}", r.stderr);
+        let error = lines_with(&r.stderr, "错误：").join("\n");
+        assert!(error.contains("未计费"), "{}", r.stderr);
+        assert!(!error.contains("核验服务暂时不可用"), "{}", r.stderr);
+        let hint = lines_with(&r.stderr, "提示：").join("\n");
+        assert!(hint.contains("--proxy"), "{}", r.stderr);
+        assert!(!r.stderr.contains("hunter2"));
+    }
+    let en = run(bin()
+        .args(["--key", demo::API_KEY, "--retries", "0"])
+        .args(["--base-url", "http://127.0.0.1:1"])
+        .args(check));
+    assert!(
+        en.stderr.contains("hint: ") && en.stderr.contains("--proxy"),
+        "{}",
+        en.stderr
+    );
+    assert_eq!(sb.stats().requests, 1);
+}
+
+/// Every usage error with a hint gives the hint in the run's language.
+#[test]
+fn usage_hints_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let missing = dir.path().join("no").join("ledger.db");
+    let (idcard, mobile) = demo::MATCH;
+    let verify = ["verify", "--idcard", idcard, "--mobile", mobile];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--mode", "aes"],
+        vec!["--mode", "aes", "--aes-key", "abc"],
+        vec![
+            "--mode",
+            "aes",
+            "--aes-key",
+            "0123456789abcdef",
+            "--openid",
+            "x",
+        ],
+        vec![
+            "--mode",
+            "aes",
+            "--aes-key",
+            "0123456789abcdef",
+            "--aes-mode",
+            "ecb",
+            "--aes-iv",
+            "zero",
+        ],
+        vec!["--mode", "rsa"],
+        vec!["--ledger", missing.to_str().unwrap()],
+    ];
+    let mut runs: Vec<Vec<&str>> = cases
+        .into_iter()
+        .map(|mut c| {
+            c.extend(["--key", demo::API_KEY]);
+            c.extend(verify);
+            c
+        })
+        .collect();
+    runs.push(vec![
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--caller",
+        "ops",
+        "ledger",
+        "verify",
+    ]);
+    for args in &runs {
+        for lang in ["en", "zh"] {
+            let r = run(bin().args(["--lang", lang]).args(args));
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            let prefix = if lang == "zh" { "提示：" } else { "hint: " };
+            let hints = lines_with(&r.stderr, prefix);
+            assert_eq!(hints.len(), 1, "{lang} {args:?}: {}", r.stderr);
+            let text = hints[0].split_once(prefix).unwrap().1;
+            assert_eq!(chinese(text), lang == "zh", "{lang} {args:?}: {}", r.stderr);
+        }
+    }
+}
+
 /// A job written in Chinese and resumed in English (and the other way round): each row keeps
 /// the reason it was recorded with, and the copies and their counts are still told apart.
 #[test]

@@ -27,7 +27,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
         return Err(CliError::usage(
             "--caller selects records for `ledger export` and `ledger stats` only",
         )
-        .with_hint("leave --caller out of this `ledger` command"));
+        .with_hint(crate::lang::ledger_caller_hint()));
     }
     // Reading a ledger never creates one: a mistyped path is an error, not an empty report.
     let is_url = location.starts_with("postgres://") || location.starts_with("postgresql://");
