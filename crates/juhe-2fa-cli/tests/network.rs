@@ -340,3 +340,74 @@ fn doctor_reports_the_proxy_masked_and_the_ca() {
         assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
     }
 }
+
+/// A proxy that fails the CONNECT in a way that, after a request, would mean "maybe sent": it
+/// resets the connection, or answers with something that is not HTTP. Nothing of the request
+/// can have left (the tunnel was never made), so both clients call it unbilled — retried, and
+/// `doctor` does not say "may have been billed".
+#[test]
+fn a_proxy_that_breaks_the_connect_is_unbilled() {
+    for reset in [true, false] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let proxy = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = proxy.local_addr().unwrap().port();
+        let connects = Arc::new(AtomicU32::new(0));
+        let count = connects.clone();
+        rt.spawn(async move {
+            while let Ok((mut client, _)) = proxy.accept().await {
+                let head = read_head(&mut client).await;
+                if head.starts_with("CONNECT ") {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                if reset {
+                    let _ = client.set_zero_linger();
+                } else {
+                    let _ = client.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+                }
+                drop(client);
+            }
+        });
+        let (idcard, mobile) = demo::MATCH;
+        let proxy_url = format!("http://ops:hunter2@127.0.0.1:{port}");
+        // An https API: both clients open a CONNECT tunnel.
+        let base = ["--base-url", "https://localhost:9", "--key", demo::API_KEY];
+        for client in ["async", "blocking"] {
+            let before = connects.load(Ordering::SeqCst);
+            let r = run(bin()
+                .args(base)
+                .args(["--proxy", &proxy_url, "--client", client, "--retries", "1"])
+                .args(["verify", "--idcard", idcard, "--mobile", mobile]));
+            assert_eq!(r.code, 5, "{reset} {client}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("the request was not sent"),
+                "{reset} {client}: {}",
+                r.stderr
+            );
+            assert!(
+                !r.stderr.contains("may have"),
+                "{reset} {client}: {}",
+                r.stderr
+            );
+            // Unbilled, so retried.
+            assert_eq!(
+                connects.load(Ordering::SeqCst),
+                before + 2,
+                "{reset} {client}"
+            );
+            assert!(!r.stderr.contains("hunter2"));
+        }
+        let r = run(bin()
+            .args(base)
+            .args(["--proxy", &proxy_url, "--json"])
+            .args(["doctor", "--idcard", idcard, "--mobile", mobile, "--yes"]));
+        assert_eq!(r.code, 5, "{reset}: {}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("may have"), "{reset}: {}", r.stdout);
+        assert!(!r.stdout.contains("hunter2"));
+    }
+}
