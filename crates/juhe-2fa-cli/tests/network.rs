@@ -409,5 +409,8 @@ fn a_proxy_that_breaks_the_connect_is_unbilled() {
         assert_eq!(r.code, 5, "{reset}: {}{}", r.stdout, r.stderr);
         assert!(!r.stdout.contains("may have"), "{reset}: {}", r.stdout);
         assert!(!r.stdout.contains("hunter2"));
+        // A request that never left is not counted as a call sent.
+        let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(report["calls"], 0, "{reset}: {}", r.stdout);
     }
 }

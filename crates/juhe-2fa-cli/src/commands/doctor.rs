@@ -93,7 +93,8 @@ fn candidate(name: &str, mode: Mode, flags: &str) -> Candidate {
     }
 }
 
-/// The blocking backend, counting what it sends and keeping the server's `Date` header.
+/// The blocking backend, counting what it sends (a request that surely never left, e.g. the
+/// proxy refused the tunnel, is not counted) and keeping the server's `Date` header.
 #[derive(Clone)]
 struct Recording {
     inner: Arc<UreqTransport>,
@@ -103,8 +104,14 @@ struct Recording {
 
 impl BlockingTransport for Recording {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        let response = self.inner.send(request)?;
+        let result = self.inner.send(request);
+        if result
+            .as_ref()
+            .map_or_else(TransportError::may_have_been_sent, |_| true)
+        {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        let response = result?;
         if let Some(date) = response.headers().get("date").and_then(|v| v.to_str().ok()) {
             *self.date.lock().unwrap_or_else(|e| e.into_inner()) = Some(date.to_owned());
         }
