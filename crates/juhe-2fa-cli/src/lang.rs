@@ -711,11 +711,14 @@ pub fn doctor_billed(verdict: &str, order: &str) -> String {
     )
 }
 
+/// An attempt's error (from [`check_error`]) that may have been billed: in Chinese its lead
+/// already says so.
 pub fn doctor_maybe_billed(error: &str) -> String {
-    pick(
-        format!("{error} (may have been billed)"),
-        format!("{error}（可能已计费）"),
-    )
+    match Lang::current() {
+        Lang::En => format!("{error} (may have been billed)"),
+        Lang::Zh if error.contains("可能已计费") => error.to_owned(),
+        Lang::Zh => format!("{error}（可能已计费）"),
+    }
 }
 
 pub fn doctor_calls(sent: u32, max: usize) -> String {

@@ -388,6 +388,24 @@ fn doctor_in_both_languages() {
             );
         }
     });
+    // A failed attempt is told in the run's language too.
+    use juhe_sandbox::{Fault, FaultPlan};
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::Http500).then(Fault::Http500))
+        .spawn_blocking()
+        .unwrap();
+    let args = api(
+        &sb,
+        &["doctor", "--idcard", idcard, "--mobile", mobile, "--yes"],
+    );
+    for (lang, expected) in [("zh", "尝试 plain"), ("en", "try plain")] {
+        let r = run(bin().args(["--lang", lang]).args(&args));
+        assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+        let line = r.stdout.lines().find(|l| l.starts_with(expected)).unwrap();
+        let answer = line.trim_start_matches(expected);
+        assert_eq!(lang == "zh", answer.contains("未计费"), "{line}");
+        assert!(answer.contains("HTTP 500"), "{line}");
+    }
 }
 
 /// A refused option and a missing key: the command's own errors, in the run's language.
