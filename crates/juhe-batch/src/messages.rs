@@ -214,6 +214,22 @@ pub enum Malformed {
 }
 
 impl Malformed {
+    /// The field it is about (`idcard` or `mobile`), or `None` when it is about the whole
+    /// record (its number of fields, or a line that is not JSON or not UTF-8).
+    pub fn column(&self) -> Option<&'static str> {
+        match self {
+            Malformed::NotText { column, .. }
+            | Malformed::NoField { column }
+            | Malformed::NumberCell { column }
+            | Malformed::NotTextCell { column, .. }
+            | Malformed::NoJsonString { column } => Some(column),
+            Malformed::FieldCount { .. }
+            | Malformed::NotJsonObject
+            | Malformed::NotJson
+            | Malformed::NotUtf8 => None,
+        }
+    }
+
     /// The text in `lang`.
     pub fn text(&self, lang: Lang) -> String {
         match lang {
