@@ -50,6 +50,25 @@ impl Lang {
         }
     }
 
+    /// The `--lang` value in raw arguments (`--lang zh`, `--lang=ZH`), for an error found
+    /// before they parse; the last one wins, as clap's would.
+    pub fn from_args(args: &[String]) -> Option<Lang> {
+        let mut found = None;
+        for (i, arg) in args.iter().enumerate() {
+            let value = match arg.strip_prefix("--lang") {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            };
+            found = match value.map(str::to_ascii_lowercase).as_deref() {
+                Some("zh") => Some(Lang::Zh),
+                Some("en") => Some(Lang::En),
+                _ => found,
+            };
+        }
+        found
+    }
+
     /// Sets the language of this run (once, at the start).
     pub fn set(self) {
         let _ = CURRENT.set(self);
@@ -162,6 +181,28 @@ pub fn verify_line(v: &juhe_2fa::Verification, latency_ms: f64) -> String {
         format!(
             "{verdict}（res {res}），订单号 {order}，经 {mode} 接口，用时 {latency_ms:.0} 毫秒，共尝试 {attempts} 次"
         ),
+    )
+}
+
+/// The Chinese lead and hint for an error clap found in the command line (clap's English
+/// detail is printed between them).
+pub fn parse_error_zh(kind: clap::error::ErrorKind) -> (&'static str, &'static str) {
+    use clap::error::ErrorKind as K;
+    let lead = match kind {
+        K::MissingRequiredArgument => "缺少必需的选项",
+        K::UnknownArgument => "无法识别的选项或参数",
+        K::InvalidValue | K::ValueValidation | K::InvalidUtf8 => "选项的值无效",
+        K::InvalidSubcommand => "没有这个命令",
+        K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand => "缺少命令",
+        K::ArgumentConflict => "这些选项不能同时使用",
+        K::NoEquals | K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues => {
+            "选项的值个数不对"
+        }
+        _ => "命令行有误",
+    };
+    (
+        lead,
+        "上面的英文说明来自命令行解析库；`juhe-2fa --help` 列出所有命令，`juhe-2fa <命令> --help` 列出该命令接受的选项",
     )
 }
 

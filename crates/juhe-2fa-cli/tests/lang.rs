@@ -576,6 +576,65 @@ fn usage_hints_in_both_languages() {
     }
 }
 
+/// Errors found while parsing the command line (a missing option, an unknown one, a bad
+/// value) get a Chinese lead in a Chinese run, by the flag (`--lang zh`, `--lang=ZH`: any
+/// case, as JUHE_LANG) or the environment; clap's own English detail follows. `--help` is not
+/// an error and stays as it is.
+#[test]
+fn command_line_errors_in_chinese() {
+    let cases: [&[&str]; 5] = [
+        &["check", "--idcard", "110105199003071239"],
+        &["verify", "--idcard", "1", "--mobile", "2", "--bogus"],
+        &[
+            "--timeout",
+            "soon",
+            "check",
+            "--idcard",
+            "1",
+            "--mobile",
+            "2",
+        ],
+        &["frobnicate"],
+        &["check"],
+    ];
+    for args in cases {
+        for (flags, env) in [
+            (&["--lang", "zh"][..], None),
+            (&["--lang=ZH"][..], None),
+            (&[][..], Some(("LANG", "zh_CN.UTF-8"))),
+        ] {
+            let mut cmd = bin();
+            cmd.args(flags).args(args);
+            if let Some((name, value)) = env {
+                cmd.env(name, value);
+            }
+            let r = run(&mut cmd);
+            assert_eq!(r.code, 2, "{flags:?} {args:?}: {}", r.stderr);
+            let first = r.stderr.lines().next().unwrap_or_default();
+            let lead = first.strip_prefix("juhe-2fa: 错误：").unwrap_or_default();
+            assert!(chinese(lead), "{flags:?} {args:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("提示："),
+                "{flags:?} {args:?}: {}",
+                r.stderr
+            );
+        }
+        let en = run(bin().args(args));
+        assert_eq!(en.code, 2);
+        assert!(!chinese(&en.stderr), "{}", en.stderr);
+    }
+    // `--lang ZH` is Chinese, as JUHE_LANG=ZH is; --help is unchanged and exits 0.
+    let r = run(bin().args(["--lang", "ZH", "check", "--idcard", "110105199003071239"]));
+    assert!(r.stderr.starts_with("juhe-2fa: 错误："), "{}", r.stderr);
+    let help = run(bin().args(["--lang", "zh", "check", "--help"]));
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.contains("Usage: juhe-2fa check"),
+        "{}",
+        help.stdout
+    );
+}
+
 /// A job written in Chinese and resumed in English (and the other way round): each row keeps
 /// the reason it was recorded with, and the copies and their counts are still told apart.
 #[test]
