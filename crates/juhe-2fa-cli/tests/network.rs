@@ -414,3 +414,29 @@ fn a_proxy_that_breaks_the_connect_is_unbilled() {
         assert_eq!(report["calls"], 0, "{reset}: {}", r.stdout);
     }
 }
+
+/// A CA file as people have them: a key before the certificate (a file kept with its key),
+/// CRLF line ends (saved on Windows), a bundle of two. Both clients take each the same way.
+#[test]
+fn ca_files_as_people_have_them_work_with_both_clients() {
+    let net = Net::start();
+    let ca = std::fs::read_to_string(net.ca()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("key-and-cert.pem", format!("{key}{ca}")),
+        ("crlf.pem", ca.replace('\n', "\r\n")),
+        ("bundle.pem", format!("{}{ca}", test_ca().0)),
+    ];
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        for client in ["async", "blocking"] {
+            let r = run(bin()
+                .args(["--proxy", &net.proxy(), "--no-built-in-roots"])
+                .args(["--ca-cert", path.to_str().unwrap(), "--client", client])
+                .args(verify_args(&net)));
+            assert_eq!(r.code, 0, "{name} {client}: {}", r.stderr);
+        }
+    }
+}

@@ -112,3 +112,34 @@ impl fmt::Debug for TransportConfig {
             .finish()
     }
 }
+
+/// The certificates of [`TransportConfig::root_certificates`], as every backend reads them:
+/// the `CERTIFICATE` blocks of each PEM text (other blocks, such as a private key kept in the
+/// same file, are skipped); a text without one, or with one that is not base64, is an error.
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+pub(crate) fn extra_roots(
+    config: &TransportConfig,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, crate::TransportError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = Vec::new();
+    for pem in &config.root_certificates {
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| bad_root())?;
+        if certs.is_empty() {
+            return Err(bad_root());
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
+}
+
+/// A root certificate that cannot be used.
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+pub(crate) fn bad_root() -> crate::TransportError {
+    crate::TransportError::not_sent(
+        crate::NotSentReason::Setup,
+        Some("a root certificate is not a PEM X.509 certificate".into()),
+    )
+}

@@ -77,16 +77,10 @@ struct WhileConnecting(ureq::Error);
 /// Trusted roots: Mozilla's (unless turned off) and the configured extra ones. ureq takes one
 /// list of certificates, so Mozilla's come as certificates (`webpki-root-certs`) when combined.
 fn tls_config(config: &TransportConfig) -> Result<ureq::tls::TlsConfig, TransportError> {
-    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
     if config.built_in_roots && config.root_certificates.is_empty() {
         return Ok(TlsConfig::builder().root_certs(RootCerts::WebPki).build());
     }
-    let bad_root = || {
-        TransportError::not_sent(
-            NotSentReason::Setup,
-            Some("a root certificate is not a PEM X.509 certificate".into()),
-        )
-    };
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     if config.built_in_roots {
         certs.extend(
@@ -95,18 +89,11 @@ fn tls_config(config: &TransportConfig) -> Result<ureq::tls::TlsConfig, Transpor
                 .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
         );
     }
-    for pem in &config.root_certificates {
-        let before = certs.len();
-        for item in ureq::tls::parse_pem(pem.as_bytes()) {
-            match item.map_err(|_| bad_root())? {
-                PemItem::Certificate(cert) => certs.push(cert.to_owned()),
-                _ => return Err(bad_root()),
-            }
-        }
-        if certs.len() == before {
-            return Err(bad_root());
-        }
-    }
+    certs.extend(
+        crate::config::extra_roots(config)?
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
+    );
     Ok(TlsConfig::builder()
         .root_certs(RootCerts::Specific(std::sync::Arc::new(certs)))
         .build())
