@@ -354,8 +354,17 @@ pub fn network(global: &Global) -> Result<Network, CliError> {
             CliError::usage(crate::lang::ca_unreadable(path, &e)).with_hint(crate::lang::ca_hint())
         })?;
         let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+        // Each must be a trust anchor rustls takes (base64 in PEM armour may be no X.509).
+        let usable = |certificates: &[CertificateDer<'_>]| {
+            !certificates.is_empty()
+                && certificates.iter().all(|c| {
+                    rustls::RootCertStore::empty()
+                        .add(c.clone().into_owned())
+                        .is_ok()
+                })
+        };
         let pem = match (certificates, String::from_utf8(pem)) {
-            (Ok(certificates), Ok(text)) if !certificates.is_empty() => text,
+            (Ok(certificates), Ok(text)) if usable(&certificates) => text,
             _ => {
                 return Err(CliError::usage(crate::lang::ca_not_pem(path))
                     .with_hint(crate::lang::ca_hint()));

@@ -236,6 +236,14 @@ fn bad_network_settings_are_configuration_errors() {
     let not_pem = dir.path().join("ca.der");
     std::fs::write(&not_pem, b"\x30\x82\x01\x0a not a pem").unwrap();
     let missing = dir.path().join("missing.pem");
+    // PEM armour around bytes that are no certificate: refused up front, whichever client
+    // (one would refuse it only when it builds, the other only when it connects).
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec!["--no-built-in-roots".into()],
@@ -256,6 +264,19 @@ fn bad_network_settings_are_configuration_errors() {
         (
             vec!["--ca-cert".into(), not_pem.display().to_string()],
             format!("--ca-cert {} holds no PEM certificate", not_pem.display()),
+        ),
+        (
+            vec!["--ca-cert".into(), junk.display().to_string()],
+            format!("--ca-cert {} holds no PEM certificate", junk.display()),
+        ),
+        (
+            vec![
+                "--ca-cert".into(),
+                junk.display().to_string(),
+                "--client".into(),
+                "blocking".into(),
+            ],
+            format!("--ca-cert {} holds no PEM certificate", junk.display()),
         ),
     ];
     for (flags, expected) in &cases {

@@ -115,7 +115,8 @@ impl fmt::Debug for TransportConfig {
 
 /// The certificates of [`TransportConfig::root_certificates`], as every backend reads them:
 /// the `CERTIFICATE` blocks of each PEM text (other blocks, such as a private key kept in the
-/// same file, are skipped); a text without one, or with one that is not base64, is an error.
+/// same file, are skipped); a text without one, or with one that is not a certificate, is an
+/// error.
 #[cfg(any(feature = "reqwest", feature = "ureq"))]
 pub(crate) fn extra_roots(
     config: &TransportConfig,
@@ -127,7 +128,14 @@ pub(crate) fn extra_roots(
         let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| bad_root())?;
-        if certs.is_empty() {
+        // Each must be a trust anchor (base64 in PEM armour may be no X.509): refused here,
+        // when the client is built, whichever the backend.
+        let usable = certs.iter().all(|c| {
+            rustls::RootCertStore::empty()
+                .add(c.clone().into_owned())
+                .is_ok()
+        });
+        if certs.is_empty() || !usable {
             return Err(bad_root());
         }
         roots.extend(certs);

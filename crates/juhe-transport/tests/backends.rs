@@ -349,3 +349,30 @@ fn a_broken_connect_through_the_proxy_was_not_sent() {
         );
     }
 }
+
+/// An extra root that is no certificate (PEM armour around other bytes, or only a key) is
+/// refused when either backend is built, not later when one connects.
+#[test]
+fn both_backends_refuse_a_root_that_is_no_certificate() {
+    let junk = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    let key = "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for pem in [junk, key] {
+        let cfg = config().with_root_certificate(pem);
+        let setup = |e: TransportError| {
+            matches!(
+                e,
+                TransportError::NotSent {
+                    reason: NotSentReason::Setup,
+                    ..
+                }
+            )
+        };
+        assert!(setup(UreqTransport::new(&cfg).unwrap_err()), "{pem}");
+        let reqwest = rt.block_on(async { ReqwestTransport::new(&cfg) });
+        assert!(setup(reqwest.unwrap_err()), "{pem}");
+    }
+}
