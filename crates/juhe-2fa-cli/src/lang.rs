@@ -125,37 +125,13 @@ pub fn category_zh(exit: crate::error::Exit) -> &'static str {
     }
 }
 
-/// A failed check as the command prints it: in Chinese what happened ([`check_lead_zh`]) with
-/// the technical detail in brackets, and the SDK's hint.
+/// A failed check as the command prints it: in Chinese what happened for the operator
+/// (`juhe_batch::error_zh`, as a batch row's reason says it) with the technical detail in
+/// brackets; and the SDK's hint.
 pub fn check_error(e: &juhe_2fa::Error) -> (String, Option<&'static str>) {
-    let detail = crate::error::chain(e);
     match Lang::current() {
-        Lang::En => (detail, e.hint()),
-        Lang::Zh => (format!("{}（{detail}）", check_lead_zh(e)), e.hint_zh()),
-    }
-}
-
-/// What happened to a failed check, in Chinese, for the operator running the command. The
-/// SDK's `message_zh` is for the person being verified ("请稍后再试", "请先联系我们"): it leads
-/// only where it says what is wrong with the numbers or what the API answered.
-fn check_lead_zh(e: &juhe_2fa::Error) -> String {
-    use juhe_2fa::{ErrorClass as C, ErrorKind as K};
-    let public = || e.message_zh().trim_end_matches('。').to_owned();
-    match e.class() {
-        _ if e.likely_key_material() => "接口无法读取加密的字段，可能是密钥配置有误".to_owned(),
-        C::Api(code) => match code.kind() {
-            K::InvalidInput | K::UnsupportedNumber | K::NoRecord => public(),
-            K::Transient => "接口暂时故障".to_owned(),
-            K::RateLimited => "接口限速或额度已用完".to_owned(),
-            K::Credential => "接口拒绝了 API 密钥".to_owned(),
-            K::Disabled => "密钥、IP 或接口已被聚合封禁".to_owned(),
-            _ => "接口返回错误".to_owned(),
-        },
-        C::Rejected | C::Cancelled => public(),
-        C::Unbilled => "核验未完成，未计费".to_owned(),
-        C::Ambiguous => "没有收到可读的答复，该请求可能已计费".to_owned(),
-        C::Budget => "花费预算已用完，未发送".to_owned(),
-        C::Config => "配置错误".to_owned(),
+        Lang::En => (crate::error::chain(e), e.hint()),
+        Lang::Zh => (juhe_batch::error_zh(e), e.hint_zh()),
     }
 }
 

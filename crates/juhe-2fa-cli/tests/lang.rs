@@ -515,6 +515,58 @@ fn failed_checks_tell_the_operator_what_happened_in_chinese() {
     assert_eq!(sb.stats().requests, 1);
 }
 
+/// The same for a batch in Chinese: a `failed` row's reason says it was not billed, and a job
+/// stopped by the budget says the budget is spent.
+#[test]
+fn batch_failures_tell_the_operator_what_happened_in_chinese() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let (idcard, mobile) = demo::MATCH;
+    let (other, other_mobile) = demo::MISMATCH;
+    std::fs::write(
+        &input,
+        format!("idcard,mobile\n{idcard},{mobile}\n{other},{other_mobile}\n"),
+    )
+    .unwrap();
+    let output = dir.path().join("down.csv");
+    let r = run(common::batch_cmd(
+        "http://127.0.0.1:1",
+        demo::API_KEY,
+        &["--lang", "zh", "--retries", "0"],
+        &input,
+        &output,
+    )
+    .arg("--no-dedupe"));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    for (status, reason) in statuses_and_reasons(&output) {
+        assert_eq!(status, "failed");
+        assert!(reason.contains("未计费"), "{reason}");
+        assert!(!reason.contains("稍后再试"), "{reason}");
+    }
+    let output = dir.path().join("budget.csv");
+    let ledger = dir.path().join("ledger.db");
+    let r = run(common::batch_cmd(
+        &sb.base_url(),
+        demo::API_KEY,
+        &[
+            "--lang",
+            "zh",
+            "--budget",
+            "1/day",
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ],
+        &input,
+        &output,
+    )
+    .args(["--concurrency", "1"]));
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("预算已用完"), "{}", r.stderr);
+    assert!(!error.contains("稍后再试"), "{}", r.stderr);
+}
+
 /// Every usage error with a hint gives the hint in the run's language.
 #[test]
 fn usage_hints_in_both_languages() {
