@@ -746,9 +746,13 @@ pub fn doctor_calls(sent: u32, max: usize) -> String {
 }
 
 pub fn doctor_accepts(name: &str, flags: &str) -> String {
+    // The flags' placeholders are words people read; `--json` keeps them English.
+    let flags_zh = flags
+        .replace("<your OpenID>", "<你的 OpenID>")
+        .replace("<your key>", "<你的密钥>");
     pick(
         format!("the account accepts {name}: use {flags}"),
-        format!("账户接受 {name} 方案：请使用 {flags}"),
+        format!("账户接受 {name} 方案：请使用 {flags_zh}"),
     )
 }
 

@@ -388,6 +388,30 @@ fn doctor_in_both_languages() {
             );
         }
     });
+    // The flags to use: a placeholder people read is in their language.
+    let aes = api(
+        &sb,
+        &[
+            "--mode",
+            "aes",
+            "--openid",
+            demo::OPENID,
+            "doctor",
+            "--idcard",
+            idcard,
+            "--mobile",
+            mobile,
+            "--yes",
+        ],
+    );
+    for (lang, expected) in [
+        ("zh", "--openid <你的 OpenID>"),
+        ("en", "--openid <your OpenID>"),
+    ] {
+        let r = run(bin().args(["--lang", lang]).args(&aes));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(expected), "{}", r.stdout);
+    }
     // A failed attempt is told in the run's language too.
     use juhe_sandbox::{Fault, FaultPlan};
     let sb = Sandbox::builder()
