@@ -615,6 +615,96 @@ pub fn roots_without_ca() -> (&'static str, &'static str) {
     )
 }
 
+// ---- ledger ----
+
+pub fn ledger_missing(location: &str) -> String {
+    pick(
+        format!("no ledger at {location}"),
+        format!("{location} 处没有审计台账"),
+    )
+}
+
+pub fn ledger_exported(n: u64) -> String {
+    pick(
+        format!("exported {n} record(s)"),
+        format!("已导出 {n} 条记录"),
+    )
+}
+
+pub fn ledger_purged(n: u64, days: u32) -> String {
+    pick(
+        format!("purged {n} record(s) older than {days} day(s)"),
+        format!("已删除 {n} 条超过 {days} 天的记录"),
+    )
+}
+
+pub fn ledger_stats_header() -> &'static str {
+    pick(
+        "day (UTC+8)  caller                checks  billed   maybe  rejected",
+        "日期(UTC+8)  调用方                  核验    计费 可能计费  本地拒绝",
+    )
+}
+
+pub fn ledger_found(pair: &str, n: usize) -> String {
+    pick(
+        format!("{pair}: {n} check(s) recorded"),
+        format!("{pair}：共记录 {n} 次核验"),
+    )
+}
+
+/// One record of `ledger find`, its values as the ledger stores them.
+pub struct LedgerRecord<'a> {
+    pub time: &'a str,
+    pub caller: &'a str,
+    pub purpose: &'a str,
+    pub outcome: &'a str,
+    pub mode: &'a str,
+    pub billed: &'a str,
+    pub order: Option<&'a str>,
+}
+
+pub fn ledger_record(r: &LedgerRecord<'_>) -> String {
+    let LedgerRecord {
+        time,
+        caller,
+        purpose,
+        outcome,
+        mode,
+        billed,
+        order,
+    } = r;
+    let billed_zh = match *billed {
+        "yes" => "是",
+        "no" => "否",
+        _ => "可能",
+    };
+    pick(
+        format!(
+            "{time}  caller: {caller}  purpose: {purpose}  {outcome} ({mode}), billed {billed}{}",
+            order.map(|o| format!(", order {o}")).unwrap_or_default()
+        ),
+        format!(
+            "{time}  调用方：{caller}  用途：{purpose}  {outcome}（{mode}），计费：{billed_zh}{}",
+            order.map(|o| format!("，订单号 {o}")).unwrap_or_default()
+        ),
+    )
+}
+
+pub fn ledger_verified(records: u64, chains: usize, problems: Option<usize>) -> String {
+    match problems {
+        None => pick(
+            format!("{records} record(s) in {chains} chain(s): intact"),
+            format!("{records} 条记录，{chains} 条哈希链：完整，未被改动"),
+        ),
+        Some(n) => pick(
+            format!(
+                "{records} record(s) in {chains} chain(s): {n} problem(s): the ledger was tampered with"
+            ),
+            format!("{records} 条记录，{chains} 条哈希链：发现 {n} 处问题：审计台账被改动过"),
+        ),
+    }
+}
+
 // ---- doctor ----
 
 pub fn doctor_plan(n: usize, pair: &str, base_url: &str, names: &str, codes: &str) -> String {

@@ -591,6 +591,63 @@ fn batch_failures_tell_the_operator_what_happened_in_chinese() {
     assert!(!error.contains("稍后再试"), "{}", r.stderr);
 }
 
+/// `ledger`'s reports in the run's language (`--json` unchanged): stats, find, verify, purge,
+/// export's note, and its errors.
+#[test]
+fn ledger_in_both_languages() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let ledger = ledger.to_str().unwrap();
+    let (idcard, mobile) = demo::MATCH;
+    let r = run(bin()
+        .args(api(&sb, &["--ledger", ledger, "verify"]))
+        .args(["--idcard", idcard, "--mobile", mobile]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runs: [(&[&str], i32); 6] = [
+        (&["ledger", "stats"], 0),
+        (
+            &["ledger", "find", "--idcard", idcard, "--mobile", mobile],
+            0,
+        ),
+        (
+            &[
+                "ledger",
+                "find",
+                "--idcard",
+                "110105199003071238",
+                "--mobile",
+                mobile,
+            ],
+            3,
+        ),
+        (&["ledger", "verify"], 0),
+        (&["ledger", "export"], 0),
+        (&["ledger", "purge", "--older-than", "30"], 0),
+    ];
+    for (args, code) in runs {
+        for lang in ["en", "zh"] {
+            let r = run(bin().args(["--lang", lang, "--ledger", ledger]).args(args));
+            assert_eq!(r.code, code, "{lang} {args:?}: {}", r.stderr);
+            // What people read: the report, or the note and errors on stderr for export.
+            let read = if args[1] == "export" {
+                &r.stderr
+            } else {
+                &format!("{}{}", r.stdout, r.stderr)
+            };
+            assert_eq!(chinese(read), lang == "zh", "{lang} {args:?}: {read}");
+            assert!(!read.contains("110105199003071238"), "{read}");
+        }
+    }
+    let missing = dir.path().join("none.db");
+    let r = run(bin()
+        .args(["--lang", "zh", "--ledger", missing.to_str().unwrap()])
+        .args(["ledger", "stats"]));
+    assert_eq!(r.code, 2);
+    let error = lines_with(&r.stderr, "错误：").join("");
+    assert!(error.contains("没有审计台账"), "{}", r.stderr);
+}
+
 /// Every usage error with a hint gives the hint in the run's language.
 #[test]
 fn usage_hints_in_both_languages() {
