@@ -570,8 +570,8 @@ pub fn bad_proxy(problem: &str) -> String {
 
 pub fn bad_proxy_hint() -> &'static str {
     pick(
-        "write http://host:port, https://host:port or socks5://host:port (user:password@ before the host if the proxy needs it; prefer JUHE_PROXY then)",
-        "请写成 http://主机:端口、https://主机:端口 或 socks5://主机:端口（代理需要认证时在主机前加 用户名:密码@，此时建议用 JUHE_PROXY 环境变量）",
+        "write http://host:port, https://host:port or socks5://host:port (user:password@ before the host if the proxy needs it, prefer JUHE_PROXY then; in the user name and password write @ as %40, : as %3A, / as %2F, % as %25 and other non-ASCII characters percent-encoded in UTF-8)",
+        "请写成 http://主机:端口、https://主机:端口 或 socks5://主机:端口（代理需要认证时在主机前加 用户名:密码@，此时建议用 JUHE_PROXY 环境变量；用户名和密码中的 @ 写成 %40，: 写成 %3A，/ 写成 %2F，% 写成 %25，中文等非 ASCII 字符按 UTF-8 百分号编码）",
     )
 }
 

@@ -299,6 +299,21 @@ fn bad_network_settings_are_configuration_errors() {
             assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
         }
     }
+    // A password with characters a URL cannot hold as they are: the hint says how to write
+    // them (percent-encoded, as both clients decode them), and never repeats the password.
+    for lang in ["en", "zh"] {
+        let r = run(bin()
+            .args([
+                "--lang",
+                lang,
+                "--proxy",
+                "http://ops:hünter2@proxy.corp:3128",
+            ])
+            .args(verify_args(&net)));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("%40"), "{}", r.stderr);
+        assert!(!r.stderr.contains("hünter2"), "{}", r.stderr);
+    }
     assert_eq!(net.tunnels(), 0);
     assert_eq!(net.sandbox.stats().requests, 0);
     // A proxy that cannot be reached: a transport failure (exit 5), logged at -vv, with the
