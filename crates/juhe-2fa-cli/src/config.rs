@@ -179,10 +179,7 @@ fn with_ledger(mut builder: ClientBuilder, global: &Global) -> Result<ClientBuil
             .ledger(ledger)
             .ledger_optional(global.ledger_optional)),
         Err(e) if global.ledger_optional => {
-            crate::print_warning(&format!(
-                "{}; --ledger-optional: checks are sent unrecorded",
-                e.message
-            ));
+            crate::print_warning(&crate::lang::ledger_optional_warning(&e.message));
             Ok(builder)
         }
         Err(e) => Err(e.with_hint(crate::lang::ledger_unusable_hint())),

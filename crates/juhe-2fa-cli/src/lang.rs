@@ -624,6 +624,13 @@ pub fn ledger_missing(location: &str) -> String {
     )
 }
 
+pub fn ledger_optional_warning(problem: &str) -> String {
+    pick(
+        format!("{problem}; --ledger-optional: checks are sent unrecorded"),
+        format!("无法使用审计台账（{problem}）；已加 --ledger-optional：核验照常发送，但不记录"),
+    )
+}
+
 pub fn ledger_exported(n: u64) -> String {
     pick(
         format!("exported {n} record(s)"),

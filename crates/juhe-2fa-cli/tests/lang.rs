@@ -646,6 +646,29 @@ fn ledger_in_both_languages() {
     assert_eq!(r.code, 2);
     let error = lines_with(&r.stderr, "错误：").join("");
     assert!(error.contains("没有审计台账"), "{}", r.stderr);
+    // A ledger that cannot be used with --ledger-optional: the check goes, warned in Chinese.
+    let r = run(bin()
+        .args(api(
+            &sb,
+            &[
+                "--lang",
+                "zh",
+                "--ledger",
+                missing.join("x.db").to_str().unwrap(),
+            ],
+        ))
+        .args([
+            "--ledger-optional",
+            "verify",
+            "--idcard",
+            idcard,
+            "--mobile",
+            mobile,
+        ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warning = lines_with(&r.stderr, "警告：").join("");
+    let text = warning.split_once("警告：").unwrap().1;
+    assert!(text.starts_with("无法使用审计台账"), "{}", r.stderr);
 }
 
 /// Every usage error with a hint gives the hint in the run's language.
