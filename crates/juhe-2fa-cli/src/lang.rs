@@ -615,6 +615,40 @@ pub fn roots_without_ca() -> (&'static str, &'static str) {
     )
 }
 
+// ---- demo ----
+
+/// `demo`'s first line and its table's header.
+pub fn demo_intro() -> (&'static str, &'static str) {
+    (
+        pick(
+            "juhe-2fa demo: an in-process sandbox, its demo key, keys and fixtures (no network)",
+            "juhe-2fa 演示：进程内的沙箱（模拟聚合接口），使用演示密钥和演示号码（不联网）",
+        ),
+        pick(
+            "mode   client    verdict   order id                    latency",
+            "模式   客户端    结果      订单号                         用时",
+        ),
+    )
+}
+
+pub fn demo_summary(requests: u64, billed: u64) -> String {
+    pick(
+        format!(
+            "{requests} requests, {billed} billed by the sandbox. The first request of each client includes connection setup."
+        ),
+        format!(
+            "共 {requests} 次请求，沙箱计费 {billed} 次。每种客户端的第一次请求包含建立连接的时间。"
+        ),
+    )
+}
+
+pub fn demo_next(verify: &str) -> String {
+    pick(
+        format!("Next: `juhe-2fa sandbox`, then `{verify}`"),
+        format!("下一步：运行 `juhe-2fa sandbox`，然后在另一个终端运行 `{verify} --lang zh`"),
+    )
+}
+
 // ---- ledger ----
 
 pub fn ledger_missing(location: &str) -> String {

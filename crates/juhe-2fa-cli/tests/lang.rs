@@ -671,6 +671,19 @@ fn ledger_in_both_languages() {
     assert!(text.starts_with("无法使用审计台账"), "{}", r.stderr);
 }
 
+/// `demo`, the first command README.zh-CN.md suggests, in the run's language (the table's
+/// values stay: they are the modes, clients and statuses people will type and grep).
+#[test]
+fn demo_in_both_languages() {
+    for lang in ["en", "zh"] {
+        let r = run(bin().args(["--lang", lang, "demo"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(chinese(&r.stdout), lang == "zh", "{}", r.stdout);
+        assert!(r.stdout.contains("plain  async     match"), "{}", r.stdout);
+        assert!(r.stdout.contains("juhe-2fa sandbox"), "{}", r.stdout);
+    }
+}
+
 /// Every usage error with a hint gives the hint in the run's language.
 #[test]
 fn usage_hints_in_both_languages() {
