@@ -527,6 +527,18 @@ fn failed_checks_tell_the_operator_what_happened_in_chinese() {
         assert!(hint.contains("--proxy"), "{}", r.stderr);
         assert!(!r.stderr.contains("hunter2"));
     }
+    // The deadline passed: said so, and not billed.
+    let r = run(bin()
+        .args(["--lang", "zh", "--key", demo::API_KEY, "--retries", "9"])
+        .args(["--base-url", "http://127.0.0.1:1", "--deadline", "0.2"])
+        .args(check));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(
+        error.contains("--deadline") && error.contains("未计费"),
+        "{}",
+        r.stderr
+    );
     let en = run(bin()
         .args(["--key", demo::API_KEY, "--retries", "0"])
         .args(["--base-url", "http://127.0.0.1:1"])

@@ -124,6 +124,9 @@ pub fn error_zh(error: &juhe_2fa::Error) -> String {
     use juhe_2fa::{ErrorClass as C, ErrorKind as K};
     let public = || error.message_zh().trim_end_matches('。').to_owned();
     let lead = match error.class() {
+        _ if matches!(error, juhe_2fa::Error::Deadline { .. }) => {
+            "已到 --deadline 规定的时间，核验未完成，未计费".to_owned()
+        }
         _ if error.likely_key_material() => "接口无法读取加密的字段，可能是密钥配置有误".to_owned(),
         C::Api(code) => match code.kind() {
             K::InvalidInput | K::UnsupportedNumber | K::NoRecord => public(),
