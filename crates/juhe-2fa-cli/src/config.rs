@@ -334,7 +334,10 @@ impl Network {
 /// cannot be read or holds no PEM certificate, or `--no-built-in-roots` alone is a usage error
 /// (exit 2) naming the flag and the file, never the proxy's credentials.
 pub fn network(global: &Global) -> Result<Network, CliError> {
-    let proxy = match &global.proxy {
+    // Empty (a template's `JUHE_PROXY=`, `--proxy "$UNSET"`) is no proxy, as an empty
+    // JUHE_LANG is no language.
+    let url = global.proxy.as_deref().filter(|u| !u.trim().is_empty());
+    let proxy = match url {
         Some(url) => Some(Proxy::parse(url).map_err(|e| {
             let problem = match &e {
                 TransportError::InvalidProxy { problem } => (*problem).to_owned(),

@@ -198,6 +198,23 @@ fn verify_goes_through_the_proxy_and_trusts_the_ca_cert() {
         .args(["--retries", "0"])
         .args(verify_args(&net)));
     assert_eq!(r.code, 5, "{}", r.stderr);
+    // An empty JUHE_PROXY (as a template leaves it, or `JUHE_PROXY= juhe-2fa …` to turn it
+    // off) means no proxy, as an empty JUHE_LANG means no language; so does `--proxy ""`.
+    for (env, flag) in [
+        ("", None),
+        (" ", None),
+        ("http://ops:hunter2@127.0.0.1:1", Some("")),
+    ] {
+        let before = net.tunnels();
+        let mut cmd = bin();
+        cmd.env("JUHE_PROXY", env).args(["--ca-cert", net.ca()]);
+        if let Some(flag) = flag {
+            cmd.args(["--proxy", flag]);
+        }
+        let r = run(cmd.args(verify_args(&net)));
+        assert_eq!(r.code, 0, "{env:?} {flag:?}: {}", r.stderr);
+        assert_eq!(net.tunnels(), before, "direct");
+    }
     // The help never shows JUHE_PROXY's value.
     let help = run(bin()
         .env("JUHE_PROXY", net.proxy())
