@@ -191,7 +191,13 @@ pub struct Global {
 
     /// Language of the messages (not of --json) [default: zh when JUHE_LANG, else LC_ALL, else
     /// LANG starts with zh; en otherwise]
-    #[arg(long, global = true, value_enum, value_name = "en|zh")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "en|zh",
+        ignore_case = true
+    )]
     pub lang: Option<crate::lang::Lang>,
 
     /// Machine-readable JSON output

@@ -34,8 +34,7 @@ pub fn openid_key(openid: &str) -> Result<AesConfig, CliError> {
 /// The AES key from `--aes-key`.
 pub fn literal_aes_key(key: &str) -> Result<AesConfig, CliError> {
     AesConfig::new(key).map_err(|e| {
-        CliError::usage(format!("--aes-key: {}", chain(&e)))
-            .with_hint("give 16, 24 or 32 bytes, or hex:… / base64:…")
+        CliError::usage(format!("--aes-key: {}", chain(&e))).with_hint(crate::lang::aes_key_hint())
     })
 }
 
@@ -46,7 +45,7 @@ pub fn with_aes_flags(global: &Global, mut config: AesConfig) -> Result<AesConfi
         (Some(AesMode::Ecb), Some(_)) => {
             return Err(
                 CliError::usage("--aes-iv applies to CBC only, but --aes-mode is ecb")
-                    .with_hint("drop --aes-iv (ECB has no IV), or pass --aes-mode cbc"),
+                    .with_hint(crate::lang::aes_iv_ecb_hint()),
             );
         }
         (mode, iv) => {
@@ -69,7 +68,7 @@ pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
             return Err(CliError::usage(
                 "--openid and --aes-key were both given (flags or JUHE_OPENID/JUHE_AES_KEY); an account uses one",
             )
-            .with_hint("the vendor's scheme derives the key from --openid; drop --aes-key"));
+            .with_hint(crate::lang::openid_and_aes_key_hint()));
         }
         (Some(openid), None) => openid_key(openid)?,
         (None, Some(key)) => literal_aes_key(key)?,
@@ -80,10 +79,8 @@ pub fn aes_config(global: &Global) -> Result<Option<AesConfig>, CliError> {
 
 /// The usage error for `--mode aes` without a key source.
 pub fn missing_aes_key() -> CliError {
-    CliError::usage("--mode aes needs --openid or --aes-key").with_hint(
-        "pass --openid OPENID (or set JUHE_OPENID) with the OpenID from the Juhe console; \
-         --aes-key K only for an account set up with a literal AES key",
-    )
+    CliError::usage("--mode aes needs --openid or --aes-key")
+        .with_hint(crate::lang::missing_aes_key_hint())
 }
 
 pub fn mode(global: &Global) -> Result<Mode, CliError> {
@@ -98,7 +95,7 @@ pub fn mode(global: &Global) -> Result<Mode, CliError> {
 pub fn rsa_public_key(global: &Global) -> Result<RsaPublicKey, CliError> {
     let key = global.rsa_public_key.as_deref().ok_or_else(|| {
         CliError::usage("--mode rsa needs the vendor's RSA public key")
-            .with_hint("pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY")
+            .with_hint(crate::lang::missing_rsa_key_hint())
     })?;
     RsaPublicKey::parse(&read_key_arg(key)?)
         .map_err(|e| CliError::usage(format!("--rsa-public-key: {}", chain(&e))))
@@ -205,16 +202,10 @@ fn with_ledger(
             Some(ledger),
         )),
         Err(e) if global.ledger_optional => {
-            crate::print_warning(&format!(
-                "{}; --ledger-optional: checks are sent unrecorded",
-                e.message
-            ));
+            crate::print_warning(&crate::lang::ledger_optional_warning(&e.message));
             Ok((builder, None))
         }
-        Err(e) => Err(e.with_hint(
-            "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass \
-             --ledger-optional to send anyway",
-        )),
+        Err(e) => Err(e.with_hint(crate::lang::ledger_unusable_hint())),
     }
 }
 
@@ -366,7 +357,10 @@ impl Network {
 /// cannot be read or holds no PEM certificate, or `--no-built-in-roots` alone is a usage error
 /// (exit 2) naming the flag and the file, never the proxy's credentials.
 pub fn network(global: &Global) -> Result<Network, CliError> {
-    let proxy = match &global.proxy {
+    // Empty (a template's `JUHE_PROXY=`, `--proxy "$UNSET"`) is no proxy, as an empty
+    // JUHE_LANG is no language.
+    let url = global.proxy.as_deref().filter(|u| !u.trim().is_empty());
+    let proxy = match url {
         Some(url) => Some(Proxy::parse(url).map_err(|e| {
             let problem = match &e {
                 TransportError::InvalidProxy { problem } => (*problem).to_owned(),
@@ -383,8 +377,17 @@ pub fn network(global: &Global) -> Result<Network, CliError> {
             CliError::usage(crate::lang::ca_unreadable(path, &e)).with_hint(crate::lang::ca_hint())
         })?;
         let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+        // Each must be a trust anchor rustls takes (base64 in PEM armour may be no X.509).
+        let usable = |certificates: &[CertificateDer<'_>]| {
+            !certificates.is_empty()
+                && certificates.iter().all(|c| {
+                    rustls::RootCertStore::empty()
+                        .add(c.clone().into_owned())
+                        .is_ok()
+                })
+        };
         let pem = match (certificates, String::from_utf8(pem)) {
-            (Ok(certificates), Ok(text)) if !certificates.is_empty() => text,
+            (Ok(certificates), Ok(text)) if usable(&certificates) => text,
             _ => {
                 return Err(CliError::usage(crate::lang::ca_not_pem(path))
                     .with_hint(crate::lang::ca_hint()));

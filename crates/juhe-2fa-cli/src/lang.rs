@@ -50,6 +50,25 @@ impl Lang {
         }
     }
 
+    /// The `--lang` value in raw arguments (`--lang zh`, `--lang=ZH`), for an error found
+    /// before they parse; the last one wins, as clap's would.
+    pub fn from_args(args: &[String]) -> Option<Lang> {
+        let mut found = None;
+        for (i, arg) in args.iter().enumerate() {
+            let value = match arg.strip_prefix("--lang") {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            };
+            found = match value.map(str::to_ascii_lowercase).as_deref() {
+                Some("zh") => Some(Lang::Zh),
+                Some("en") => Some(Lang::En),
+                _ => found,
+            };
+        }
+        found
+    }
+
     /// Sets the language of this run (once, at the start).
     pub fn set(self) {
         let _ = CURRENT.set(self);
@@ -106,16 +125,13 @@ pub fn category_zh(exit: crate::error::Exit) -> &'static str {
     }
 }
 
-/// A failed check as the command prints it: the SDK's message (Chinese with the technical
-/// detail in brackets) and its hint.
+/// A failed check as the command prints it: in Chinese what happened for the operator
+/// (`juhe_batch::error_zh`, as a batch row's reason says it) with the technical detail in
+/// brackets; and the SDK's hint.
 pub fn check_error(e: &juhe_2fa::Error) -> (String, Option<&'static str>) {
-    let detail = crate::error::chain(e);
     match Lang::current() {
-        Lang::En => (detail, e.hint()),
-        Lang::Zh => (
-            format!("{}（{detail}）", e.message_zh().trim_end_matches('。')),
-            e.hint_zh(),
-        ),
+        Lang::En => (crate::error::chain(e), e.hint()),
+        Lang::Zh => (juhe_batch::error_zh(e), e.hint_zh()),
     }
 }
 
@@ -141,6 +157,28 @@ pub fn verify_line(v: &juhe_2fa::Verification, latency_ms: f64) -> String {
         format!(
             "{verdict}（res {res}），订单号 {order}，经 {mode} 接口，用时 {latency_ms:.0} 毫秒，共尝试 {attempts} 次"
         ),
+    )
+}
+
+/// The Chinese lead and hint for an error clap found in the command line (clap's English
+/// detail is printed between them).
+pub fn parse_error_zh(kind: clap::error::ErrorKind) -> (&'static str, &'static str) {
+    use clap::error::ErrorKind as K;
+    let lead = match kind {
+        K::MissingRequiredArgument => "缺少必需的选项",
+        K::UnknownArgument => "无法识别的选项或参数",
+        K::InvalidValue | K::ValueValidation | K::InvalidUtf8 => "选项的值无效",
+        K::InvalidSubcommand => "没有这个命令",
+        K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand => "缺少命令",
+        K::ArgumentConflict => "这些选项不能同时使用",
+        K::NoEquals | K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues => {
+            "选项的值个数不对"
+        }
+        _ => "命令行有误",
+    };
+    (
+        lead,
+        "上面的英文说明来自命令行解析库；`juhe-2fa --help` 列出所有命令，`juhe-2fa <命令> --help` 列出该命令接受的选项",
     )
 }
 
@@ -474,6 +512,58 @@ pub fn no_api_key() -> (&'static str, &'static str) {
     )
 }
 
+pub fn aes_key_hint() -> &'static str {
+    pick(
+        "give 16, 24 or 32 bytes, or hex:… / base64:…",
+        "请给出 16、24 或 32 个字节，或 hex:… / base64:… 形式的密钥",
+    )
+}
+
+pub fn aes_iv_ecb_hint() -> &'static str {
+    pick(
+        "drop --aes-iv (ECB has no IV), or pass --aes-mode cbc",
+        "请去掉 --aes-iv（ECB 没有 IV），或改用 --aes-mode cbc",
+    )
+}
+
+pub fn openid_and_aes_key_hint() -> &'static str {
+    pick(
+        "the vendor's scheme derives the key from --openid; drop --aes-key",
+        "聚合的加密方案由 --openid 推导密钥；请去掉 --aes-key",
+    )
+}
+
+pub fn missing_aes_key_hint() -> &'static str {
+    pick(
+        "pass --openid OPENID (or set JUHE_OPENID) with the OpenID from the Juhe console; \
+         --aes-key K only for an account set up with a literal AES key",
+        "请用 --openid 你的OpenID（或环境变量 JUHE_OPENID）给出聚合控制台「个人中心」中的 OpenID；\
+         只有账户配置为使用固定 AES 密钥时才用 --aes-key",
+    )
+}
+
+pub fn missing_rsa_key_hint() -> &'static str {
+    pick(
+        "pass --rsa-public-key FILE|PEM|B64 or set JUHE_RSA_PUBLIC_KEY",
+        "请用 --rsa-public-key 文件|PEM|Base64 给出聚合的 RSA 公钥，或设置 JUHE_RSA_PUBLIC_KEY",
+    )
+}
+
+pub fn ledger_unusable_hint() -> &'static str {
+    pick(
+        "no check is sent unrecorded: fix --ledger / JUHE_LEDGER, or pass --ledger-optional \
+         to send anyway",
+        "不会发送无法记录的核验：请修正 --ledger / JUHE_LEDGER，或加 --ledger-optional 照常发送",
+    )
+}
+
+pub fn ledger_caller_hint() -> &'static str {
+    pick(
+        "leave --caller out of this `ledger` command",
+        "请在这个 `ledger` 命令中去掉 --caller",
+    )
+}
+
 pub fn bad_proxy(problem: &str) -> String {
     pick(
         format!("--proxy: {problem}"),
@@ -483,8 +573,8 @@ pub fn bad_proxy(problem: &str) -> String {
 
 pub fn bad_proxy_hint() -> &'static str {
     pick(
-        "write http://host:port, https://host:port or socks5://host:port (user:password@ before the host if the proxy needs it; prefer JUHE_PROXY then)",
-        "请写成 http://主机:端口、https://主机:端口 或 socks5://主机:端口（代理需要认证时在主机前加 用户名:密码@，此时建议用 JUHE_PROXY 环境变量）",
+        "write http://host:port, https://host:port or socks5://host:port (user:password@ before the host if the proxy needs it, prefer JUHE_PROXY then; in the user name and password write @ as %40, : as %3A, / as %2F, % as %25 and other non-ASCII characters percent-encoded in UTF-8)",
+        "请写成 http://主机:端口、https://主机:端口 或 socks5://主机:端口（代理需要认证时在主机前加 用户名:密码@，此时建议用 JUHE_PROXY 环境变量；用户名和密码中的 @ 写成 %40，: 写成 %3A，/ 写成 %2F，% 写成 %25，中文等非 ASCII 字符按 UTF-8 百分号编码）",
     )
 }
 
@@ -526,6 +616,137 @@ pub fn roots_without_ca() -> (&'static str, &'static str) {
             "请用 --ca-cert 文件 提供你的 CA 证书（例如做 TLS 检查的代理的 CA），或去掉 --no-built-in-roots",
         ),
     )
+}
+
+// ---- demo ----
+
+/// `demo`'s first line and its table's header.
+pub fn demo_intro() -> (&'static str, &'static str) {
+    (
+        pick(
+            "juhe-2fa demo: an in-process sandbox, its demo key, keys and fixtures (no network)",
+            "juhe-2fa 演示：进程内的沙箱（模拟聚合接口），使用演示密钥和演示号码（不联网）",
+        ),
+        pick(
+            "mode   client    verdict   order id                    latency",
+            "模式   客户端    结果      订单号                         用时",
+        ),
+    )
+}
+
+pub fn demo_summary(requests: u64, billed: u64) -> String {
+    pick(
+        format!(
+            "{requests} requests, {billed} billed by the sandbox. The first request of each client includes connection setup."
+        ),
+        format!(
+            "共 {requests} 次请求，沙箱计费 {billed} 次。每种客户端的第一次请求包含建立连接的时间。"
+        ),
+    )
+}
+
+pub fn demo_next(verify: &str) -> String {
+    pick(
+        format!("Next: `juhe-2fa sandbox`, then `{verify}`"),
+        format!("下一步：运行 `juhe-2fa sandbox`，然后在另一个终端运行 `{verify} --lang zh`"),
+    )
+}
+
+// ---- ledger ----
+
+pub fn ledger_missing(location: &str) -> String {
+    pick(
+        format!("no ledger at {location}"),
+        format!("{location} 处没有审计台账"),
+    )
+}
+
+pub fn ledger_optional_warning(problem: &str) -> String {
+    pick(
+        format!("{problem}; --ledger-optional: checks are sent unrecorded"),
+        format!("无法使用审计台账（{problem}）；已加 --ledger-optional：核验照常发送，但不记录"),
+    )
+}
+
+pub fn ledger_exported(n: u64) -> String {
+    pick(
+        format!("exported {n} record(s)"),
+        format!("已导出 {n} 条记录"),
+    )
+}
+
+pub fn ledger_purged(n: u64, days: u32) -> String {
+    pick(
+        format!("purged {n} record(s) older than {days} day(s)"),
+        format!("已删除 {n} 条超过 {days} 天的记录"),
+    )
+}
+
+pub fn ledger_stats_header() -> &'static str {
+    pick(
+        "day (UTC+8)  caller                checks  billed   maybe  rejected",
+        "日期(UTC+8)  调用方                  核验    计费 可能计费  本地拒绝",
+    )
+}
+
+pub fn ledger_found(pair: &str, n: usize) -> String {
+    pick(
+        format!("{pair}: {n} check(s) recorded"),
+        format!("{pair}：共记录 {n} 次核验"),
+    )
+}
+
+/// One record of `ledger find`, its values as the ledger stores them.
+pub struct LedgerRecord<'a> {
+    pub time: &'a str,
+    pub caller: &'a str,
+    pub purpose: &'a str,
+    pub outcome: &'a str,
+    pub mode: &'a str,
+    pub billed: &'a str,
+    pub order: Option<&'a str>,
+}
+
+pub fn ledger_record(r: &LedgerRecord<'_>) -> String {
+    let LedgerRecord {
+        time,
+        caller,
+        purpose,
+        outcome,
+        mode,
+        billed,
+        order,
+    } = r;
+    let billed_zh = match *billed {
+        "yes" => "是",
+        "no" => "否",
+        _ => "可能",
+    };
+    pick(
+        format!(
+            "{time}  caller: {caller}  purpose: {purpose}  {outcome} ({mode}), billed {billed}{}",
+            order.map(|o| format!(", order {o}")).unwrap_or_default()
+        ),
+        format!(
+            "{time}  调用方：{caller}  用途：{purpose}  {outcome}（{mode}），计费：{billed_zh}{}",
+            order.map(|o| format!("，订单号 {o}")).unwrap_or_default()
+        ),
+    )
+}
+
+pub fn ledger_verified(records: u64, chains: usize, problems: Option<usize>) -> String {
+    match problems {
+        None => pick(
+            format!("{records} record(s) in {chains} chain(s): intact"),
+            format!("{records} 条记录，{chains} 条哈希链：完整，未被改动"),
+        ),
+        Some(n) => pick(
+            format!(
+                "{records} record(s) in {chains} chain(s): {n} problem(s): the ledger was tampered with"
+            ),
+            format!("{records} 条记录，{chains} 条哈希链：发现 {n} 处问题：审计台账被改动过"),
+        ),
+    }
 }
 
 // ---- doctor ----
@@ -641,11 +862,14 @@ pub fn doctor_billed(verdict: &str, order: &str) -> String {
     )
 }
 
+/// An attempt's error (from [`check_error`]) that may have been billed: in Chinese its lead
+/// already says so.
 pub fn doctor_maybe_billed(error: &str) -> String {
-    pick(
-        format!("{error} (may have been billed)"),
-        format!("{error}（可能已计费）"),
-    )
+    match Lang::current() {
+        Lang::En => format!("{error} (may have been billed)"),
+        Lang::Zh if error.contains("可能已计费") => error.to_owned(),
+        Lang::Zh => format!("{error}（可能已计费）"),
+    }
 }
 
 pub fn doctor_calls(sent: u32, max: usize) -> String {
@@ -656,9 +880,13 @@ pub fn doctor_calls(sent: u32, max: usize) -> String {
 }
 
 pub fn doctor_accepts(name: &str, flags: &str) -> String {
+    // The flags' placeholders are words people read; `--json` keeps them English.
+    let flags_zh = flags
+        .replace("<your OpenID>", "<你的 OpenID>")
+        .replace("<your key>", "<你的密钥>");
     pick(
         format!("the account accepts {name}: use {flags}"),
-        format!("账户接受 {name} 方案：请使用 {flags}"),
+        format!("账户接受 {name} 方案：请使用 {flags_zh}"),
     )
 }
 

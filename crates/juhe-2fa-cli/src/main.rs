@@ -46,9 +46,13 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
+            if e.use_stderr() {
+                print_parse_error(&e);
+                return ExitCode::from(Exit::Usage as u8);
+            }
+            // Help and version: as clap prints them, exit 0.
             let _ = e.print();
-            // clap: help and version exit 0, usage errors 2.
-            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+            return ExitCode::SUCCESS;
         }
     };
     let log_requests = matches!(&cli.command, Command::Sandbox(a) if a.log_requests);
@@ -145,6 +149,25 @@ pub(crate) fn print_error(message: &str, hint: Option<&str>) {
     eprintln!("juhe-2fa: {}{message}", lang::error_prefix());
     if let Some(hint) = hint {
         eprintln!("{}{hint}", lang::hint_prefix());
+    }
+}
+
+/// An error found while parsing the command line. The run's language comes from the words
+/// themselves (`--lang zh`, `--lang=zh`) or the environment, as the parsed flag would; in
+/// Chinese a lead says what kind of mistake it is, and clap's English detail follows.
+fn print_parse_error(e: &clap::Error) {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let flag = lang::Lang::from_args(&args);
+    if lang::Lang::detect(flag, |name| std::env::var(name).ok()) == lang::Lang::Zh {
+        lang::Lang::Zh.set();
+        let (lead, hint) = lang::parse_error_zh(e.kind());
+        print_error(lead, None);
+        let _ = e.print();
+        eprintln!("{}{hint}", lang::hint_prefix());
+    } else {
+        let _ = e.print();
     }
 }
 

@@ -83,3 +83,38 @@ fn every_command_and_option_named_exists() {
         }
     }
 }
+
+/// The table of error leads in docs/zh-CN/cli.md has what the command prints: each lead
+/// (before the bracketed detail) of a failed check, one per situation.
+#[test]
+fn the_error_leads_in_the_guide_are_the_printed_ones() {
+    use juhe_2fa::testing::answer;
+    use juhe_2fa::{Endpoint, Error, ErrorCode};
+    let doc = read("docs/zh-CN/cli.md");
+    let api = |code, mode| Error::Api {
+        code,
+        reason: String::new(),
+        mode,
+    };
+    let errors = [
+        Error::Transport(answer::not_sent()),
+        Error::Transport(answer::maybe_sent()),
+        Error::Deadline { sent: false },
+        Error::Budget {
+            budget: juhe_2fa::budget::Budget::per_day(5),
+            resets_at: "2026-12-01 00:00 China time".into(),
+        },
+        api(ErrorCode::InvalidKey, Endpoint::Plain),
+        api(ErrorCode::InvalidMobile, Endpoint::Aes),
+        api(ErrorCode::RateLimited, Endpoint::Plain),
+        api(ErrorCode::NetworkError, Endpoint::Plain),
+    ];
+    for e in &errors {
+        let text = juhe_batch::error_zh(e);
+        let lead = text.split('（').next().unwrap();
+        assert!(
+            doc.contains(&format!("| {lead} |")),
+            "{lead}: not in the guide's table"
+        );
+    }
+}

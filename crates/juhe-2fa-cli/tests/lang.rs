@@ -388,6 +388,48 @@ fn doctor_in_both_languages() {
             );
         }
     });
+    // The flags to use: a placeholder people read is in their language.
+    let aes = api(
+        &sb,
+        &[
+            "--mode",
+            "aes",
+            "--openid",
+            demo::OPENID,
+            "doctor",
+            "--idcard",
+            idcard,
+            "--mobile",
+            mobile,
+            "--yes",
+        ],
+    );
+    for (lang, expected) in [
+        ("zh", "--openid <你的 OpenID>"),
+        ("en", "--openid <your OpenID>"),
+    ] {
+        let r = run(bin().args(["--lang", lang]).args(&aes));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(expected), "{}", r.stdout);
+    }
+    // A failed attempt is told in the run's language too.
+    use juhe_sandbox::{Fault, FaultPlan};
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::Http500).then(Fault::Http500))
+        .spawn_blocking()
+        .unwrap();
+    let args = api(
+        &sb,
+        &["doctor", "--idcard", idcard, "--mobile", mobile, "--yes"],
+    );
+    for (lang, expected) in [("zh", "尝试 plain"), ("en", "try plain")] {
+        let r = run(bin().args(["--lang", lang]).args(&args));
+        assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+        let line = r.stdout.lines().find(|l| l.starts_with(expected)).unwrap();
+        let answer = line.trim_start_matches(expected);
+        assert_eq!(lang == "zh", answer.contains("未计费"), "{line}");
+        assert!(answer.contains("HTTP 500"), "{line}");
+    }
 }
 
 /// A refused option and a missing key: the command's own errors, in the run's language.
@@ -427,6 +469,351 @@ fn usage_errors_in_both_languages() {
         };
         assert!(r.stderr.contains(expected), "{}", r.stderr);
     });
+}
+
+/// The stderr lines that start with `prefix` (`错误：` after `juhe-2fa: `, or `提示：`).
+fn lines_with<'a>(stderr: &'a str, prefix: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(prefix)).collect()
+}
+
+/// In Chinese a failed check says what happened to the operator running the command — the
+/// budget is spent, nothing was sent, the request may have been billed — not the message for
+/// the person being verified ("try again later", "contact us"); its hint names the proxy
+/// among what to check when nothing could be sent.
+#[test]
+fn failed_checks_tell_the_operator_what_happened_in_chinese() {
+    use juhe_sandbox::{Fault, FaultPlan};
+    let sb = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::TruncatedJson))
+        .spawn_blocking()
+        .unwrap();
+    let (idcard, mobile) = demo::MATCH;
+    let check = ["verify", "--idcard", idcard, "--mobile", mobile];
+    let zh = |extra: &[&str]| {
+        run(bin()
+            .args(["--lang", "zh", "--key", demo::API_KEY, "--retries", "0"])
+            .args(extra)
+            .args(check))
+    };
+    let base = sb.base_url();
+    // A billed answer cut short: may have been billed.
+    let r = zh(&["--base-url", &base]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("可能已计费"), "{}", r.stderr);
+    assert!(!error.contains("联系我们"), "{}", r.stderr);
+    // The budget: spent, nothing sent.
+    let r = zh(&["--base-url", &base, "--budget", "0/day"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("预算已用完"), "{}", r.stderr);
+    assert!(!error.contains("稍后再试"), "{}", r.stderr);
+    // Nothing listens (nor would a proxy): not sent, not billed, and the hint names the proxy.
+    for extra in [
+        &["--base-url", "http://127.0.0.1:1"][..],
+        &[
+            "--base-url",
+            &base,
+            "--proxy",
+            "http://ops:hunter2@127.0.0.1:1",
+        ][..],
+    ] {
+        let r = zh(extra);
+        assert_eq!(r.code, 5, "{}", r.stderr);
+        let error = lines_with(&r.stderr, "错误：").join("\n");
+        assert!(error.contains("未计费"), "{}", r.stderr);
+        assert!(!error.contains("核验服务暂时不可用"), "{}", r.stderr);
+        let hint = lines_with(&r.stderr, "提示：").join("\n");
+        assert!(hint.contains("--proxy"), "{}", r.stderr);
+        assert!(!r.stderr.contains("hunter2"));
+    }
+    // The deadline passed: said so, and not billed.
+    let r = run(bin()
+        .args(["--lang", "zh", "--key", demo::API_KEY, "--retries", "9"])
+        .args(["--base-url", "http://127.0.0.1:1", "--deadline", "0.2"])
+        .args(check));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(
+        error.contains("--deadline") && error.contains("未计费"),
+        "{}",
+        r.stderr
+    );
+    let en = run(bin()
+        .args(["--key", demo::API_KEY, "--retries", "0"])
+        .args(["--base-url", "http://127.0.0.1:1"])
+        .args(check));
+    assert!(
+        en.stderr.contains("hint: ") && en.stderr.contains("--proxy"),
+        "{}",
+        en.stderr
+    );
+    assert_eq!(sb.stats().requests, 1);
+}
+
+/// The same for a batch in Chinese: a `failed` row's reason says it was not billed, and a job
+/// stopped by the budget says the budget is spent.
+#[test]
+fn batch_failures_tell_the_operator_what_happened_in_chinese() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let (idcard, mobile) = demo::MATCH;
+    let (other, other_mobile) = demo::MISMATCH;
+    std::fs::write(
+        &input,
+        format!("idcard,mobile\n{idcard},{mobile}\n{other},{other_mobile}\n"),
+    )
+    .unwrap();
+    let output = dir.path().join("down.csv");
+    let r = run(common::batch_cmd(
+        "http://127.0.0.1:1",
+        demo::API_KEY,
+        &["--lang", "zh", "--retries", "0"],
+        &input,
+        &output,
+    )
+    .arg("--no-dedupe"));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    for (status, reason) in statuses_and_reasons(&output) {
+        assert_eq!(status, "failed");
+        assert!(reason.contains("未计费"), "{reason}");
+        assert!(!reason.contains("稍后再试"), "{reason}");
+    }
+    let output = dir.path().join("budget.csv");
+    let ledger = dir.path().join("ledger.db");
+    let r = run(common::batch_cmd(
+        &sb.base_url(),
+        demo::API_KEY,
+        &[
+            "--lang",
+            "zh",
+            "--budget",
+            "1/day",
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ],
+        &input,
+        &output,
+    )
+    .args(["--concurrency", "1"]));
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let error = lines_with(&r.stderr, "错误：").join("\n");
+    assert!(error.contains("预算已用完"), "{}", r.stderr);
+    assert!(!error.contains("稍后再试"), "{}", r.stderr);
+}
+
+/// `ledger`'s reports in the run's language (`--json` unchanged): stats, find, verify, purge,
+/// export's note, and its errors.
+#[test]
+fn ledger_in_both_languages() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let ledger = ledger.to_str().unwrap();
+    let (idcard, mobile) = demo::MATCH;
+    let r = run(bin()
+        .args(api(&sb, &["--ledger", ledger, "verify"]))
+        .args(["--idcard", idcard, "--mobile", mobile]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runs: [(&[&str], i32); 6] = [
+        (&["ledger", "stats"], 0),
+        (
+            &["ledger", "find", "--idcard", idcard, "--mobile", mobile],
+            0,
+        ),
+        (
+            &[
+                "ledger",
+                "find",
+                "--idcard",
+                "110105199003071238",
+                "--mobile",
+                mobile,
+            ],
+            3,
+        ),
+        (&["ledger", "verify"], 0),
+        (&["ledger", "export"], 0),
+        (&["ledger", "purge", "--older-than", "30"], 0),
+    ];
+    for (args, code) in runs {
+        for lang in ["en", "zh"] {
+            let r = run(bin().args(["--lang", lang, "--ledger", ledger]).args(args));
+            assert_eq!(r.code, code, "{lang} {args:?}: {}", r.stderr);
+            // What people read: the report, or the note and errors on stderr for export.
+            let read = if args[1] == "export" {
+                &r.stderr
+            } else {
+                &format!("{}{}", r.stdout, r.stderr)
+            };
+            assert_eq!(chinese(read), lang == "zh", "{lang} {args:?}: {read}");
+            assert!(!read.contains("110105199003071238"), "{read}");
+        }
+    }
+    let missing = dir.path().join("none.db");
+    let r = run(bin()
+        .args(["--lang", "zh", "--ledger", missing.to_str().unwrap()])
+        .args(["ledger", "stats"]));
+    assert_eq!(r.code, 2);
+    let error = lines_with(&r.stderr, "错误：").join("");
+    assert!(error.contains("没有审计台账"), "{}", r.stderr);
+    // A ledger that cannot be used with --ledger-optional: the check goes, warned in Chinese.
+    let r = run(bin()
+        .args(api(
+            &sb,
+            &[
+                "--lang",
+                "zh",
+                "--ledger",
+                missing.join("x.db").to_str().unwrap(),
+            ],
+        ))
+        .args([
+            "--ledger-optional",
+            "verify",
+            "--idcard",
+            idcard,
+            "--mobile",
+            mobile,
+        ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warning = lines_with(&r.stderr, "警告：").join("");
+    let text = warning.split_once("警告：").unwrap().1;
+    assert!(text.starts_with("无法使用审计台账"), "{}", r.stderr);
+}
+
+/// `demo`, the first command README.zh-CN.md suggests, in the run's language (the table's
+/// values stay: they are the modes, clients and statuses people will type and grep).
+#[test]
+fn demo_in_both_languages() {
+    for lang in ["en", "zh"] {
+        let r = run(bin().args(["--lang", lang, "demo"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(chinese(&r.stdout), lang == "zh", "{}", r.stdout);
+        assert!(r.stdout.contains("plain  async     match"), "{}", r.stdout);
+        assert!(r.stdout.contains("juhe-2fa sandbox"), "{}", r.stdout);
+    }
+}
+
+/// Every usage error with a hint gives the hint in the run's language.
+#[test]
+fn usage_hints_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let missing = dir.path().join("no").join("ledger.db");
+    let (idcard, mobile) = demo::MATCH;
+    let verify = ["verify", "--idcard", idcard, "--mobile", mobile];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--mode", "aes"],
+        vec!["--mode", "aes", "--aes-key", "abc"],
+        vec![
+            "--mode",
+            "aes",
+            "--aes-key",
+            "0123456789abcdef",
+            "--openid",
+            "x",
+        ],
+        vec![
+            "--mode",
+            "aes",
+            "--aes-key",
+            "0123456789abcdef",
+            "--aes-mode",
+            "ecb",
+            "--aes-iv",
+            "zero",
+        ],
+        vec!["--mode", "rsa"],
+        vec!["--ledger", missing.to_str().unwrap()],
+    ];
+    let mut runs: Vec<Vec<&str>> = cases
+        .into_iter()
+        .map(|mut c| {
+            c.extend(["--key", demo::API_KEY]);
+            c.extend(verify);
+            c
+        })
+        .collect();
+    runs.push(vec![
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--caller",
+        "ops",
+        "ledger",
+        "verify",
+    ]);
+    for args in &runs {
+        for lang in ["en", "zh"] {
+            let r = run(bin().args(["--lang", lang]).args(args));
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            let prefix = if lang == "zh" { "提示：" } else { "hint: " };
+            let hints = lines_with(&r.stderr, prefix);
+            assert_eq!(hints.len(), 1, "{lang} {args:?}: {}", r.stderr);
+            let text = hints[0].split_once(prefix).unwrap().1;
+            assert_eq!(chinese(text), lang == "zh", "{lang} {args:?}: {}", r.stderr);
+        }
+    }
+}
+
+/// Errors found while parsing the command line (a missing option, an unknown one, a bad
+/// value) get a Chinese lead in a Chinese run, by the flag (`--lang zh`, `--lang=ZH`: any
+/// case, as JUHE_LANG) or the environment; clap's own English detail follows. `--help` is not
+/// an error and stays as it is.
+#[test]
+fn command_line_errors_in_chinese() {
+    let cases: [&[&str]; 5] = [
+        &["check", "--idcard", "110105199003071239"],
+        &["verify", "--idcard", "1", "--mobile", "2", "--bogus"],
+        &[
+            "--timeout",
+            "soon",
+            "check",
+            "--idcard",
+            "1",
+            "--mobile",
+            "2",
+        ],
+        &["frobnicate"],
+        &["check"],
+    ];
+    for args in cases {
+        for (flags, env) in [
+            (&["--lang", "zh"][..], None),
+            (&["--lang=ZH"][..], None),
+            (&[][..], Some(("LANG", "zh_CN.UTF-8"))),
+        ] {
+            let mut cmd = bin();
+            cmd.args(flags).args(args);
+            if let Some((name, value)) = env {
+                cmd.env(name, value);
+            }
+            let r = run(&mut cmd);
+            assert_eq!(r.code, 2, "{flags:?} {args:?}: {}", r.stderr);
+            let first = r.stderr.lines().next().unwrap_or_default();
+            let lead = first.strip_prefix("juhe-2fa: 错误：").unwrap_or_default();
+            assert!(chinese(lead), "{flags:?} {args:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("提示："),
+                "{flags:?} {args:?}: {}",
+                r.stderr
+            );
+        }
+        let en = run(bin().args(args));
+        assert_eq!(en.code, 2);
+        assert!(!chinese(&en.stderr), "{}", en.stderr);
+    }
+    // `--lang ZH` is Chinese, as JUHE_LANG=ZH is; --help is unchanged and exits 0.
+    let r = run(bin().args(["--lang", "ZH", "check", "--idcard", "110105199003071239"]));
+    assert!(r.stderr.starts_with("juhe-2fa: 错误："), "{}", r.stderr);
+    let help = run(bin().args(["--lang", "zh", "check", "--help"]));
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.contains("Usage: juhe-2fa check"),
+        "{}",
+        help.stdout
+    );
 }
 
 /// A job written in Chinese and resumed in English (and the other way round): each row keeps

@@ -198,6 +198,23 @@ fn verify_goes_through_the_proxy_and_trusts_the_ca_cert() {
         .args(["--retries", "0"])
         .args(verify_args(&net)));
     assert_eq!(r.code, 5, "{}", r.stderr);
+    // An empty JUHE_PROXY (as a template leaves it, or `JUHE_PROXY= juhe-2fa …` to turn it
+    // off) means no proxy, as an empty JUHE_LANG means no language; so does `--proxy ""`.
+    for (env, flag) in [
+        ("", None),
+        (" ", None),
+        ("http://ops:hunter2@127.0.0.1:1", Some("")),
+    ] {
+        let before = net.tunnels();
+        let mut cmd = bin();
+        cmd.env("JUHE_PROXY", env).args(["--ca-cert", net.ca()]);
+        if let Some(flag) = flag {
+            cmd.args(["--proxy", flag]);
+        }
+        let r = run(cmd.args(verify_args(&net)));
+        assert_eq!(r.code, 0, "{env:?} {flag:?}: {}", r.stderr);
+        assert_eq!(net.tunnels(), before, "direct");
+    }
     // The help never shows JUHE_PROXY's value.
     let help = run(bin()
         .env("JUHE_PROXY", net.proxy())
@@ -236,6 +253,14 @@ fn bad_network_settings_are_configuration_errors() {
     let not_pem = dir.path().join("ca.der");
     std::fs::write(&not_pem, b"\x30\x82\x01\x0a not a pem").unwrap();
     let missing = dir.path().join("missing.pem");
+    // PEM armour around bytes that are no certificate: refused up front, whichever client
+    // (one would refuse it only when it builds, the other only when it connects).
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec!["--no-built-in-roots".into()],
@@ -257,6 +282,19 @@ fn bad_network_settings_are_configuration_errors() {
             vec!["--ca-cert".into(), not_pem.display().to_string()],
             format!("--ca-cert {} holds no PEM certificate", not_pem.display()),
         ),
+        (
+            vec!["--ca-cert".into(), junk.display().to_string()],
+            format!("--ca-cert {} holds no PEM certificate", junk.display()),
+        ),
+        (
+            vec![
+                "--ca-cert".into(),
+                junk.display().to_string(),
+                "--client".into(),
+                "blocking".into(),
+            ],
+            format!("--ca-cert {} holds no PEM certificate", junk.display()),
+        ),
     ];
     for (flags, expected) in &cases {
         for lang in ["en", "zh"] {
@@ -277,6 +315,21 @@ fn bad_network_settings_are_configuration_errors() {
             }
             assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
         }
+    }
+    // A password with characters a URL cannot hold as they are: the hint says how to write
+    // them (percent-encoded, as both clients decode them), and never repeats the password.
+    for lang in ["en", "zh"] {
+        let r = run(bin()
+            .args([
+                "--lang",
+                lang,
+                "--proxy",
+                "http://ops:hünter2@proxy.corp:3128",
+            ])
+            .args(verify_args(&net)));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("%40"), "{}", r.stderr);
+        assert!(!r.stderr.contains("hünter2"), "{}", r.stderr);
     }
     assert_eq!(net.tunnels(), 0);
     assert_eq!(net.sandbox.stats().requests, 0);
@@ -338,5 +391,105 @@ fn doctor_reports_the_proxy_masked_and_the_ca() {
     assert_eq!(value["built_in_roots"], true);
     for out in [&r, &zh, &json] {
         assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+    }
+}
+
+/// A proxy that fails the CONNECT in a way that, after a request, would mean "maybe sent": it
+/// resets the connection, or answers with something that is not HTTP. Nothing of the request
+/// can have left (the tunnel was never made), so both clients call it unbilled — retried, and
+/// `doctor` does not say "may have been billed".
+#[test]
+fn a_proxy_that_breaks_the_connect_is_unbilled() {
+    for reset in [true, false] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let proxy = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = proxy.local_addr().unwrap().port();
+        let connects = Arc::new(AtomicU32::new(0));
+        let count = connects.clone();
+        rt.spawn(async move {
+            while let Ok((mut client, _)) = proxy.accept().await {
+                let head = read_head(&mut client).await;
+                if head.starts_with("CONNECT ") {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                if reset {
+                    let _ = client.set_zero_linger();
+                } else {
+                    let _ = client.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+                }
+                drop(client);
+            }
+        });
+        let (idcard, mobile) = demo::MATCH;
+        let proxy_url = format!("http://ops:hunter2@127.0.0.1:{port}");
+        // An https API: both clients open a CONNECT tunnel.
+        let base = ["--base-url", "https://localhost:9", "--key", demo::API_KEY];
+        for client in ["async", "blocking"] {
+            let before = connects.load(Ordering::SeqCst);
+            let r = run(bin()
+                .args(base)
+                .args(["--proxy", &proxy_url, "--client", client, "--retries", "1"])
+                .args(["verify", "--idcard", idcard, "--mobile", mobile]));
+            assert_eq!(r.code, 5, "{reset} {client}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("the request was not sent"),
+                "{reset} {client}: {}",
+                r.stderr
+            );
+            assert!(
+                !r.stderr.contains("may have"),
+                "{reset} {client}: {}",
+                r.stderr
+            );
+            // Unbilled, so retried.
+            assert_eq!(
+                connects.load(Ordering::SeqCst),
+                before + 2,
+                "{reset} {client}"
+            );
+            assert!(!r.stderr.contains("hunter2"));
+        }
+        let r = run(bin()
+            .args(base)
+            .args(["--proxy", &proxy_url, "--json"])
+            .args(["doctor", "--idcard", idcard, "--mobile", mobile, "--yes"]));
+        assert_eq!(r.code, 5, "{reset}: {}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("may have"), "{reset}: {}", r.stdout);
+        assert!(!r.stdout.contains("hunter2"));
+        // A request that never left is not counted as a call sent.
+        let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(report["calls"], 0, "{reset}: {}", r.stdout);
+    }
+}
+
+/// A CA file as people have them: a key before the certificate (a file kept with its key),
+/// CRLF line ends (saved on Windows), a bundle of two. Both clients take each the same way.
+#[test]
+fn ca_files_as_people_have_them_work_with_both_clients() {
+    let net = Net::start();
+    let ca = std::fs::read_to_string(net.ca()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("key-and-cert.pem", format!("{key}{ca}")),
+        ("crlf.pem", ca.replace('\n', "\r\n")),
+        ("bundle.pem", format!("{}{ca}", test_ca().0)),
+    ];
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        for client in ["async", "blocking"] {
+            let r = run(bin()
+                .args(["--proxy", &net.proxy(), "--no-built-in-roots"])
+                .args(["--ca-cert", path.to_str().unwrap(), "--client", client])
+                .args(verify_args(&net)));
+            assert_eq!(r.code, 0, "{name} {client}: {}", r.stderr);
+        }
     }
 }

@@ -210,6 +210,74 @@ fn check_reads_xlsx_and_names_number_cells() {
     );
 }
 
+/// `check` names a number cell under its own column, and still checks the other column: an
+/// ID stored as a number does not make the (text) mobile "stored as a number", nor the
+/// other way round; with both stored as numbers, both are named. In both languages; `--json`
+/// says which field is invalid.
+#[test]
+fn check_names_each_number_cell_under_its_own_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.xlsx");
+    let (idcard, mobile) = demo::MATCH;
+    let rows = vec![
+        vec![text("idcard"), text("mobile")],
+        vec![Cell::Number(1.101_051_990_030_712e17), text(mobile)],
+        vec![text(idcard), Cell::Number(13_012_345_678.0)],
+        vec![
+            Cell::Number(1.101_051_990_030_712e17),
+            Cell::Number(13_012_345_678.0),
+        ],
+    ];
+    workbook(&input, vec![sheet("Sheet1", &rows)]);
+    let input_arg = input.to_str().unwrap();
+    for (lang, id, mob, id_cell, mob_cell) in [
+        (
+            "en",
+            "idcard: ",
+            "mobile: ",
+            "the idcard cell",
+            "the mobile cell",
+        ),
+        (
+            "zh",
+            "身份证号：",
+            "手机号：",
+            "idcard 单元格",
+            "mobile 单元格",
+        ),
+    ] {
+        let run = common::run(common::bin().args(["--lang", lang, "check", "--input", input_arg]));
+        assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let (two, three, four) = (lines[0], lines[1], lines[2]);
+        assert!(two.contains(&format!("{id}{id_cell}")), "{two}");
+        assert!(!two.contains(mob_cell) && !two.contains(mob), "{two}");
+        assert!(three.contains(&format!("{mob}{mob_cell}")), "{three}");
+        assert!(!three.contains(id_cell) && !three.contains(id), "{three}");
+        assert!(four.contains(&format!("{id}{id_cell}")), "{four}");
+        assert!(four.contains(&format!("{mob}{mob_cell}")), "{four}");
+    }
+    let run = common::run(common::bin().args(["--json", "check", "--input", input_arg]));
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let valid = |l: &serde_json::Value| (l["idcard_valid"].clone(), l["mobile_valid"].clone());
+    assert_eq!(valid(&lines[0]), (false.into(), true.into()));
+    assert_eq!(valid(&lines[1]), (true.into(), false.into()));
+    assert_eq!(valid(&lines[2]), (false.into(), false.into()));
+    assert_eq!(lines[1]["carrier"], "unknown");
+    assert!(
+        lines[2]["mobile_error"]
+            .as_str()
+            .unwrap()
+            .contains("the mobile cell"),
+        "{}",
+        run.stdout
+    );
+}
+
 const ROWS: usize = 60;
 
 fn run_batch(sb: &BlockingSandbox, input: &Path, output: &Path) -> std::process::Child {

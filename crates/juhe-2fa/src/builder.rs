@@ -505,7 +505,7 @@ impl ClientBuilder {
         let config = self.transport.clone();
         let transport =
             juhe_transport::ReqwestTransport::new(&config).map_err(|e| Error::Config {
-                problem: "the HTTP client could not be set up".into(),
+                problem: "the transport settings (proxy, root certificates) were refused".into(),
                 source: Some(Box::new(e)),
             })?;
         self.build_with_transport(transport)
@@ -550,7 +550,7 @@ impl ClientBuilder {
     pub fn build_blocking(self) -> Result<BlockingClient, Error> {
         let transport =
             juhe_transport::UreqTransport::new(&self.transport).map_err(|e| Error::Config {
-                problem: "the HTTP client could not be set up".into(),
+                problem: "the transport settings (proxy, root certificates) were refused".into(),
                 source: Some(Box::new(e)),
             })?;
         self.build_blocking_with_transport(transport)

@@ -96,7 +96,9 @@ impl Hint {
             Hint::Ambiguous => {
                 "the request may have been billed; check the order before sending it again"
             }
-            Hint::Unbilled => "check the network, the base URL and the timeout",
+            Hint::Unbilled => {
+                "check the network, the proxy (--proxy / JUHE_PROXY) if one is set, the base URL and the timeout"
+            }
             Hint::Budget => {
                 "the budget resets at the time given; raise it only if the spend is intended"
             }
@@ -117,7 +119,9 @@ impl Hint {
             Hint::RateLimited => "请降低请求速度（限速，例如 --qps）或稍候；额度会重置",
             Hint::NotUnicom => "本接口只核验中国联通号码",
             Hint::Ambiguous => "该请求可能已计费；再次发送前请先核对订单",
-            Hint::Unbilled => "请检查网络、接口地址（--base-url）和超时设置",
+            Hint::Unbilled => {
+                "请检查网络、代理（--proxy / JUHE_PROXY，如有设置）、接口地址（--base-url）和超时设置"
+            }
             Hint::Budget => "预算会在所示时间重置；只有确需多花费时才调高预算",
             Hint::CallerRate => "该调用方每秒发送的核验超过了它的 qps 限额：请放慢",
             Hint::Config => "请修正上面指出的配置",

@@ -76,6 +76,9 @@ pub struct Row {
     pub mobile: Option<String>,
     /// Why the row could not be read as a pair, if so.
     pub malformed: Option<Malformed>,
+    /// When `malformed` is about the `idcard` field and the `mobile` field could not be read
+    /// either (an .xlsx row with both stored as numbers), why: `check` names each field.
+    pub mobile_malformed: Option<Malformed>,
     /// The whole record, to write it back out.
     pub passthrough: Passthrough,
     /// The record's bytes as they were in the file, without its line end (empty for .xlsx).
@@ -116,6 +119,7 @@ impl fmt::Debug for Row {
             .field("idcard", &idcard)
             .field("mobile", &mobile)
             .field("malformed", &self.malformed)
+            .field("mobile_malformed", &self.mobile_malformed)
             .field("passthrough", &self.passthrough)
             .field("raw", &format_args!("<{} bytes>", self.raw.len()))
             .field("line_end", &self.line_end)
@@ -583,21 +587,15 @@ fn next_sheet_row(sheet: &mut Sheet, number: &mut u64) -> Option<Row> {
         }
         *number += 1;
         let cells: Vec<&Data> = sheet.cells(r).collect();
-        let mut malformed = None;
-        let mut take = |i: usize, name: &'static str| match number_cell(cells[i], name) {
-            Ok(text) => Some(text),
-            Err(reason) => {
-                malformed.get_or_insert(reason);
-                None
-            }
-        };
-        let idcard = take(sheet.idcard, "idcard");
-        let mobile = take(sheet.mobile, "mobile");
+        let (idcard, id_problem) = split(number_cell(cells[sheet.idcard], "idcard"));
+        let (mobile, mobile_problem) = split(number_cell(cells[sheet.mobile], "mobile"));
+        let (malformed, mobile_malformed) = problems(id_problem, mobile_problem);
         return Some(Row {
             number: *number,
             idcard,
             mobile,
             malformed,
+            mobile_malformed,
             passthrough: Passthrough::Cells(cells.into_iter().map(cell_text).collect()),
             raw: Vec::new(),
             line_end: b"",
@@ -645,6 +643,7 @@ fn next_jsonl(
                 idcard: None,
                 mobile: None,
                 malformed: Some(Malformed::NotUtf8),
+                mobile_malformed: None,
                 passthrough: Passthrough::RawBytes(line.trim_ascii().to_vec()),
                 raw: Vec::new(),
                 line_end: b"",
@@ -675,37 +674,54 @@ fn csv_row(number: u64, record: csv::ByteRecord, columns: Columns, encoding: Det
             .get(i)
             .map(|f| encoding.decode(f).map(|t| t.into_owned()).ok_or(()))
     };
-    let mut malformed = None;
+    let take = |i: usize, column: &'static str| match field(i) {
+        Some(Ok(value)) => Ok(value),
+        Some(Err(())) => Err(Malformed::NotText {
+            column,
+            encoding: encoding.name(),
+        }),
+        None => Err(Malformed::NoField { column }),
+    };
+    let (idcard, id_problem) = split(take(idcard, "idcard"));
+    let (mobile, mobile_problem) = split(take(mobile, "mobile"));
+    let (mut malformed, mut mobile_malformed) = problems(id_problem, mobile_problem);
     if record.len() != width {
+        // The whole record is off: that is its reason, before either field's.
         malformed = Some(Malformed::FieldCount {
             found: record.len(),
             width,
         });
+        mobile_malformed = None;
     }
-    let mut take = |i: usize, column: &'static str| match field(i) {
-        Some(Ok(value)) => Some(value),
-        Some(Err(_)) => {
-            malformed.get_or_insert(Malformed::NotText {
-                column,
-                encoding: encoding.name(),
-            });
-            None
-        }
-        None => {
-            malformed.get_or_insert(Malformed::NoField { column });
-            None
-        }
-    };
-    let idcard = take(idcard, "idcard");
-    let mobile = take(mobile, "mobile");
     Row {
         number,
         idcard,
         mobile,
         malformed,
+        mobile_malformed,
         passthrough: Passthrough::Csv(record),
         raw: Vec::new(),
         line_end: b"",
+    }
+}
+
+/// A field's text, or why it has none.
+fn split(field: Result<String, Malformed>) -> (Option<String>, Option<Malformed>) {
+    match field {
+        Ok(text) => (Some(text), None),
+        Err(problem) => (None, Some(problem)),
+    }
+}
+
+/// `Row::malformed` and `Row::mobile_malformed` from each field's problem: the first is the
+/// row's reason; the mobile's is kept apart only when the ID card has one too.
+fn problems(
+    idcard: Option<Malformed>,
+    mobile: Option<Malformed>,
+) -> (Option<Malformed>, Option<Malformed>) {
+    match idcard {
+        Some(idcard) => (Some(idcard), mobile),
+        None => (mobile, None),
     }
 }
 
@@ -738,6 +754,7 @@ fn json_row(number: u64, text: &str) -> Row {
                 idcard,
                 mobile,
                 malformed,
+                mobile_malformed: None,
                 passthrough: Passthrough::Json(map),
                 raw: Vec::new(),
                 line_end: b"",
@@ -752,6 +769,7 @@ fn json_row(number: u64, text: &str) -> Row {
             } else {
                 Malformed::NotJson
             }),
+            mobile_malformed: None,
             passthrough: Passthrough::RawLine(text.to_owned()),
             raw: Vec::new(),
             line_end: b"",

@@ -58,6 +58,6 @@ pub use fate::{RowFate, row_fate};
 pub use input::{Format, Header, Passthrough, Row, RowReader, count_rows};
 pub use job::{Event, Job, OpenJob};
 pub use journal::{Entry, RowResult, State, Status, read_journal};
-pub use messages::{Lang, Malformed};
+pub use messages::{Lang, Malformed, error_zh};
 pub use stop::StopHandle;
 pub use tally::{Counts, Origin, Summary};

@@ -102,8 +102,7 @@ pub(crate) fn is_copy_note(text: &str) -> bool {
 }
 
 /// A failed check's reason: in English the vendor's reason (for an API answer) or the error
-/// chain; in Chinese the vendor's reason (it is Chinese) or the SDK's Chinese message with the
-/// technical detail after it.
+/// chain; in Chinese the vendor's reason (it is Chinese) or [`error_zh`].
 pub(crate) fn failure(error: &juhe_2fa::Error, lang: Lang) -> String {
     match (error, lang) {
         (juhe_2fa::Error::Api { reason, .. }, Lang::En) => reason.clone(),
@@ -112,12 +111,38 @@ pub(crate) fn failure(error: &juhe_2fa::Error, lang: Lang) -> String {
         }
         (juhe_2fa::Error::InvalidInput(e), Lang::Zh) => e.message_zh(),
         (other, Lang::En) => crate::error_chain(other),
-        (other, Lang::Zh) => format!(
-            "{}（{}）",
-            other.message_zh().trim_end_matches('。'),
-            crate::error_chain(other)
-        ),
+        (other, Lang::Zh) => error_zh(other),
     }
+}
+
+/// A failed check for the operator running a job or a command, in Chinese: what happened
+/// (the budget is spent, it was not billed, it may have been billed…) with the technical
+/// detail (the error chain) in brackets. The SDK's `message_zh` is for the person being
+/// verified ("请稍后再试", "请先联系我们"): it leads only where it says what is wrong with the
+/// numbers or what the API answered.
+pub fn error_zh(error: &juhe_2fa::Error) -> String {
+    use juhe_2fa::{ErrorClass as C, ErrorKind as K};
+    let public = || error.message_zh().trim_end_matches('。').to_owned();
+    let lead = match error.class() {
+        _ if matches!(error, juhe_2fa::Error::Deadline { .. }) => {
+            "已到 --deadline 规定的时间，核验未完成，未计费".to_owned()
+        }
+        _ if error.likely_key_material() => "接口无法读取加密的字段，可能是密钥配置有误".to_owned(),
+        C::Api(code) => match code.kind() {
+            K::InvalidInput | K::UnsupportedNumber | K::NoRecord => public(),
+            K::Transient => "接口暂时故障".to_owned(),
+            K::RateLimited => "接口限速或额度已用完".to_owned(),
+            K::Credential => "接口拒绝了 API 密钥".to_owned(),
+            K::Disabled => "密钥、IP 或接口已被聚合封禁".to_owned(),
+            _ => "接口返回错误".to_owned(),
+        },
+        C::Rejected | C::Cancelled => public(),
+        C::Unbilled => "核验未完成，未计费".to_owned(),
+        C::Ambiguous => "没有收到可读的答复，该请求可能已计费".to_owned(),
+        C::Budget => "花费预算已用完，未发送".to_owned(),
+        C::Config => "配置错误".to_owned(),
+    };
+    format!("{lead}（{}）", crate::error_chain(error))
 }
 
 /// Why a failure stopped the job, in Chinese: an API answer with its code (the English is the
@@ -214,6 +239,22 @@ pub enum Malformed {
 }
 
 impl Malformed {
+    /// The field it is about (`idcard` or `mobile`), or `None` when it is about the whole
+    /// record (its number of fields, or a line that is not JSON or not UTF-8).
+    pub fn column(&self) -> Option<&'static str> {
+        match self {
+            Malformed::NotText { column, .. }
+            | Malformed::NoField { column }
+            | Malformed::NumberCell { column }
+            | Malformed::NotTextCell { column, .. }
+            | Malformed::NoJsonString { column } => Some(column),
+            Malformed::FieldCount { .. }
+            | Malformed::NotJsonObject
+            | Malformed::NotJson
+            | Malformed::NotUtf8 => None,
+        }
+    }
+
     /// The text in `lang`.
     pub fn text(&self, lang: Lang) -> String {
         match lang {

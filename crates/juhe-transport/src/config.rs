@@ -112,3 +112,42 @@ impl fmt::Debug for TransportConfig {
             .finish()
     }
 }
+
+/// The certificates of [`TransportConfig::root_certificates`], as every backend reads them:
+/// the `CERTIFICATE` blocks of each PEM text (other blocks, such as a private key kept in the
+/// same file, are skipped); a text without one, or with one that is not a certificate, is an
+/// error.
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+pub(crate) fn extra_roots(
+    config: &TransportConfig,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, crate::TransportError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = Vec::new();
+    for pem in &config.root_certificates {
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| bad_root())?;
+        // Each must be a trust anchor (base64 in PEM armour may be no X.509): refused here,
+        // when the client is built, whichever the backend.
+        let usable = certs.iter().all(|c| {
+            rustls::RootCertStore::empty()
+                .add(c.clone().into_owned())
+                .is_ok()
+        });
+        if certs.is_empty() || !usable {
+            return Err(bad_root());
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
+}
+
+/// A root certificate that cannot be used.
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+pub(crate) fn bad_root() -> crate::TransportError {
+    crate::TransportError::not_sent(
+        crate::NotSentReason::Setup,
+        Some("a root certificate is not a PEM X.509 certificate".into()),
+    )
+}

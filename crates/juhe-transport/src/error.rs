@@ -48,7 +48,9 @@ impl fmt::Display for NotSentReason {
             NotSentReason::Tls => "the TLS handshake failed",
             NotSentReason::Proxy => "the proxy failed",
             NotSentReason::InvalidRequest => "the request is invalid (check the base URL)",
-            NotSentReason::Setup => "the HTTP client could not be set up (check the proxy URL)",
+            NotSentReason::Setup => {
+                "the HTTP client could not be set up (check the proxy URL and the root certificates)"
+            }
             NotSentReason::ConnectionClosed => {
                 "the connection closed before the request was written"
             }

@@ -124,10 +124,12 @@ impl fmt::Display for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let credentials = if self.credentials { "[redacted]@" } else { "" };
         let host = &self.host;
+        // The scheme as written (lower case): `socks5h` stays `socks5h`.
+        let scheme = self.url.split_once("://").map_or("", |(s, _)| s);
         write!(
             f,
             "{}://{credentials}{host}:{}",
-            self.scheme.as_str(),
+            scheme.to_ascii_lowercase(),
             self.port
         )
     }
@@ -185,5 +187,8 @@ mod tests {
         assert!(!format!("{proxy:?}").contains("hunter2"));
         assert!(!format!("{proxy:?}").contains("alice"));
         assert_eq!(proxy.url(), "socks5://alice:hunter2@10.1.2.3:1080");
+        // socks5h (the proxy resolves the name) shows as written, not as socks5.
+        let remote = Proxy::parse("SOCKS5H://alice:hunter2@proxy.corp").unwrap();
+        assert_eq!(remote.to_string(), "socks5h://[redacted]@proxy.corp:1080");
     }
 }

@@ -16,31 +16,14 @@ pub struct ReqwestTransport(reqwest::Client);
 
 /// Trusted roots: Mozilla's (unless turned off) and the configured extra ones.
 fn roots(config: &TransportConfig) -> Result<rustls::RootCertStore, TransportError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     if config.built_in_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    for pem in &config.root_certificates {
-        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| bad_root())?;
-        if certs.is_empty() {
-            return Err(bad_root());
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|_| bad_root())?;
-        }
+    for cert in crate::config::extra_roots(config)? {
+        roots.add(cert).map_err(|_| crate::config::bad_root())?;
     }
     Ok(roots)
-}
-
-fn bad_root() -> TransportError {
-    TransportError::not_sent(
-        NotSentReason::Setup,
-        Some("a root certificate is not a PEM X.509 certificate".into()),
-    )
 }
 
 fn tls_config(config: &TransportConfig) -> Result<rustls::ClientConfig, TransportError> {

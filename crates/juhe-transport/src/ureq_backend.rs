@@ -25,7 +25,7 @@ impl UreqTransport {
             ),
             None => None,
         };
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .tls_config(tls_config(config)?)
             .http_status_as_error(false)
             .max_redirects(0)
@@ -35,25 +35,52 @@ impl UreqTransport {
             .max_idle_age(config.idle_timeout)
             .user_agent(config.user_agent.as_str())
             .proxy(proxy)
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            Connecting::default(),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
         Ok(UreqTransport(agent))
     }
 }
 
+/// ureq's own connectors (SOCKS, the proxy's CONNECT, TCP, TLS) with their failures marked as
+/// [`WhileConnecting`]: ureq writes nothing of the request before the connection is made, so a
+/// failure there was not sent, whatever it looks like. A proxy that resets the CONNECT or
+/// answers it with something that is not HTTP gives an I/O or protocol error that after a
+/// request would mean "maybe sent" (and a batch row `unknown`). `ureq::unversioned` may change
+/// in a minor release: tests/backends.rs (`a_broken_connect_through_the_proxy_was_not_sent`)
+/// shows whether it still holds.
+#[derive(Debug, Default)]
+struct Connecting(ureq::unversioned::transport::DefaultConnector);
+
+impl ureq::unversioned::transport::Connector for Connecting {
+    type Out = Box<dyn ureq::unversioned::transport::Transport>;
+
+    fn connect(
+        &self,
+        details: &ureq::unversioned::transport::ConnectionDetails<'_>,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        self.0
+            .connect(details, chained)
+            .map_err(|e| ureq::Error::Other(Box::new(WhileConnecting(e))))
+    }
+}
+
+/// A failure of ureq's connectors, sorted by [`classify`] as never sent.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct WhileConnecting(ureq::Error);
+
 /// Trusted roots: Mozilla's (unless turned off) and the configured extra ones. ureq takes one
 /// list of certificates, so Mozilla's come as certificates (`webpki-root-certs`) when combined.
 fn tls_config(config: &TransportConfig) -> Result<ureq::tls::TlsConfig, TransportError> {
-    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
     if config.built_in_roots && config.root_certificates.is_empty() {
         return Ok(TlsConfig::builder().root_certs(RootCerts::WebPki).build());
     }
-    let bad_root = || {
-        TransportError::not_sent(
-            NotSentReason::Setup,
-            Some("a root certificate is not a PEM X.509 certificate".into()),
-        )
-    };
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     if config.built_in_roots {
         certs.extend(
@@ -62,18 +89,11 @@ fn tls_config(config: &TransportConfig) -> Result<ureq::tls::TlsConfig, Transpor
                 .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
         );
     }
-    for pem in &config.root_certificates {
-        let before = certs.len();
-        for item in ureq::tls::parse_pem(pem.as_bytes()) {
-            match item.map_err(|_| bad_root())? {
-                PemItem::Certificate(cert) => certs.push(cert.to_owned()),
-                _ => return Err(bad_root()),
-            }
-        }
-        if certs.len() == before {
-            return Err(bad_root());
-        }
-    }
+    certs.extend(
+        crate::config::extra_roots(config)?
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
+    );
     Ok(TlsConfig::builder()
         .root_certs(RootCerts::Specific(std::sync::Arc::new(certs)))
         .build())
@@ -88,6 +108,16 @@ fn classify(e: ureq::Error) -> TransportError {
     use ureq::Error as E;
     use ureq::Timeout as T;
     match e {
+        // Nothing is written before the connection is made: whatever failed, not sent.
+        E::Other(other) => match other.downcast::<WhileConnecting>() {
+            Ok(connecting) => match classify(connecting.0) {
+                TransportError::MaybeSent { source, .. } => {
+                    TransportError::not_sent(NotSentReason::Connect, source)
+                }
+                not_sent => not_sent,
+            },
+            Err(other) => TransportError::maybe_sent(MaybeSentReason::Io, Some(other)),
+        },
         E::BadUri(_) | E::Http(_) => TransportError::not_sent(NotSentReason::InvalidRequest, None),
         E::HostNotFound => TransportError::not_sent(NotSentReason::Dns, boxed(e)),
         E::ConnectionFailed => TransportError::not_sent(NotSentReason::Connect, boxed(e)),

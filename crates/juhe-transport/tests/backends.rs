@@ -317,3 +317,62 @@ fn read_request(stream: &mut std::net::TcpStream) -> String {
         }
     }
 }
+
+/// ureq tunnels through an HTTP proxy with CONNECT before it writes any of the request: a
+/// proxy that answers the CONNECT with something that is not HTTP, or resets it, fails the
+/// connection, so the request was not sent (after a request, the same errors mean maybe sent).
+#[test]
+fn a_broken_connect_through_the_proxy_was_not_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            let head = read_request(&mut stream);
+            assert!(head.starts_with("CONNECT "), "{head}");
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+        }
+    });
+    let cfg = config().with_proxy(Some(proxy.parse().unwrap()));
+    let ureq = UreqTransport::new(&cfg).unwrap();
+    for base in ["https://localhost:9", "http://127.0.0.1:9"] {
+        let err = ureq.send(check_request(base, false)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransportError::NotSent {
+                    reason: NotSentReason::Connect,
+                    ..
+                }
+            ),
+            "{base}: {err:?}"
+        );
+    }
+}
+
+/// An extra root that is no certificate (PEM armour around other bytes, or only a key) is
+/// refused when either backend is built, not later when one connects.
+#[test]
+fn both_backends_refuse_a_root_that_is_no_certificate() {
+    let junk = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    let key = "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for pem in [junk, key] {
+        let cfg = config().with_root_certificate(pem);
+        let setup = |e: TransportError| {
+            matches!(
+                e,
+                TransportError::NotSent {
+                    reason: NotSentReason::Setup,
+                    ..
+                }
+            )
+        };
+        assert!(setup(UreqTransport::new(&cfg).unwrap_err()), "{pem}");
+        let reqwest = rt.block_on(async { ReqwestTransport::new(&cfg) });
+        assert!(setup(reqwest.unwrap_err()), "{pem}");
+    }
+}

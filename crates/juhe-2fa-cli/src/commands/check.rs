@@ -39,62 +39,79 @@ fn problem(e: &ValidationError) -> String {
     }
 }
 
+/// One field of a row as `check` sees it.
+enum Field {
+    Valid,
+    Invalid(ValidationError),
+    /// The field could not be read (a number cell, not text in the encoding…).
+    Unreadable(Malformed),
+    Missing,
+}
+
+impl Field {
+    /// The problem in English (`--json`).
+    fn english(&self, column: &str) -> Option<String> {
+        match self {
+            Field::Valid => None,
+            Field::Invalid(e) => Some(e.to_string()),
+            Field::Unreadable(m) => Some(m.to_string()),
+            Field::Missing => Some(format!("no {column}")),
+        }
+    }
+
+    /// The problem in the run's language.
+    fn human(&self, column: &str) -> Option<String> {
+        match self {
+            Field::Valid => None,
+            Field::Invalid(e) => Some(problem(e)),
+            Field::Unreadable(m) => Some(m.text(Lang::current().batch())),
+            Field::Missing => Some(lang::check_missing(column)),
+        }
+    }
+}
+
 impl Verdict {
+    /// `malformed` is the row's reason, `mobile_malformed` the mobile field's when the first
+    /// is the ID card's (`juhe_batch::Row`).
     fn of(
         line: u64,
         idcard: Option<&str>,
         mobile: Option<&str>,
         malformed: Option<&Malformed>,
+        mobile_malformed: Option<&Malformed>,
     ) -> Verdict {
-        let missing =
-            |what: &str| malformed.map_or_else(|| format!("no {what}"), |m| m.to_string());
-        let missing_here = |what: &str| {
-            malformed.map_or_else(
-                || lang::check_missing(what),
-                |m| m.text(Lang::current().batch()),
-            )
+        // A field's own problem is that field's; one with the whole record is both fields'
+        // (a malformed record is rejected whole, whatever its fields say: one rule with batch).
+        let problem_of = |column: &str| {
+            malformed
+                .filter(|m| m.column().is_none_or(|c| c == column))
+                .or(mobile_malformed.filter(|_| column == "mobile"))
         };
-        // A malformed record is rejected whole, whatever its fields say (one rule with batch).
-        let (idcard, mobile) = if malformed.is_some() {
-            (None, None)
-        } else {
-            (idcard, mobile)
-        };
-        let id = idcard.map(IdCard::parse);
-        let mob = mobile.map(Mobile::parse);
-        let carrier = match &mob {
-            Some(Ok(m)) => m.carrier(),
+        let field =
+            |value: Option<&str>, column: &str, parse: &dyn Fn(&str) -> Option<ValidationError>| {
+                match (problem_of(column), value) {
+                    (Some(m), _) => Field::Unreadable(m.clone()),
+                    (None, Some(text)) => parse(text).map_or(Field::Valid, Field::Invalid),
+                    (None, None) => Field::Missing,
+                }
+            };
+        let id = field(idcard, "idcard", &|t| IdCard::parse(t).err());
+        let mob = field(mobile, "mobile", &|t| Mobile::parse(t).err());
+        let carrier = match (&mob, mobile) {
+            (Field::Valid, Some(m)) => Mobile::parse(m).map_or(Carrier::Unknown, |m| m.carrier()),
             _ => Carrier::Unknown,
-        };
-        let idcard_problem = match &id {
-            Some(Ok(_)) => None,
-            Some(Err(e)) => Some(problem(e)),
-            None => Some(missing_here("idcard")),
-        };
-        let mobile_problem = match &mob {
-            Some(Ok(_)) => None,
-            Some(Err(e)) => Some(problem(e)),
-            None => Some(missing_here("mobile")),
         };
         Verdict {
             line,
-            idcard_valid: matches!(id, Some(Ok(_))),
-            idcard_error: match id {
-                Some(Ok(_)) => None,
-                Some(Err(e)) => Some(e.to_string()),
-                None => Some(missing("idcard")),
-            },
-            mobile_valid: matches!(mob, Some(Ok(_))),
-            mobile_error: match mob {
-                Some(Ok(_)) => None,
-                Some(Err(e)) => Some(e.to_string()),
-                None => Some(missing("mobile")),
-            },
+            idcard_valid: matches!(id, Field::Valid),
+            idcard_error: id.english("idcard"),
+            mobile_valid: matches!(mob, Field::Valid),
+            mobile_error: mob.english("mobile"),
             carrier,
             supported: carrier.is_supported(),
             row_error: malformed.map(ToString::to_string),
-            idcard_problem,
-            mobile_problem,
+            idcard_problem: id.human("idcard"),
+            mobile_problem: mob.human("mobile"),
         }
     }
 
@@ -128,7 +145,7 @@ fn write_err(e: std::io::Error) -> CliError {
 }
 
 pub fn one(idcard: &str, mobile: &str, json: bool) -> Result<Exit, CliError> {
-    let v = Verdict::of(1, Some(idcard), Some(mobile), None);
+    let v = Verdict::of(1, Some(idcard), Some(mobile), None, None);
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer(&mut out, &v).map_err(|e| CliError::failure(e.to_string()))?;
@@ -155,6 +172,7 @@ pub fn file(
             row.idcard.as_deref(),
             row.mobile.as_deref(),
             row.malformed.as_ref(),
+            row.mobile_malformed.as_ref(),
         );
         rows += 1;
         if !v.valid() {

@@ -60,30 +60,23 @@ pub fn run(json: bool) -> Result<Exit, CliError> {
             .collect();
         crate::print_line(&serde_json::Value::Array(items).to_string());
     } else {
-        crate::print_line(
-            "juhe-2fa demo: an in-process sandbox, its demo key, keys and fixtures (no network)",
-        );
+        let (intro, header) = crate::lang::demo_intro();
+        crate::print_line(intro);
         crate::print_line("");
-        crate::print_line(&format!(
-            "{:<6} {:<9} {:<9} {:<24} {:>10}",
-            "mode", "client", "verdict", "order id", "latency"
-        ));
+        crate::print_line(header);
         for (mode, client, verdict, order_id, ms) in &rows {
             crate::print_line(&format!(
                 "{mode:<6} {client:<9} {verdict:<9} {order_id:<24} {ms:>7.1} ms"
             ));
         }
         crate::print_line("");
-        crate::print_line(&format!(
-            "{} requests, {} billed by the sandbox. The first request of each client includes connection setup.",
-            stats.requests, stats.billed
-        ));
-        crate::print_line(&format!(
-            "Next: `juhe-2fa sandbox`, then `juhe-2fa --base-url http://127.0.0.1:8080 --key {} verify --idcard {} --mobile {}`",
+        crate::print_line(&crate::lang::demo_summary(stats.requests, stats.billed));
+        crate::print_line(&crate::lang::demo_next(&format!(
+            "juhe-2fa --base-url http://127.0.0.1:8080 --key {} verify --idcard {} --mobile {}",
             demo::API_KEY,
             demo::MATCH.0,
             demo::MATCH.1
-        ));
+        )));
     }
     Ok(if all_ok { Exit::Ok } else { Exit::Failure })
 }

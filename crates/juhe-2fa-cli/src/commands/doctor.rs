@@ -93,7 +93,8 @@ fn candidate(name: &str, mode: Mode, flags: &str) -> Candidate {
     }
 }
 
-/// The blocking backend, counting what it sends and keeping the server's `Date` header.
+/// The blocking backend, counting what it sends (a request that surely never left, e.g. the
+/// proxy refused the tunnel, is not counted) and keeping the server's `Date` header.
 #[derive(Clone)]
 struct Recording {
     inner: Arc<UreqTransport>,
@@ -103,8 +104,14 @@ struct Recording {
 
 impl BlockingTransport for Recording {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        let response = self.inner.send(request)?;
+        let result = self.inner.send(request);
+        if result
+            .as_ref()
+            .map_or_else(TransportError::may_have_been_sent, |_| true)
+        {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        let response = result?;
         if let Some(date) = response.headers().get("date").and_then(|v| v.to_str().ok()) {
             *self.date.lock().unwrap_or_else(|e| e.into_inner()) = Some(date.to_owned());
         }
@@ -344,6 +351,8 @@ struct Report {
     rsa_bits: Option<usize>,
     clock_skew_s: Option<i64>,
     attempts: Vec<serde_json::Value>,
+    /// Each attempt's error as people read it, in the run's language (`attempts` is the JSON).
+    attempt_errors: Vec<Option<String>>,
     /// The proxy (credentials hidden), the `--ca-cert` files, whether the built-in roots are
     /// trusted.
     proxy: Option<String>,
@@ -391,6 +400,7 @@ impl Report {
             rsa_bits,
             clock_skew_s: None,
             attempts: Vec::new(),
+            attempt_errors: Vec::new(),
             proxy: None,
             ca_files: String::new(),
             built_in_roots: true,
@@ -428,6 +438,9 @@ impl Report {
             "scheme": c.name, "error_code": code, "verdict": verdict, "order_id": order_id,
             "billed": billed.json(), "error": result.as_ref().err().map(|e| chain(e)),
         }));
+        let error = result.as_ref().err();
+        self.attempt_errors
+            .push(error.map(|e| lang::check_error(e).0));
         match s {
             Step::Accepted => self.accepted = Some((c.name.clone(), c.flags.clone())),
             Step::Stop(exit, why) => self.stop = Some((*exit, why.clone())),
@@ -488,16 +501,14 @@ fn report(json: bool, r: &Report) -> Result<Exit, CliError> {
     if let Some(skew) = r.clock_skew_s {
         crate::print_line(&lang::doctor_clock(skew));
     }
-    for a in &r.attempts {
-        let answer = match (&a["error_code"], &a["error"]) {
+    for (a, error) in r.attempts.iter().zip(&r.attempt_errors) {
+        let answer = match (&a["error_code"], error) {
             (serde_json::Value::Number(n), _) if n.as_i64() == Some(0) => lang::doctor_billed(
                 a["verdict"].as_str().unwrap_or(""),
                 a["order_id"].as_str().unwrap_or(""),
             ),
-            (_, serde_json::Value::String(e)) if a["billed"] == "maybe" => {
-                lang::doctor_maybe_billed(e)
-            }
-            (_, serde_json::Value::String(e)) => e.clone(),
+            (_, Some(e)) if a["billed"] == "maybe" => lang::doctor_maybe_billed(e),
+            (_, Some(e)) => e.clone(),
             _ => String::new(),
         };
         crate::print_line(&lang::doctor_try(

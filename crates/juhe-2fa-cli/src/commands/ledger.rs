@@ -27,15 +27,14 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
         return Err(CliError::usage(
             "--caller selects records for `ledger export` and `ledger stats` only",
         )
-        .with_hint("leave --caller out of this `ledger` command"));
+        .with_hint(crate::lang::ledger_caller_hint()));
     }
     // Reading a ledger never creates one: a mistyped path is an error, not an empty report.
     let is_url = location.starts_with("postgres://") || location.starts_with("postgresql://");
     if !is_url && !std::path::Path::new(location).exists() {
-        return Err(CliError::usage(format!(
-            "no ledger at {}",
-            ledger_shown(location)
-        )));
+        return Err(CliError::usage(crate::lang::ledger_missing(&ledger_shown(
+            location,
+        ))));
     }
     let ledger = open_ledger(location)?;
     let failed = |e: juhe_ledger::LedgerError| CliError::failure(chain(&e));
@@ -53,7 +52,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
             let n = ledger
                 .export(*since, *until, caller, format, out)
                 .map_err(failed)?;
-            eprintln!("juhe-2fa: exported {n} record(s)");
+            eprintln!("juhe-2fa: {}", crate::lang::ledger_exported(n));
         }
         LedgerCommand::Stats => stats(&ledger, caller, global.json).map_err(failed)?,
         LedgerCommand::Find { idcard, mobile } => {
@@ -64,9 +63,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<Exit, CliError> {
             if global.json {
                 print_line(&json!({"purged": n, "older_than_days": older_than}).to_string());
             } else {
-                print_line(&format!(
-                    "purged {n} record(s) older than {older_than} day(s)"
-                ));
+                print_line(&crate::lang::ledger_purged(n, *older_than));
             }
         }
         LedgerCommand::Verify => return verify(&ledger, global.json),
@@ -88,7 +85,7 @@ fn stats(
         print_line(&serde_json::to_string(&rows).unwrap_or_default());
         return Ok(());
     }
-    print_line("day (UTC+8)  caller                checks  billed   maybe  rejected");
+    print_line(crate::lang::ledger_stats_header());
     for r in &rows {
         print_line(&format!(
             "{}   {:<20} {:>7} {:>7} {:>7} {:>9}",
@@ -110,7 +107,11 @@ fn find(ledger: &AuditLedger, idcard: &str, mobile: &str, json: bool) -> Result<
     ) {
         (Ok(i), Ok(m)) => (i, m),
         (Err(e), _) | (_, Err(e)) => {
-            crate::print_error(&e.to_string(), None);
+            let message = match crate::lang::Lang::current() {
+                crate::lang::Lang::En => e.to_string(),
+                crate::lang::Lang::Zh => e.message_zh(),
+            };
+            crate::print_error(&message, None);
             return Ok(Exit::Rejected);
         }
     };
@@ -125,11 +126,9 @@ fn find(ledger: &AuditLedger, idcard: &str, mobile: &str, json: bool) -> Result<
         });
         print_line(&value.to_string());
     } else {
-        print_line(&format!(
-            "{} / {}: {} check(s) recorded",
-            id.masked(),
-            m.masked(),
-            records.len()
+        print_line(&crate::lang::ledger_found(
+            &format!("{} / {}", id.masked(), m.masked()),
+            records.len(),
         ));
         for r in &records {
             print_line(&line(r));
@@ -139,19 +138,15 @@ fn find(ledger: &AuditLedger, idcard: &str, mobile: &str, json: bool) -> Result<
 }
 
 fn line(r: &Record) -> String {
-    format!(
-        "{}  caller: {}  purpose: {}  {} ({}), billed {}{}",
-        r.time,
-        r.caller.as_deref().unwrap_or("-"),
-        r.purpose.as_deref().unwrap_or("-"),
-        r.outcome,
-        r.mode,
-        r.billed,
-        r.order_id
-            .as_deref()
-            .map(|o| format!(", order {o}"))
-            .unwrap_or_default()
-    )
+    crate::lang::ledger_record(&crate::lang::LedgerRecord {
+        time: &r.time.to_string(),
+        caller: r.caller.as_deref().unwrap_or("-"),
+        purpose: r.purpose.as_deref().unwrap_or("-"),
+        outcome: &r.outcome.to_string(),
+        mode: &r.mode.to_string(),
+        billed: &r.billed.to_string(),
+        order: r.order_id.as_deref(),
+    })
 }
 
 fn verify(ledger: &AuditLedger, json: bool) -> Result<Exit, CliError> {
@@ -171,18 +166,10 @@ fn verify(ledger: &AuditLedger, json: bool) -> Result<Exit, CliError> {
         for p in &problems {
             print_line(p);
         }
-        print_line(&format!(
-            "{} record(s) in {} chain(s): {}",
+        print_line(&crate::lang::ledger_verified(
             report.records,
             report.chains,
-            if report.is_clean() {
-                "intact".to_owned()
-            } else {
-                format!(
-                    "{} problem(s): the ledger was tampered with",
-                    problems.len()
-                )
-            }
+            (!report.is_clean()).then_some(problems.len()),
         ));
     }
     let _ = std::io::stdout().flush();
