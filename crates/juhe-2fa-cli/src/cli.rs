@@ -689,7 +689,7 @@ mod tests {
                 .into_iter()
                 .filter(|c| not_applying(c, id).is_none())
                 .collect();
-            assert_eq!(taking, ["verify", "batch", "doctor"], "{id}");
+            assert_eq!(taking, ["verify", "batch", "doctor", "serve"], "{id}");
         }
         for id in &globals {
             assert_eq!(not_applying("verify", id), None, "{id}");
