@@ -178,6 +178,8 @@ pub(crate) struct Unit {
     pub(crate) window: i64,
     /// The store key when counted in the fleet's store.
     pub(crate) key: Option<String>,
+    /// The store's receipt of the spend that took it (see `StoreOp::Spend`).
+    pub(crate) receipt: Option<String>,
 }
 
 /// One caller's own limits, on top of the client's: a rate of checks (refused, not waited
@@ -351,6 +353,7 @@ impl Budgets {
                 budget: i,
                 window: window.index,
                 key: None,
+                receipt: None,
             });
         }
         Ok(units)

@@ -124,7 +124,10 @@ impl Client {
         #[cfg(feature = "redis")]
         if let Some(store) = &self.store {
             // A refund of nothing: a script run that changes nothing.
-            let ping = crate::fleet::StoreOp::Refund { keys: Vec::new() };
+            let ping = crate::fleet::StoreOp::Refund {
+                keys: Vec::new(),
+                receipt: None,
+            };
             store
                 .run(&ping)
                 .await

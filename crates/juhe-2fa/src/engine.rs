@@ -26,8 +26,8 @@ use crate::core::{Core, Prepared};
 use crate::fleet::{ClaimStep, Misconfigured, PairTurn, RateStep, StoreOp, StoreReply};
 use crate::ledger::{Context, Entry, Outcome};
 
-/// Budget counters in the fleet's store.
-type StoreKeys = Vec<String>;
+/// Budget counters in the fleet's store, and the receipt of the spend that took them.
+type StoreKeys = (Vec<String>, Option<String>);
 use crate::{Attempt, Error, Verification};
 
 /// What a driver does next.
@@ -146,6 +146,10 @@ pub(crate) struct Check<'c> {
     first: Option<Phase>,
     #[cfg(feature = "redis")]
     turn: Option<PairTurn>,
+    /// A refund sent to the store and not yet confirmed: handed to the keeper if the check
+    /// is dropped first (refunds are once per spend, so running it twice is harmless).
+    #[cfg(feature = "redis")]
+    refund_pending: Option<StoreKeys>,
 }
 
 impl<'c> Check<'c> {
@@ -199,6 +203,8 @@ impl<'c> Check<'c> {
             first,
             #[cfg(feature = "redis")]
             turn,
+            #[cfg(feature = "redis")]
+            refund_pending: None,
         })
     }
 
@@ -397,8 +403,9 @@ impl<'c> Check<'c> {
                 budgets.refund_local(std::slice::from_ref(unit));
             }
         }
+        let receipt = units.iter().find_map(|u| u.receipt.clone());
         let keys: Vec<String> = units.into_iter().filter_map(|u| u.key).collect();
-        (!keys.is_empty()).then_some(keys)
+        (!keys.is_empty()).then_some((keys, receipt))
     }
 
     /// The ledger's answer: to `Admit`, go on or refuse; to `Record`, only a warning.
@@ -498,8 +505,9 @@ impl<'c> Check<'c> {
             let keys = self.refund(billable);
             self.phase = Phase::Done(result);
             #[cfg(feature = "redis")]
-            if let Some(keys) = keys {
-                return Some(Step::Store(StoreOp::Refund { keys }));
+            if let Some((keys, receipt)) = keys {
+                self.refund_pending = Some((keys.clone(), receipt.clone()));
+                return Some(Step::Store(StoreOp::Refund { keys, receipt }));
             }
             #[cfg(not(feature = "redis"))]
             let _ = keys;
@@ -792,6 +800,9 @@ impl Check<'_> {
         if let Some(fleet) = self.fleet() {
             fleet.stored(&reply);
         }
+        if reply.is_ok() && matches!(self.phase, Phase::Done(_)) {
+            self.refund_pending = None;
+        }
         let refused = reply
             .as_ref()
             .err()
@@ -866,7 +877,10 @@ impl Drop for Check<'_> {
         };
         let _keys = self.refund(billable);
         #[cfg(feature = "redis")]
-        self.abandon_fleet(_keys);
+        {
+            let keys = _keys.or_else(|| self.refund_pending.take());
+            self.abandon_fleet(keys);
+        }
     }
 }
 
@@ -876,8 +890,8 @@ impl Check<'_> {
         let Some(fleet) = self.core.fleet.as_ref() else {
             return;
         };
-        if let Some(keys) = refund {
-            fleet.run_later(StoreOp::Refund { keys });
+        if let Some((keys, receipt)) = refund {
+            fleet.run_later(StoreOp::Refund { keys, receipt });
         }
         let Some(turn) = self.turn.as_ref() else {
             return;

@@ -281,6 +281,12 @@ impl FleetCore {
             return None;
         }
         let (mut keys, mut ttls, mut units, mut limits) = (vec![], vec![], vec![], vec![]);
+        let receipt = format!(
+            "{}:r:{:016x}{:016x}",
+            self.keys.budget(),
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
         // The client's budgets, then the caller's under its name: one atomic spend.
         let caller_prefix = caller.map(|(name, _)| format!("{}:caller:{name}", self.keys.budget()));
         let sets = [
@@ -300,13 +306,20 @@ impl FleetCore {
                     budget: i,
                     window: budget.period().window(now).index,
                     key: Some(key.clone()),
+                    receipt: Some(receipt.clone()),
                 });
                 keys.push(key);
                 ttls.push(ttl);
                 limits.push(budget.limit());
             }
         }
-        Some((StoreOp::Spend { keys, limits, ttls }, units))
+        let spend = StoreOp::Spend {
+            keys,
+            limits,
+            ttls,
+            receipt,
+        };
+        Some((spend, units))
     }
 
     /// The check's de-duplication turn, when de-duplicating.

@@ -145,7 +145,7 @@ return n
 /// A unit of every budget, or none. KEYS: the budgets' counters. ARGV: their limits, then
 /// their time to live in ms. Returns {0, used…}, or {i} when budget i is spent.
 const SPEND: &str = r"
-local n = #KEYS
+local n = #KEYS - 1
 local used = {0}
 for i = 1, n do
   local u = redis.call('INCR', KEYS[i])
@@ -156,16 +156,27 @@ for i = 1, n do
   end
   used[i + 1] = u
 end
+redis.call('SET', KEYS[n + 1], '1', 'PX', ARGV[2 * n + 1])
 return used
 ";
 
-/// Gives units back (never below zero). KEYS: the budgets' counters.
+/// Gives units back (never below zero), once per spend. KEYS: the budgets' counters, then the
+/// spend's receipt when ARGV[1] is 1: no receipt (never spent, or already refunded), no refund.
 const REFUND: &str = r"
-for i = 1, #KEYS do
+local n = #KEYS
+if ARGV[1] == '1' then
+  if redis.call('DEL', KEYS[n]) == 0 then return 0 end
+  n = n - 1
+end
+for i = 1, n do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
 return 0
 ";
+
+/// How long a spend's receipt waits for its refund: longer than a check lives after taking
+/// its units; a refund later than that is dropped (a unit kept, never one given twice).
+const RECEIPT_TTL: Duration = Duration::from_secs(600);
 
 /// How long a pair's key outlives its marker's expiry (at least; as long as answers are kept
 /// when that is longer), so that a dead holder's `s:` is still there to be read as ambiguous
@@ -360,16 +371,26 @@ impl Scripts {
     /// The budgets' operations.
     fn budget(&self, op: &StoreOp) -> ScriptInvocation<'_> {
         match op {
-            StoreOp::Spend { keys, limits, ttls } => {
+            StoreOp::Spend {
+                keys,
+                limits,
+                ttls,
+                receipt,
+            } => {
                 let mut call = self.spend.prepare_invoke();
-                call.key(keys);
+                call.key(keys).key(receipt);
                 call.arg(limits);
                 call.arg(ttls.iter().map(|t| millis(*t)).collect::<Vec<_>>());
+                call.arg(millis(RECEIPT_TTL));
                 call
             }
-            StoreOp::Refund { keys } => {
+            StoreOp::Refund { keys, receipt } => {
                 let mut call = self.refund.prepare_invoke();
                 call.key(keys);
+                match receipt {
+                    Some(receipt) => call.key(receipt).arg("1"),
+                    None => call.arg("0"),
+                };
                 call
             }
             other => self.invocation(other),
@@ -517,5 +538,57 @@ impl BlockingSharedStore for BlockingRedisStore {
             *slot = None;
         }
         reply(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(url: &str, key: &str) -> i64 {
+        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+        redis::cmd("GET")
+            .arg(key)
+            .query::<Option<i64>>(&mut connection)
+            .unwrap()
+            .unwrap_or(0)
+    }
+
+    /// A refund gives a spend's unit back once, and never a unit no spend took: a check
+    /// dropped while its spend was on the way must not lower another check's count.
+    #[test]
+    fn a_refund_needs_its_spends_receipt_and_happens_once() {
+        let redis = juhe_sandbox::RedisServer::start().unwrap();
+        let url = redis.url();
+        let store = BlockingRedisStore::new(&url, Duration::from_secs(2), &[]).unwrap();
+        let key = "b:test".to_owned();
+        let spend = |receipt: &str| {
+            store
+                .run(&StoreOp::Spend {
+                    keys: vec![key.clone()],
+                    limits: vec![5],
+                    ttls: vec![Duration::from_secs(60)],
+                    receipt: receipt.to_owned(),
+                })
+                .unwrap()
+        };
+        let refund = |receipt: &str| {
+            store
+                .run(&StoreOp::Refund {
+                    keys: vec![key.clone()],
+                    receipt: Some(receipt.to_owned()),
+                })
+                .unwrap()
+        };
+        assert_eq!(spend("b:r:1"), StoreReply::Ints(vec![0, 1]));
+        assert_eq!(spend("b:r:2"), StoreReply::Ints(vec![0, 2]));
+        refund("b:r:never-spent");
+        assert_eq!(counter(&url, &key), 2, "no receipt, no refund");
+        refund("b:r:1");
+        assert_eq!(counter(&url, &key), 1);
+        refund("b:r:1");
+        assert_eq!(counter(&url, &key), 1, "a refund happens once");
+        refund("b:r:2");
+        assert_eq!(counter(&url, &key), 0);
     }
 }

@@ -66,13 +66,20 @@ pub(crate) enum StoreOp {
     },
     /// Takes one unit of every budget (`keys`, each with its limit and time to live), or none:
     /// reply `[0, used…]`, or `[i]` when budget `i` (1-based) is spent.
+    /// `receipt` is a key the spend leaves behind (for a while) so that its refund happens
+    /// once, and only if the spend did.
     Spend {
         keys: Vec<String>,
         limits: Vec<u64>,
         ttls: Vec<Duration>,
+        receipt: String,
     },
-    /// Gives the units of a check that ended unbillable back.
-    Refund { keys: Vec<String> },
+    /// Gives the units of a check that ended unbillable back: only while the spend's receipt
+    /// is there (a check dropped while its spend was on the way may never have taken them).
+    Refund {
+        keys: Vec<String>,
+        receipt: Option<String>,
+    },
 }
 
 /// A store's reply: scripts return an integer or a string.
