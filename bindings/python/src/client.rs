@@ -138,7 +138,7 @@ fn options(
     rsa_public_key: Option<&Bound<'_, PyAny>>,
     timeout: Option<f64>,
     deadline: Option<f64>,
-    retries: Option<u32>,
+    retries: Option<&Bound<'_, PyAny>>,
     qps: Option<f64>,
     redis: Option<String>,
     ledger: Option<&Bound<'_, PyAny>>,
@@ -155,7 +155,7 @@ fn options(
         rsa_public_key: rsa_public_key.map(path_or_text).transpose()?,
         timeout,
         deadline,
-        retries,
+        retries: retries.map(retry_count).transpose()?,
         qps,
         redis,
         ledger: ledger.map(path_or_text).transpose()?,
@@ -167,6 +167,19 @@ fn options(
             Some(several) => several.extract()?,
         },
     })
+}
+
+/// `retries` as a count: a negative or huge int is a `ConfigError`, as every bad option is,
+/// not the conversion's `OverflowError`.
+fn retry_count(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    match value.extract::<u32>() {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(value.py()) => {
+            let problem =
+                crate::errors::config("retries must be a whole number from 0 to 4294967295");
+            Err(to_py_err(value.py(), &problem))
+        }
+        other => other,
+    }
 }
 
 /// A `str`, or an `os.PathLike` as its path text.
@@ -223,7 +236,7 @@ impl Client {
         rsa_public_key: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
-        retries: Option<u32>,
+        retries: Option<&Bound<'_, PyAny>>,
         qps: Option<f64>,
         redis: Option<String>,
         ledger: Option<&Bound<'_, PyAny>>,
@@ -331,7 +344,7 @@ impl AsyncClient {
         rsa_public_key: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
-        retries: Option<u32>,
+        retries: Option<&Bound<'_, PyAny>>,
         qps: Option<f64>,
         redis: Option<String>,
         ledger: Option<&Bound<'_, PyAny>>,

@@ -193,3 +193,31 @@ def test_the_gil_is_released_while_a_check_waits():
 def check_digit(first17):
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+
+
+def test_huge_timeouts_and_deadlines_mean_never(juhe_sandbox):
+    """Past the clock's range (1e19 s) they panicked in the engine and the HTTP backend."""
+    import asyncio
+
+    for options in ({"timeout": 1e19}, {"deadline": 1e19}, {"timeout": 1e19, "deadline": 1e19}):
+        assert client(juhe_sandbox, **options).verify(*MATCH).is_match
+        async_client = juhe_2fa.AsyncClient(
+            juhe_sandbox.api_key, base_url=juhe_sandbox.url, **options
+        )
+
+        async def check():
+            return await asyncio.wait_for(async_client.verify(*MATCH), 30)
+
+        assert asyncio.run(check()).is_match
+
+
+def test_out_of_range_counts_are_config_and_value_errors(juhe_sandbox):
+    for bad in (-1, 2**40, 2**70):
+        with pytest.raises(juhe_2fa.ConfigError) as caught:
+            client(juhe_sandbox, retries=bad)
+        assert "retries" in str(caught.value)
+        with pytest.raises(ValueError):
+            Sandbox(qps_limit=bad)
+    with pytest.raises(TypeError):
+        client(juhe_sandbox, retries="2")
+    assert client(juhe_sandbox, retries=0).verify(*MATCH).is_match
