@@ -316,3 +316,48 @@ where
     )?;
     Ok(future)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::{PyCFunction, PyDict, PyTuple};
+
+    #[test]
+    fn a_task_that_panics_raises_in_the_awaiting_code_instead_of_hanging() {
+        Python::initialize();
+        Python::attach(|py| {
+            let start = PyCFunction::new_closure(
+                py,
+                None,
+                None,
+                |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+                    let work = async { panic!("a bug") };
+                    awaitable(args.py(), work, |py, ()| Ok(py.None().into_bound(py)))
+                        .map(Bound::unbind)
+                },
+            )
+            .unwrap();
+            let globals = PyDict::new(py);
+            globals.set_item("start", start).unwrap();
+            let code = c"
+import asyncio
+async def main():
+    try:
+        await asyncio.wait_for(start(), 10)
+    except asyncio.TimeoutError:
+        return 'hung'
+    except BaseException as e:
+        return type(e).__name__
+outcome = asyncio.run(main())
+";
+            py.run(code, Some(&globals), None).unwrap();
+            let outcome: String = globals
+                .get_item("outcome")
+                .unwrap()
+                .unwrap()
+                .extract()
+                .unwrap();
+            assert_eq!(outcome, "PanicException");
+        });
+    }
+}
