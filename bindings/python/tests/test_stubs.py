@@ -55,7 +55,10 @@ def parameters(node):
 def test_constructors_take_what_the_stub_says(name):
     stub = {f.name: f for f in CLASSES[name].body if isinstance(f, ast.FunctionDef)}
     assert "__new__" in stub, f"{name}: a native class is made by __new__"
-    runtime = list(inspect.signature(getattr(_core, name)).parameters)
+    try:
+        runtime = list(inspect.signature(getattr(_core, name)).parameters)
+    except ValueError:  # CPython < 3.10 shows no signature for a native class (abi3)
+        pytest.skip("this Python shows no signature for native classes")
     assert parameters(stub["__new__"]) == runtime
 
 
