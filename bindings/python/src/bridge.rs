@@ -57,6 +57,17 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     }
 }
 
+/// Runs `future` on the module's runtime and waits for it, from any thread: also from one of
+/// the runtime's own (an `AsyncClient`'s `on_send` hook that makes or closes a `Sandbox`),
+/// where a plain `block_on` panics; there the worker hands its other tasks over first.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| runtime().handle().block_on(future))
+    } else {
+        runtime().block_on(future)
+    }
+}
+
 static ENTERED: AtomicUsize = AtomicUsize::new(0);
 static EXITING: AtomicBool = AtomicBool::new(false);
 

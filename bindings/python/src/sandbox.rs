@@ -130,7 +130,7 @@ impl Sandbox {
             builder = builder.faults(plan);
         }
         let handle = py
-            .detach(|| crate::bridge::runtime().block_on(builder.spawn()))
+            .detach(|| crate::bridge::block_on(builder.spawn()))
             .map_err(|e| sandbox_error(&e))?;
         Ok(Sandbox {
             url: handle.base_url(),
@@ -251,7 +251,7 @@ impl Sandbox {
         let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
         // A forked child's copy is dropped unwaited: the parent's server is the parent's to stop.
         if let Some(handle) = handle.filter(|_| self.pid == std::process::id()) {
-            py.detach(|| crate::bridge::runtime().block_on(handle.shutdown()));
+            py.detach(|| crate::bridge::block_on(handle.shutdown()));
         }
     }
 

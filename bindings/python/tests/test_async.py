@@ -166,3 +166,17 @@ def test_a_forked_child_runs_async_checks_and_sandboxes():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == ["child match match match", "parent 0"], run.stdout
+
+
+@pytest.mark.asyncio
+async def test_an_on_send_hook_may_make_and_close_a_sandbox(juhe_sandbox):
+    """The async client's hook runs on a runtime thread, where blocking on the runtime
+    panicked ("Cannot start a runtime from within a runtime")."""
+    made = []
+
+    def hook(attempt):
+        with Sandbox() as inner:
+            made.append(inner.url)
+
+    v = await client(juhe_sandbox).verify(*Sandbox.MATCH, on_send=hook)
+    assert v.is_match and len(made) == 1
