@@ -1,6 +1,7 @@
 //! `Client` (blocking, the GIL released while a check runs), `AsyncClient` (asyncio, on the
 //! module's tokio runtime) and `Verification`. Both drive the SDK's one engine.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -111,16 +112,40 @@ fn parsed(
     ))
 }
 
-/// Calls the Python pre-send hook: `False` or an exception cancels the attempt.
-fn call_hook(hook: &Py<PyAny>, attempt: juhe_2fa::Attempt) -> Result<(), juhe_2fa::BoxError> {
+/// Calls the Python pre-send hook: `False` or an exception cancels the attempt. A
+/// `KeyboardInterrupt` or `SystemExit` (not an `Exception`) is kept in `escaped`, to be
+/// raised instead of `CancelledError`: Ctrl-C in a hook must stop the program, not one check.
+fn call_hook(
+    hook: &Py<PyAny>,
+    attempt: juhe_2fa::Attempt,
+    escaped: &Mutex<Option<PyErr>>,
+) -> Result<(), juhe_2fa::BoxError> {
     crate::bridge::attach(|py| match hook.call1(py, (attempt.number(),)) {
         Ok(answer) if matches!(answer.extract::<bool>(py), Ok(false)) => {
             Err("on_send returned False".into())
         }
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("on_send raised {e}").into()),
+        Err(e) => {
+            let text = format!("on_send raised {e}");
+            if !e.is_instance_of::<pyo3::exceptions::PyException>(py) {
+                *escaped.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+            Err(text.into())
+        }
     })
     .unwrap_or_else(|| Err("the interpreter is exiting".into()))
+}
+
+/// The check's outcome as Python sees it: a `BaseException` that escaped the hook wins.
+fn outcome(
+    py: Python<'_>,
+    result: Result<Verification, juhe_2fa::Error>,
+    escaped: &Mutex<Option<PyErr>>,
+) -> PyResult<Verification> {
+    if let Some(e) = escaped.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    result.map_err(|e| to_py_err(py, &e))
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -282,16 +307,16 @@ impl Client {
     ) -> PyResult<Verification> {
         let (idcard, mobile) = (number_text(idcard)?, number_text(mobile)?);
         let started = Instant::now();
+        let escaped = Mutex::new(None);
         let result = py.detach(|| match &on_send {
             None => self.inner.verify(&idcard, &mobile),
             Some(hook) => parsed(&idcard, &mobile).and_then(|(i, m)| {
                 self.inner
-                    .verify_with(&i, &m, |attempt| call_hook(hook, attempt))
+                    .verify_with(&i, &m, |attempt| call_hook(hook, attempt, &escaped))
             }),
         });
-        result
-            .map(|v| Verification::new(v, started, &idcard, &mobile))
-            .map_err(|e| to_py_err(py, &e))
+        let result = result.map(|v| Verification::new(v, started, &idcard, &mobile));
+        outcome(py, result, &escaped)
     }
 
     /// Finishes the fleet's pending work (with `redis`), at most 2 s; nothing otherwise.
@@ -393,13 +418,17 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (idcard, mobile) = (number_text(idcard)?, number_text(mobile)?);
         let client = self.inner.clone();
+        let escaped = Arc::new(Mutex::new(None));
+        let escaped_in_hook = escaped.clone();
         let work = async move {
             let started = Instant::now();
             let result = match &on_send {
                 None => client.verify(&idcard, &mobile).await,
                 Some(hook) => match parsed(&idcard, &mobile) {
                     Ok((i, m)) => {
-                        let hook = |attempt| std::future::ready(call_hook(hook, attempt));
+                        let hook = |attempt| {
+                            std::future::ready(call_hook(hook, attempt, &escaped_in_hook))
+                        };
                         client.verify_with(&i, &m, hook).await
                     }
                     Err(e) => Err(e),
@@ -407,9 +436,8 @@ impl AsyncClient {
             };
             result.map(|v| Verification::new(v, started, &idcard, &mobile))
         };
-        crate::bridge::awaitable(py, work, |py, result| match result {
-            Ok(v) => Ok(Bound::new(py, v)?.into_any()),
-            Err(e) => Err(to_py_err(py, &e)),
+        crate::bridge::awaitable(py, work, move |py, result| {
+            Ok(Bound::new(py, outcome(py, result, &escaped)?)?.into_any())
         })
     }
 

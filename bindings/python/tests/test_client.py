@@ -226,3 +226,19 @@ def test_out_of_range_counts_are_config_and_value_errors(juhe_sandbox):
     with pytest.raises(TypeError):
         client(juhe_sandbox, retries="2")
     assert client(juhe_sandbox, retries=0).verify(*MATCH).is_match
+
+
+def test_ctrl_c_or_exit_in_on_send_is_not_turned_into_a_cancelled_check(juhe_sandbox):
+    """A KeyboardInterrupt or SystemExit raised by the hook propagates (it became a
+    CancelledError, an Exception, which a retry loop would swallow); nothing is sent."""
+    c = client(juhe_sandbox)
+    for escape in (KeyboardInterrupt, SystemExit):
+
+        def hook(attempt, escape=escape):
+            raise escape()
+
+        with pytest.raises(escape):
+            c.verify(*MATCH, on_send=hook)
+    with pytest.raises(juhe_2fa.CancelledError):
+        c.verify(*MATCH, on_send=lambda attempt: 1 / 0)
+    assert juhe_sandbox.stats()["requests"] == 0
