@@ -115,6 +115,7 @@ fn parsed(
 /// Calls the Python pre-send hook: `False` or an exception cancels the attempt. A
 /// `KeyboardInterrupt` or `SystemExit` (not an `Exception`) is kept in `escaped`, to be
 /// raised instead of `CancelledError`: Ctrl-C in a hook must stop the program, not one check.
+/// So is the `TypeError` for a hook that returns an awaitable (a coroutine function).
 fn call_hook(
     hook: &Py<PyAny>,
     attempt: juhe_2fa::Attempt,
@@ -123,6 +124,14 @@ fn call_hook(
     crate::bridge::attach(|py| match hook.call1(py, (attempt.number(),)) {
         Ok(answer) if matches!(answer.extract::<bool>(py), Ok(false)) => {
             Err("on_send returned False".into())
+        }
+        // A coroutine function: its answer would never be awaited (and is truthy).
+        Ok(answer) if answer.bind(py).hasattr("__await__").unwrap_or(false) => {
+            let _ = answer.call_method0(py, "close");
+            let problem = "on_send must be a plain function, not a coroutine function";
+            *escaped.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(pyo3::exceptions::PyTypeError::new_err(problem));
+            Err(problem.into())
         }
         Ok(_) => Ok(()),
         Err(e) => {

@@ -180,3 +180,19 @@ async def test_an_on_send_hook_may_make_and_close_a_sandbox(juhe_sandbox):
 
     v = await client(juhe_sandbox).verify(*Sandbox.MATCH, on_send=hook)
     assert v.is_match and len(made) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_coroutine_function_as_on_send_is_a_type_error(juhe_sandbox):
+    """Its coroutine was never awaited and, being truthy, let the request leave."""
+
+    async def hook(attempt):
+        return False
+
+    with pytest.raises(TypeError):
+        await client(juhe_sandbox).verify(*Sandbox.MATCH, on_send=hook)
+    with pytest.raises(TypeError):
+        juhe_2fa.Client(juhe_sandbox.api_key, base_url=juhe_sandbox.url).verify(
+            *Sandbox.MATCH, on_send=hook
+        )
+    assert juhe_sandbox.stats()["requests"] == 0
