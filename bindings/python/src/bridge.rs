@@ -23,16 +23,49 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
 /// The tokio runtime the module owns: the async client's requests, timers and Redis
-/// connections, and the sandbox's server. Made on first use.
+/// connections, and the sandbox's server. Made on first use, and again in a child process
+/// after `fork`: the parent's worker threads do not exist there, so a task spawned on its
+/// runtime would never run (an `await` or a sandbox that hangs forever). The parent's runtime
+/// is left alone in the child (its memory is a copy; dropping it would wait for threads that
+/// are not there).
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name("juhe-2fa")
-            .enable_all()
-            .build()
-            .expect("a tokio runtime (threads, epoll) can be made")
-    })
+    static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let current = *RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, runtime)) = current.filter(|(owner, _)| *owner == pid) {
+        return runtime;
+    }
+    // Made outside the lock: a fork while another thread holds it would leave it held in the
+    // child for ever.
+    let made = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("juhe-2fa")
+        .enable_all()
+        .build()
+        .expect("a tokio runtime (threads, epoll) can be made");
+    let mut current = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    match *current {
+        // Another thread made this process's runtime meanwhile: use it, stop ours.
+        Some((owner, runtime)) if owner == pid => {
+            made.shutdown_background();
+            runtime
+        }
+        _ => {
+            let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(made));
+            *current = Some((pid, runtime));
+            runtime
+        }
+    }
+}
+
+/// Runs `future` on the module's runtime and waits for it, from any thread: also from one of
+/// the runtime's own (an `AsyncClient`'s `on_send` hook that makes or closes a `Sandbox`),
+/// where a plain `block_on` panics; there the worker hands its other tasks over first.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| runtime().handle().block_on(future))
+    } else {
+        runtime().block_on(future)
+    }
 }
 
 static ENTERED: AtomicUsize = AtomicUsize::new(0);
@@ -226,6 +259,26 @@ fn queue_of(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<std::sync
     Ok(queue)
 }
 
+/// Settles a task's asyncio future if the task ends without a result: a panic in the work
+/// (a bug) raises `PanicException` in the awaiting code instead of leaving it waiting for
+/// ever. An aborted task (its future cancelled) queues this too; `drain` skips done futures.
+struct Unsettled(Option<(std::sync::Arc<Queue>, Py<PyAny>)>);
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Some((queue, future)) = self.0.take() {
+            queue.push(Pending {
+                future,
+                settle: Box::new(|_| {
+                    Err(pyo3::panic::PanicException::new_err(
+                        "the check stopped without a result (a bug in juhe_2fa)",
+                    ))
+                }),
+            });
+        }
+    }
+}
+
 /// Cancels the tokio task when its asyncio future is cancelled (a done-callback).
 #[pyclass(frozen)]
 struct AbortOnCancel(Mutex<Option<tokio::task::AbortHandle>>);
@@ -259,15 +312,63 @@ where
     let future_ref = future.clone().unbind();
     // No GIL on the runtime's threads: the result waits in the loop's queue.
     let task = runtime().spawn(async move {
+        let mut unsettled = Unsettled(Some((queue, future_ref)));
         let output = work.await;
-        queue.push(Pending {
-            future: future_ref,
-            settle: Box::new(move |py| done(py, output)),
-        });
+        if let Some((queue, future)) = unsettled.0.take() {
+            queue.push(Pending {
+                future,
+                settle: Box::new(move |py| done(py, output)),
+            });
+        }
     });
     future.call_method1(
         "add_done_callback",
         (AbortOnCancel(Mutex::new(Some(task.abort_handle()))),),
     )?;
     Ok(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::{PyCFunction, PyDict, PyTuple};
+
+    #[test]
+    fn a_task_that_panics_raises_in_the_awaiting_code_instead_of_hanging() {
+        Python::initialize();
+        Python::attach(|py| {
+            let start = PyCFunction::new_closure(
+                py,
+                None,
+                None,
+                |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+                    let work = async { panic!("a bug") };
+                    awaitable(args.py(), work, |py, ()| Ok(py.None().into_bound(py)))
+                        .map(Bound::unbind)
+                },
+            )
+            .unwrap();
+            let globals = PyDict::new(py);
+            globals.set_item("start", start).unwrap();
+            let code = c"
+import asyncio
+async def main():
+    try:
+        await asyncio.wait_for(start(), 10)
+    except asyncio.TimeoutError:
+        return 'hung'
+    except BaseException as e:
+        return type(e).__name__
+outcome = asyncio.run(main())
+";
+            py.run(code, Some(&globals), None).unwrap();
+            let outcome: String = globals
+                .get_item("outcome")
+                .unwrap()
+                .unwrap()
+                .extract()
+                .unwrap();
+            assert_eq!(outcome, "PanicException");
+        });
+    }
 }

@@ -1,6 +1,7 @@
 //! `Client` (blocking, the GIL released while a check runs), `AsyncClient` (asyncio, on the
 //! module's tokio runtime) and `Verification`. Both drive the SDK's one engine.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -111,16 +112,49 @@ fn parsed(
     ))
 }
 
-/// Calls the Python pre-send hook: `False` or an exception cancels the attempt.
-fn call_hook(hook: &Py<PyAny>, attempt: juhe_2fa::Attempt) -> Result<(), juhe_2fa::BoxError> {
+/// Calls the Python pre-send hook: `False` or an exception cancels the attempt. A
+/// `KeyboardInterrupt` or `SystemExit` (not an `Exception`) is kept in `escaped`, to be
+/// raised instead of `CancelledError`: Ctrl-C in a hook must stop the program, not one check.
+/// So is the `TypeError` for a hook that returns an awaitable (a coroutine function).
+fn call_hook(
+    hook: &Py<PyAny>,
+    attempt: juhe_2fa::Attempt,
+    escaped: &Mutex<Option<PyErr>>,
+) -> Result<(), juhe_2fa::BoxError> {
     crate::bridge::attach(|py| match hook.call1(py, (attempt.number(),)) {
         Ok(answer) if matches!(answer.extract::<bool>(py), Ok(false)) => {
             Err("on_send returned False".into())
         }
+        // A coroutine function: its answer would never be awaited (and is truthy).
+        Ok(answer) if answer.bind(py).hasattr("__await__").unwrap_or(false) => {
+            let _ = answer.call_method0(py, "close");
+            let problem = "on_send must be a plain function, not a coroutine function";
+            *escaped.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(pyo3::exceptions::PyTypeError::new_err(problem));
+            Err(problem.into())
+        }
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("on_send raised {e}").into()),
+        Err(e) => {
+            let text = format!("on_send raised {e}");
+            if !e.is_instance_of::<pyo3::exceptions::PyException>(py) {
+                *escaped.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+            Err(text.into())
+        }
     })
     .unwrap_or_else(|| Err("the interpreter is exiting".into()))
+}
+
+/// The check's outcome as Python sees it: a `BaseException` that escaped the hook wins.
+fn outcome(
+    py: Python<'_>,
+    result: Result<Verification, juhe_2fa::Error>,
+    escaped: &Mutex<Option<PyErr>>,
+) -> PyResult<Verification> {
+    if let Some(e) = escaped.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    result.map_err(|e| to_py_err(py, &e))
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -138,7 +172,7 @@ fn options(
     rsa_public_key: Option<&Bound<'_, PyAny>>,
     timeout: Option<f64>,
     deadline: Option<f64>,
-    retries: Option<u32>,
+    retries: Option<&Bound<'_, PyAny>>,
     qps: Option<f64>,
     redis: Option<String>,
     ledger: Option<&Bound<'_, PyAny>>,
@@ -155,7 +189,7 @@ fn options(
         rsa_public_key: rsa_public_key.map(path_or_text).transpose()?,
         timeout,
         deadline,
-        retries,
+        retries: retries.map(retry_count).transpose()?,
         qps,
         redis,
         ledger: ledger.map(path_or_text).transpose()?,
@@ -167,6 +201,19 @@ fn options(
             Some(several) => several.extract()?,
         },
     })
+}
+
+/// `retries` as a count: a negative or huge int is a `ConfigError`, as every bad option is,
+/// not the conversion's `OverflowError`.
+fn retry_count(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    match value.extract::<u32>() {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(value.py()) => {
+            let problem =
+                crate::errors::config("retries must be a whole number from 0 to 4294967295");
+            Err(to_py_err(value.py(), &problem))
+        }
+        other => other,
+    }
 }
 
 /// A `str`, or an `os.PathLike` as its path text.
@@ -223,7 +270,7 @@ impl Client {
         rsa_public_key: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
-        retries: Option<u32>,
+        retries: Option<&Bound<'_, PyAny>>,
         qps: Option<f64>,
         redis: Option<String>,
         ledger: Option<&Bound<'_, PyAny>>,
@@ -269,16 +316,16 @@ impl Client {
     ) -> PyResult<Verification> {
         let (idcard, mobile) = (number_text(idcard)?, number_text(mobile)?);
         let started = Instant::now();
+        let escaped = Mutex::new(None);
         let result = py.detach(|| match &on_send {
             None => self.inner.verify(&idcard, &mobile),
             Some(hook) => parsed(&idcard, &mobile).and_then(|(i, m)| {
                 self.inner
-                    .verify_with(&i, &m, |attempt| call_hook(hook, attempt))
+                    .verify_with(&i, &m, |attempt| call_hook(hook, attempt, &escaped))
             }),
         });
-        result
-            .map(|v| Verification::new(v, started, &idcard, &mobile))
-            .map_err(|e| to_py_err(py, &e))
+        let result = result.map(|v| Verification::new(v, started, &idcard, &mobile));
+        outcome(py, result, &escaped)
     }
 
     /// Finishes the fleet's pending work (with `redis`), at most 2 s; nothing otherwise.
@@ -331,7 +378,7 @@ impl AsyncClient {
         rsa_public_key: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
-        retries: Option<u32>,
+        retries: Option<&Bound<'_, PyAny>>,
         qps: Option<f64>,
         redis: Option<String>,
         ledger: Option<&Bound<'_, PyAny>>,
@@ -380,13 +427,17 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (idcard, mobile) = (number_text(idcard)?, number_text(mobile)?);
         let client = self.inner.clone();
+        let escaped = Arc::new(Mutex::new(None));
+        let escaped_in_hook = escaped.clone();
         let work = async move {
             let started = Instant::now();
             let result = match &on_send {
                 None => client.verify(&idcard, &mobile).await,
                 Some(hook) => match parsed(&idcard, &mobile) {
                     Ok((i, m)) => {
-                        let hook = |attempt| std::future::ready(call_hook(hook, attempt));
+                        let hook = |attempt| {
+                            std::future::ready(call_hook(hook, attempt, &escaped_in_hook))
+                        };
                         client.verify_with(&i, &m, hook).await
                     }
                     Err(e) => Err(e),
@@ -394,9 +445,8 @@ impl AsyncClient {
             };
             result.map(|v| Verification::new(v, started, &idcard, &mobile))
         };
-        crate::bridge::awaitable(py, work, |py, result| match result {
-            Ok(v) => Ok(Bound::new(py, v)?.into_any()),
-            Err(e) => Err(to_py_err(py, &e)),
+        crate::bridge::awaitable(py, work, move |py, result| {
+            Ok(Bound::new(py, outcome(py, result, &escaped)?)?.into_any())
         })
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use juhe_sandbox::{DefaultVerdict, FaultPlan, Fixtures, SandboxHandle, demo};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -26,6 +26,9 @@ use crate::errors::detailed;
 #[pyclass(frozen, module = "juhe_2fa.testing", name = "Sandbox")]
 pub(crate) struct Sandbox {
     handle: Mutex<Option<SandboxHandle>>,
+    /// The process that serves it: after a `fork`, the child has a copy of this object but
+    /// not the server's threads, and must not wait for them.
+    pid: u32,
     url: String,
     api_key: String,
 }
@@ -89,8 +92,21 @@ impl Sandbox {
         fixtures: Option<&Bound<'_, PyAny>>,
         default_verdict: Option<&str>,
         faults: Option<&Bound<'_, PyAny>>,
-        qps_limit: Option<u32>,
+        qps_limit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Sandbox> {
+        let qps_limit = qps_limit
+            .map(|limit| {
+                limit.extract::<u32>().map_err(|e| {
+                    if e.is_instance_of::<PyOverflowError>(py) {
+                        PyValueError::new_err(
+                            "qps_limit must be a whole number from 0 to 4294967295",
+                        )
+                    } else {
+                        e
+                    }
+                })
+            })
+            .transpose()?;
         let mut builder = juhe_sandbox::Sandbox::builder().qps_limit(qps_limit);
         if let Some(key) = &api_key {
             builder = builder.key(key.clone());
@@ -114,11 +130,12 @@ impl Sandbox {
             builder = builder.faults(plan);
         }
         let handle = py
-            .detach(|| crate::bridge::runtime().block_on(builder.spawn()))
+            .detach(|| crate::bridge::block_on(builder.spawn()))
             .map_err(|e| sandbox_error(&e))?;
         Ok(Sandbox {
             url: handle.base_url(),
             handle: Mutex::new(Some(handle)),
+            pid: std::process::id(),
             api_key: api_key.unwrap_or_else(|| demo::API_KEY.to_owned()),
         })
     }
@@ -232,8 +249,9 @@ impl Sandbox {
     /// Stops the server (requests in flight finish first). Idempotent.
     fn close(&self, py: Python<'_>) {
         let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
-            py.detach(|| crate::bridge::runtime().block_on(handle.shutdown()));
+        // A forked child's copy is dropped unwaited: the parent's server is the parent's to stop.
+        if let Some(handle) = handle.filter(|_| self.pid == std::process::id()) {
+            py.detach(|| crate::bridge::block_on(handle.shutdown()));
         }
     }
 
@@ -260,7 +278,7 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         // Not closed: stop it in the background (a drop cannot wait on the runtime).
         let handle = self.handle.get_mut().map(Option::take).unwrap_or(None);
-        if let Some(handle) = handle {
+        if let Some(handle) = handle.filter(|_| self.pid == std::process::id()) {
             crate::bridge::runtime().spawn(handle.shutdown());
         }
     }

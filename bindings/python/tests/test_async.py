@@ -118,3 +118,81 @@ def test_a_new_event_loop_each_time():
                 event_loop.close()
     with pytest.raises(RuntimeError):
         c.verify(*Sandbox.MATCH)  # outside a running loop
+
+
+FORK_SCRIPT = """
+import asyncio, os, juhe_2fa
+from juhe_2fa.testing import Sandbox
+
+async def check(sandbox):
+    c = juhe_2fa.AsyncClient(sandbox.api_key, base_url=sandbox.url, timeout=5)
+    return (await c.verify(*Sandbox.MATCH)).verdict
+
+parent = Sandbox()
+assert asyncio.run(check(parent)) == "match"  # the runtime's threads are running
+pid = os.fork()
+if pid == 0:
+    try:
+        with Sandbox() as own:
+            verdicts = [asyncio.run(check(own))]
+            verdicts.append(juhe_2fa.Client(own.api_key, base_url=own.url).verify(*Sandbox.MATCH).verdict)
+        verdicts.append(asyncio.run(check(parent)))
+        parent.close()  # the parent's server: not the child's to wait for
+        print("child", *verdicts, flush=True)
+        os._exit(0)
+    except BaseException as e:
+        print("child failed", type(e).__name__, flush=True)
+        os._exit(1)
+_, status = os.waitpid(pid, 0)
+assert asyncio.run(check(parent)) == "match"
+parent.close()
+print("parent", status, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_runs_async_checks_and_sandboxes():
+    """The parent's tokio threads do not exist in a child: the child gets its own runtime
+    (before, its awaits and its sandbox waited for ever)."""
+    import subprocess
+    import sys
+
+    # Python 3.12+ warns about fork() in a process with threads: that is the point here.
+    run = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["child match match match", "parent 0"], run.stdout
+
+
+@pytest.mark.asyncio
+async def test_an_on_send_hook_may_make_and_close_a_sandbox(juhe_sandbox):
+    """The async client's hook runs on a runtime thread, where blocking on the runtime
+    panicked ("Cannot start a runtime from within a runtime")."""
+    made = []
+
+    def hook(attempt):
+        with Sandbox() as inner:
+            made.append(inner.url)
+
+    v = await client(juhe_sandbox).verify(*Sandbox.MATCH, on_send=hook)
+    assert v.is_match and len(made) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_coroutine_function_as_on_send_is_a_type_error(juhe_sandbox):
+    """Its coroutine was never awaited and, being truthy, let the request leave."""
+
+    async def hook(attempt):
+        return False
+
+    with pytest.raises(TypeError):
+        await client(juhe_sandbox).verify(*Sandbox.MATCH, on_send=hook)
+    with pytest.raises(TypeError):
+        juhe_2fa.Client(juhe_sandbox.api_key, base_url=juhe_sandbox.url).verify(
+            *Sandbox.MATCH, on_send=hook
+        )
+    assert juhe_sandbox.stats()["requests"] == 0

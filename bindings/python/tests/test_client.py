@@ -193,3 +193,52 @@ def test_the_gil_is_released_while_a_check_waits():
 def check_digit(first17):
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+
+
+def test_huge_timeouts_and_deadlines_mean_never(juhe_sandbox):
+    """Past the clock's range (1e19 s) they panicked in the engine and the HTTP backend."""
+    import asyncio
+
+    for options in ({"timeout": 1e19}, {"deadline": 1e19}, {"timeout": 1e19, "deadline": 1e19}):
+        assert client(juhe_sandbox, **options).verify(*MATCH).is_match
+        async_client = juhe_2fa.AsyncClient(
+            juhe_sandbox.api_key, base_url=juhe_sandbox.url, **options
+        )
+
+        async def check():
+            return await asyncio.wait_for(async_client.verify(*MATCH), 30)
+
+        # Not asyncio.run: it would reset the policy's loop under pytest-asyncio.
+        event_loop = asyncio.new_event_loop()
+        try:
+            assert event_loop.run_until_complete(check()).is_match
+        finally:
+            event_loop.close()
+
+
+def test_out_of_range_counts_are_config_and_value_errors(juhe_sandbox):
+    for bad in (-1, 2**40, 2**70):
+        with pytest.raises(juhe_2fa.ConfigError) as caught:
+            client(juhe_sandbox, retries=bad)
+        assert "retries" in str(caught.value)
+        with pytest.raises(ValueError):
+            Sandbox(qps_limit=bad)
+    with pytest.raises(TypeError):
+        client(juhe_sandbox, retries="2")
+    assert client(juhe_sandbox, retries=0).verify(*MATCH).is_match
+
+
+def test_ctrl_c_or_exit_in_on_send_is_not_turned_into_a_cancelled_check(juhe_sandbox):
+    """A KeyboardInterrupt or SystemExit raised by the hook propagates (it became a
+    CancelledError, an Exception, which a retry loop would swallow); nothing is sent."""
+    c = client(juhe_sandbox)
+    for escape in (KeyboardInterrupt, SystemExit):
+
+        def hook(attempt, escape=escape):
+            raise escape()
+
+        with pytest.raises(escape):
+            c.verify(*MATCH, on_send=hook)
+    with pytest.raises(juhe_2fa.CancelledError):
+        c.verify(*MATCH, on_send=lambda attempt: 1 / 0)
+    assert juhe_sandbox.stats()["requests"] == 0

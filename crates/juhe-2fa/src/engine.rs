@@ -189,7 +189,8 @@ impl<'c> Check<'c> {
             rate_since: now,
             in_flight: false,
             sent: false,
-            deadline: deadline.map(|d| now + d),
+            // A deadline past the clock's range (`Duration::MAX`) is no deadline, not a panic.
+            deadline: deadline.and_then(|d| now.checked_add(d)),
             context,
             pair: core
                 .ledger
@@ -238,7 +239,11 @@ impl<'c> Check<'c> {
         let Some(deadline) = self.deadline else {
             return false;
         };
-        if Instant::now() + wait <= deadline {
+        // A wait past the clock's range is past any deadline the clock can hold.
+        if Instant::now()
+            .checked_add(wait)
+            .is_some_and(|end| end <= deadline)
+        {
             return false;
         }
         self.deadline = None;

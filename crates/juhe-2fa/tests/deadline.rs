@@ -106,3 +106,20 @@ async fn a_fleet_wait_past_the_deadline_leaves_without_sending() {
         redis.keys()
     );
 }
+
+#[test]
+fn a_deadline_past_the_clocks_range_is_no_deadline_not_a_panic() {
+    let sandbox = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::Http500))
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(1)))
+        .deadline(Duration::MAX)
+        .timeout(Duration::MAX)
+        .build_blocking()
+        .unwrap();
+    // The first answer is a 500: a back-off wait, checked against the deadline, then a retry.
+    let v = client.verify(ID, MOBILE).unwrap();
+    assert_eq!(v.attempts, 2);
+}

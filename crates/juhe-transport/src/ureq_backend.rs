@@ -2,6 +2,7 @@
 //! as responses.
 
 use std::io::Read;
+use std::time::Duration;
 
 use crate::{
     BlockingTransport, BoxError, HttpRequest, HttpResponse, MaybeSentReason, NotSentReason,
@@ -29,10 +30,10 @@ impl UreqTransport {
             .tls_config(tls_config(config)?)
             .http_status_as_error(false)
             .max_redirects(0)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.timeout))
+            .timeout_connect(Some(bounded(config.connect_timeout)))
+            .timeout_global(Some(bounded(config.timeout)))
             .max_idle_connections_per_host(config.max_idle_per_host)
-            .max_idle_age(config.idle_timeout)
+            .max_idle_age(bounded(config.idle_timeout))
             .user_agent(config.user_agent.as_str())
             .proxy(proxy)
             .build();
@@ -73,6 +74,12 @@ impl ureq::unversioned::transport::Connector for Connecting {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 struct WhileConnecting(ureq::Error);
+
+/// A timeout ureq can add to `Instant::now()`: it panics past the clock's range, so anything
+/// longer than a century (`Duration::MAX` included) is taken as a century, i.e. never.
+fn bounded(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(100 * 365 * 24 * 3600))
+}
 
 /// Trusted roots: Mozilla's (unless turned off) and the configured extra ones. ureq takes one
 /// list of certificates, so Mozilla's come as certificates (`webpki-root-certs`) when combined.

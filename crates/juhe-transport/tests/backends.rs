@@ -376,3 +376,29 @@ fn both_backends_refuse_a_root_that_is_no_certificate() {
         assert!(setup(reqwest.unwrap_err()), "{pem}");
     }
 }
+
+#[test]
+fn timeouts_past_the_clocks_range_mean_never_not_a_panic() {
+    let sb = Sandbox::builder().spawn_blocking().unwrap();
+    let endless = TransportConfig::default()
+        .with_timeout(Duration::MAX)
+        .with_connect_timeout(Duration::MAX)
+        .with_idle_timeout(Duration::MAX);
+    let ureq = UreqTransport::new(&endless).unwrap();
+    let answer = ureq.send(check_request(&sb.base_url(), false)).unwrap();
+    assert_eq!(answer.status(), 200);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reqwest = rt
+        .block_on(async { ReqwestTransport::new(&endless) })
+        .unwrap();
+    let answer = rt
+        .block_on(Transport::send(
+            &reqwest,
+            check_request(&sb.base_url(), false),
+        ))
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}

@@ -4,15 +4,34 @@ import datetime
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union, final
 
 __version__: str
+__all__ = [
+    "__version__",
+    "Client",
+    "AsyncClient",
+    "Verification",
+    "IdCard",
+    "Mobile",
+    "encrypt",
+    "Sandbox",
+    "JuheError",
+    "RejectedError",
+    "ApiError",
+    "UnbilledError",
+    "AmbiguousError",
+    "ConfigError",
+    "CancelledError",
+    "BudgetError",
+]
 
-Mode = Literal["plain", "aes", "rsa"]
-KeySource = Union[str, os.PathLike[str]]
-Number = Union[str, "IdCard", "Mobile"]
-OnSend = Callable[[int], Any]
+_Mode = Literal["plain", "aes", "rsa"]
+_KeySource = Union[str, os.PathLike[str]]
+_Number = Union[str, "IdCard", "Mobile"]
+_OnSend = Callable[[int], Any]
 
+@final
 class Verification:
     """A successful check. ``idcard`` and ``mobile`` are masked."""
 
@@ -32,7 +51,7 @@ class Verification:
     def latency(self) -> float:
         """Seconds the call took."""
     @property
-    def mode(self) -> Mode: ...
+    def mode(self) -> _Mode: ...
     @property
     def carrier(self) -> str: ...
     @property
@@ -43,29 +62,30 @@ class Verification:
     def is_match(self) -> bool: ...
     def __bool__(self) -> bool: ...
 
+@final
 class Client:
     """The blocking client; ``verify`` releases the GIL. Share one across threads."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_key: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        mode: Mode = "plain",
+        mode: _Mode = "plain",
         openid: Optional[str] = None,
         aes_key: Optional[str] = None,
-        rsa_public_key: Optional[KeySource] = None,
+        rsa_public_key: Optional[_KeySource] = None,
         timeout: Optional[float] = None,
         deadline: Optional[float] = None,
         retries: Optional[int] = None,
         qps: Optional[float] = None,
         redis: Optional[str] = None,
-        ledger: Optional[KeySource] = None,
+        ledger: Optional[_KeySource] = None,
         caller: Optional[str] = None,
         purpose: Optional[str] = None,
         budget: Union[str, Sequence[str], None] = None,
-    ) -> None: ...
-    def verify(self, idcard: Number, mobile: Number, *, on_send: Optional[OnSend] = None) -> Verification: ...
+    ) -> "Client": ...
+    def verify(self, idcard: _Number, mobile: _Number, *, on_send: Optional[_OnSend] = None) -> Verification: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Client": ...
     def __exit__(
@@ -75,30 +95,31 @@ class Client:
         traceback: Optional[TracebackType],
     ) -> None: ...
 
+@final
 class AsyncClient:
     """The asyncio client: ``await client.verify(idcard, mobile)``."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_key: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        mode: Mode = "plain",
+        mode: _Mode = "plain",
         openid: Optional[str] = None,
         aes_key: Optional[str] = None,
-        rsa_public_key: Optional[KeySource] = None,
+        rsa_public_key: Optional[_KeySource] = None,
         timeout: Optional[float] = None,
         deadline: Optional[float] = None,
         retries: Optional[int] = None,
         qps: Optional[float] = None,
         redis: Optional[str] = None,
-        ledger: Optional[KeySource] = None,
+        ledger: Optional[_KeySource] = None,
         caller: Optional[str] = None,
         purpose: Optional[str] = None,
         budget: Union[str, Sequence[str], None] = None,
-    ) -> None: ...
+    ) -> "AsyncClient": ...
     def verify(
-        self, idcard: Number, mobile: Number, *, on_send: Optional[OnSend] = None
+        self, idcard: _Number, mobile: _Number, *, on_send: Optional[_OnSend] = None
     ) -> Awaitable[Verification]: ...
     def close(self) -> Awaitable[None]: ...
     def __aenter__(self) -> Awaitable["AsyncClient"]: ...
@@ -109,10 +130,11 @@ class AsyncClient:
         traceback: Optional[TracebackType],
     ) -> Awaitable[None]: ...
 
+@final
 class IdCard:
     """A validated ID card number; ``repr``/``str`` are masked."""
 
-    def __init__(self, number: str) -> None: ...
+    def __new__(cls, number: str) -> "IdCard": ...
     @property
     def number(self) -> str: ...
     @property
@@ -121,13 +143,14 @@ class IdCard:
     def birth_date(self) -> datetime.date: ...
     @property
     def gender(self) -> Literal["male", "female"]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Mobile:
     """A validated mobile number; ``repr``/``str`` are masked."""
 
-    def __init__(self, number: str) -> None: ...
+    def __new__(cls, number: str) -> "Mobile": ...
     @property
     def number(self) -> str: ...
     @property
@@ -136,13 +159,13 @@ class Mobile:
     def carrier(self) -> Literal["unicom", "mobile", "telecom", "broadnet", "unknown"]: ...
     @property
     def is_unicom(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 def encrypt(
-    value: Number,
+    value: _Number,
     *,
-    mode: Mode = "aes",
+    mode: _Mode = "aes",
     openid: Optional[str] = None,
     aes_key: Optional[str] = None,
     rsa_public_key: Optional[str] = None,
@@ -167,9 +190,10 @@ class ConfigError(JuheError): ...
 class CancelledError(JuheError): ...
 class BudgetError(JuheError): ...
 
-Fault = Union[str, Mapping[str, int]]
-Fixture = Union[tuple[str, str, Union[str, int]], Mapping[str, Any]]
+_Fault = Union[str, Mapping[str, int]]
+_Fixture = Union[tuple[str, str, Union[str, int]], Mapping[str, Any]]
 
+@final
 class Sandbox:
     """The vendor's API in-process on 127.0.0.1 (juhe_2fa.testing)."""
 
@@ -178,15 +202,15 @@ class Sandbox:
     NO_RECORD: tuple[str, str]
     NETWORK_ERROR: tuple[str, str]
     NON_UNICOM: tuple[str, str]
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         api_key: Optional[str] = None,
-        fixtures: Optional[Iterable[Fixture]] = None,
+        fixtures: Optional[Iterable[_Fixture]] = None,
         default_verdict: Optional[Literal["no-record", "match", "mismatch", "hash"]] = None,
-        faults: Optional[Sequence[Fault]] = None,
+        faults: Optional[Sequence[_Fault]] = None,
         qps_limit: Optional[int] = None,
-    ) -> None: ...
+    ) -> "Sandbox": ...
     @property
     def url(self) -> str: ...
     @property
@@ -196,7 +220,7 @@ class Sandbox:
     @property
     def rsa_public_key(self) -> str: ...
     def stats(self) -> dict[str, Any]: ...
-    def pair_count(self, idcard: Number, mobile: Number) -> dict[str, int]: ...
+    def pair_count(self, idcard: _Number, mobile: _Number) -> dict[str, int]: ...
     def recent_requests(self) -> list[dict[str, Any]]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
