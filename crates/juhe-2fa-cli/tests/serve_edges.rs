@@ -133,3 +133,39 @@ fn check_documents_only_what_it_answers() {
             .is_some()
     );
 }
+
+/// A purpose is recorded in the ledger and printed by `ledger find`: one with control
+/// characters (a newline that forges a line, a terminal escape) is refused, nothing sent.
+#[test]
+fn a_purpose_with_control_characters_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(&["--default-verdict", "match"]);
+    let config = callers_file(dir.path(), &[("ops", "ops-token", "")]);
+    let gw = gateway(&sb.url, &config, &[]);
+    let (idcard, mobile) = ("110105199003071239", "13012345678");
+    for purpose in [
+        "kyc\n2026-01-01 other kyc",
+        "\u{1b}[2Jkyc",
+        "a\u{0}b",
+        "kyc\u{85}",
+    ] {
+        for path in ["/v1/verify", "/v1/check"] {
+            let a = post(
+                &gw.url,
+                path,
+                Some("ops-token"),
+                &pair_body(idcard, mobile, Some(purpose)),
+            );
+            assert_eq!(a.status, 400, "{path} {purpose:?}: {}", a.body);
+            assert_eq!(a.json()["error"]["class"], "invalid_request", "{}", a.body);
+        }
+    }
+    assert_eq!(sandbox_stats(&sb.url)["requests"].as_u64(), Some(0));
+    let a = post(
+        &gw.url,
+        "/v1/verify",
+        Some("ops-token"),
+        &pair_body(idcard, mobile, Some("开户 KYC (account opening)")),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
