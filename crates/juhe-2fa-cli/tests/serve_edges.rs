@@ -169,3 +169,42 @@ fn a_purpose_with_control_characters_is_refused() {
     );
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+/// A caller's budget spent across two replicas on one Redis stays spent when Redis goes down:
+/// each replica's fallback starts from what the fleet had counted, not from zero.
+#[test]
+fn a_spent_caller_budget_stays_spent_when_redis_goes_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = juhe_sandbox::RedisServer::start().unwrap();
+    let sb = sandbox(&["--default-verdict", "match"]);
+    let config = callers_file(dir.path(), &[("ops", "ops-token", "budget = [\"2/day\"]")]);
+    let redis_url = redis.url();
+    let global = ["--redis", redis_url.as_str()];
+    let replicas = [
+        gateway(&sb.url, &config, &global),
+        gateway(&sb.url, &config, &global),
+    ];
+    let pairs = common::pairs(12);
+    let mut next = pairs.iter();
+    let mut send = |url: &str| {
+        let (idcard, mobile) = next.next().unwrap();
+        post(
+            url,
+            "/v1/verify",
+            Some("ops-token"),
+            &pair_body(idcard, mobile, None),
+        )
+        .status
+    };
+    // Both replicas spend and then see the budget spent in Redis.
+    let before: Vec<u16> = (0..6).map(|i| send(&replicas[i % 2].url)).collect();
+    assert_eq!(
+        before.iter().filter(|s| **s == 200).count(),
+        2,
+        "{before:?}"
+    );
+    redis.stop();
+    let after: Vec<u16> = (0..6).map(|i| send(&replicas[i % 2].url)).collect();
+    assert!(after.iter().all(|s| *s == 429), "{after:?}");
+    assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(2));
+}
