@@ -359,6 +359,16 @@ impl Budgets {
         Ok(units)
     }
 
+    /// The fleet's store counted `used` units of budget `i` in `window`: the in-process book
+    /// never counts fewer, so if the store fails later the fallback starts from what the fleet
+    /// had spent, not from zero (a spend budget must not reopen when Redis goes down).
+    #[cfg(feature = "redis")]
+    pub(crate) fn counted_in_store(&self, i: usize, window: i64, used: u64) {
+        let mut book = self.book.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = book.entry((i, window)).or_default();
+        *entry = (*entry).max(used);
+    }
+
     /// Gives in-process units back (the check ended unbillable).
     pub(crate) fn refund_local(&self, units: &[Unit]) {
         let mut book = self.book.lock().unwrap_or_else(|e| e.into_inner());
@@ -439,5 +449,20 @@ mod tests {
             "a refunded unit is free again"
         );
         assert!(budgets.reserve_local(now).is_err());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn the_stores_count_carries_into_the_fallback() {
+        let budgets = Budgets::new(vec![Budget::per_day(3)]).unwrap();
+        let now = SystemTime::now();
+        let window = Budget::per_day(3).period.window(now).index;
+        budgets.counted_in_store(0, window, 2);
+        budgets.counted_in_store(0, window, 1);
+        assert!(budgets.reserve_local(now).is_ok());
+        assert!(
+            budgets.reserve_local(now).is_err(),
+            "2 spent in the store, 1 here"
+        );
     }
 }

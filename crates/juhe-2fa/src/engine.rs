@@ -769,6 +769,7 @@ impl Check<'_> {
                 for (unit, used) in self.units.iter().zip(used) {
                     if let Some(budgets) = self.book(unit) {
                         let used = u64::try_from(*used).unwrap_or(0);
+                        budgets.counted_in_store(unit.budget, unit.window, used);
                         budgets.observe(unit.budget, unit.window, used);
                     }
                 }
@@ -784,8 +785,15 @@ impl Check<'_> {
                     self.phase = Phase::Hook;
                     return;
                 };
-                let resets = budget.period().window(SystemTime::now()).resets;
-                self.finish(Err(crate::budget::spent(budget, resets)));
+                let window = budget.period().window(SystemTime::now());
+                // Spent for the whole fleet: so too for this process if the store fails.
+                if let Some((unit, book)) = units
+                    .get(i.min(units.len().saturating_sub(1)))
+                    .and_then(|u| Some((u, self.book(u)?)))
+                {
+                    book.counted_in_store(unit.budget, window.index, budget.limit());
+                }
+                self.finish(Err(crate::budget::spent(budget, window.resets)));
             }
             Ok([]) | Err(_) => {
                 self.units.clear();

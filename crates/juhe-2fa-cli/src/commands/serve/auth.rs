@@ -22,9 +22,14 @@ pub fn new_token() -> Result<String, getrandom::Error> {
     Ok(format!("{PREFIX}{}", hex::encode(bytes)))
 }
 
-/// The token of `Authorization: Bearer <token>`.
+/// The token of `Authorization: Bearer <token>`. Two `Authorization` headers are no token:
+/// which one counts would depend on who reads them (a proxy may add its own).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -60,6 +65,9 @@ mod tests {
         assert_eq!(bearer(&headers("Basic abc")), None);
         assert_eq!(bearer(&headers("Bearer ")), None);
         assert_eq!(bearer(&HeaderMap::new()), None);
+        let mut two = headers("Bearer abc");
+        two.append(http::header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&two), None);
         let token = new_token().unwrap();
         assert!(token.starts_with(PREFIX) && token.len() == PREFIX.len() + 64);
         assert_ne!(token, new_token().unwrap());

@@ -51,8 +51,14 @@ pub fn valid_name(name: &str) -> bool {
 pub fn load(path: &Path) -> Result<Vec<Caller>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io("read", path, &e))?;
     let shown = path.display();
-    let file: File = toml::from_str(&text)
-        .map_err(|e| CliError::usage(format!("--config {shown}: {}", e.message())))?;
+    let file: File = toml::from_str(&text).map_err(|e| {
+        // The line, not the parser's excerpt of the file: the message stays one line.
+        let line = e
+            .span()
+            .map(|span| format!(" (line {})", line_of(&text, span.start)))
+            .unwrap_or_default();
+        CliError::usage(format!("--config {shown}{line}: {}", e.message()))
+    })?;
     if file.callers.is_empty() {
         return Err(CliError::usage(format!(
             "--config {shown}: no [[caller]]: nobody could call the gateway"
@@ -78,6 +84,16 @@ pub fn load(path: &Path) -> Result<Vec<Caller>, CliError> {
         callers.push(caller);
     }
     Ok(callers)
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn caller(entry: Entry) -> Result<Caller, String> {

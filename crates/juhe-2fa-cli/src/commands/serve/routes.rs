@@ -112,6 +112,17 @@ fn admit<'g>(
         };
         Failure::invalid_request(what)
     })?;
+    // The purpose is recorded and printed back (`ledger find`): a newline could forge a line,
+    // an escape sequence drive the operator's terminal.
+    if request
+        .purpose
+        .as_deref()
+        .is_some_and(|p| p.chars().any(char::is_control))
+    {
+        return Err(Failure::invalid_request(
+            "The purpose must be text without control characters.",
+        ));
+    }
     if let Some(allowed) = caller.purposes.as_ref().filter(|_| purpose_checked) {
         let given = request.purpose.as_deref().unwrap_or("");
         if !allowed.iter().any(|p| p == given) {

@@ -22,8 +22,11 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, CliError> {
         return Err(bad("--tls-cert", cert, &"no certificate in the file"));
     }
     // The key's content is never printed: only which file failed.
-    let private = PrivateKeyDer::from_pem_file(key)
-        .map_err(|_| bad("--tls-key", key, &"no PEM private key could be read"))?;
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
+        // An I/O error says what happened to the file, never what it holds.
+        tokio_rustls::rustls::pki_types::pem::Error::Io(io) => bad("--tls-key", key, &io),
+        _ => bad("--tls-key", key, &"no PEM private key could be read"),
+    })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
