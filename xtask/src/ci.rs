@@ -63,7 +63,7 @@ pub fn ci() -> Result<(), String> {
     crate::deny::run()?;
     if have_nightly() {
         docs_rs()?;
-        crate::fuzz::build()?;
+        crate::fuzz::build(crate::fuzz::Profile::Check)?;
     } else {
         println!("xtask ci: SKIPPED docs.rs build and fuzz build: no nightly toolchain");
     }

@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz [--seconds N]`: every target under `fuzz/` for N seconds (default 60),
-//! failing on the first crash. `build` is what `ci` runs so the targets cannot rot.
+//! failing on the first crash. `build(Profile::Check)` is what `ci` runs so the targets cannot
+//! rot: unoptimized, it compiles them in about a third of a release build's time.
 
 use crate::util::{ensure_cargo_tool, nightly_cargo, run, workspace_root};
 
@@ -28,14 +29,25 @@ fn targets() -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Builds every fuzz target, as `cargo fuzz run` would.
-pub fn build() -> Result<(), String> {
+/// How to build the targets.
+#[derive(Clone, Copy)]
+pub enum Profile {
+    /// Optimized, as `cargo fuzz run` runs them.
+    Fuzz,
+    /// Unoptimized (`--dev`): only that they compile.
+    Check,
+}
+
+/// Builds every fuzz target.
+pub fn build(profile: Profile) -> Result<(), String> {
     ensure_cargo_tool("fuzz", "cargo-fuzz", CARGO_FUZZ)?;
     let target_dir = target_dir();
-    run(
-        nightly_cargo(&["fuzz", "build", "--target-dir", &target_dir]),
-        "cargo +nightly fuzz build",
-    )
+    let mut args = vec!["fuzz", "build", "--target-dir", &target_dir];
+    if let Profile::Check = profile {
+        args.push("--dev");
+    }
+    let shown = format!("cargo +nightly {}", args.join(" "));
+    run(nightly_cargo(&args), &shown)
 }
 
 pub fn fuzz(args: &[String]) -> Result<(), String> {
@@ -46,7 +58,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             .map_err(|_| format!("--seconds wants a whole number, not {n:?}"))?,
         _ => return Err("usage: cargo xtask fuzz [--seconds N]".into()),
     };
-    build()?;
+    build(Profile::Fuzz)?;
     let targets = targets()?;
     for target in &targets {
         // New inputs go to a scratch corpus; the committed seeds are read only.
