@@ -107,30 +107,37 @@ struct SandboxProcess {
 
 impl SandboxProcess {
     fn start(cli: &Path) -> Result<SandboxProcess, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(cli)
-            .args(["sandbox", "--addr", &addr, "--default-verdict", "hash"])
-            .env("JUHE_KEY", KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            if started.elapsed() > Duration::from_secs(10) {
-                return Err("the sandbox did not listen within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(SandboxProcess {
-            child,
-            url: format!("http://{addr}"),
-        })
+        let mut command = Command::new(cli);
+        command
+            .args(["sandbox", "--default-verdict", "hash"])
+            .env("JUHE_KEY", KEY);
+        let (child, url) = spawn_listening(command, "the sandbox")?;
+        Ok(SandboxProcess { child, url })
     }
+}
+
+/// Starts a server `command` with `--addr` on a free loopback port (output discarded) and
+/// waits up to 10 s until it accepts connections; the child and its `http://` URL.
+pub fn spawn_listening(mut command: Command, what: &str) -> Result<(Child, String), String> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = command
+        .args(["--addr", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let started = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{what} did not listen within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok((child, format!("http://{addr}")))
 }
 
 impl Drop for SandboxProcess {

@@ -3,12 +3,10 @@
 //! load, and p50/p99 at about 1,000 checks/s beside the sandbox reached directly at the same
 //! pace, for the latency the gateway adds.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::bench::{KEY, Row, duration_ms, field, mode_flags};
+use crate::bench::{KEY, Row, duration_ms, field, mode_flags, spawn_listening};
 
 /// Connections and the pause each takes after an answer, for about 1,000 checks/s.
 const PACED_CONNECTIONS: u32 = 8;
@@ -42,34 +40,15 @@ impl Gateway {
         let config_path = dir.join("gateway.toml");
         std::fs::write(&config_path, config)
             .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(cli)
+        let mut command = Command::new(cli);
+        command
             .args(["--base-url", sandbox, "--retries", "0"])
             .args(mode_flags(mode)?)
             .args(["serve", "--config"])
             .arg(&config_path)
-            .args(["--addr", &addr])
-            .env("JUHE_KEY", KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the gateway: {e}"))?;
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            if started.elapsed() > Duration::from_secs(10) {
-                return Err("the gateway did not listen within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Gateway {
-            child,
-            url: format!("http://{addr}"),
-            token,
-        })
+            .env("JUHE_KEY", KEY);
+        let (child, url) = spawn_listening(command, "the gateway")?;
+        Ok(Gateway { child, url, token })
     }
 
     /// CPU seconds the gateway process has used (utime + stime).
