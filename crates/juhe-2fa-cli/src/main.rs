@@ -16,6 +16,7 @@ mod config;
 mod encoding;
 mod error;
 mod lang;
+mod prometheus;
 
 use std::io::Write;
 use std::process::ExitCode;

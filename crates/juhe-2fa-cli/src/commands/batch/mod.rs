@@ -82,8 +82,7 @@ fn serve_metrics(
     runtime: &tokio::runtime::Runtime,
     addr: std::net::SocketAddr,
 ) -> Result<(), CliError> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
+    let handle = crate::prometheus::install(runtime.handle())
         .map_err(|e| CliError::usage(format!("--metrics-addr: {e}")))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))

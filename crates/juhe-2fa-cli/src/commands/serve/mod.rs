@@ -134,8 +134,7 @@ async fn serve(
     let client = builder
         .build()
         .map_err(|e| crate::config::config_error(&e))?;
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
+    let handle = crate::prometheus::install(&tokio::runtime::Handle::current())
         .map_err(|e| CliError::failure(format!("cannot start the metrics: {e}")))?;
     let gateway = Arc::new(routes::Gateway {
         client: client.clone(),
