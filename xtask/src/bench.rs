@@ -39,8 +39,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let seconds = if quick { 3 } else { 10 };
     ensure_apt_binaries(&[("wrk", "wrk"), ("openssl", "openssl")])?;
-    let python = crate::venv::python()?;
-    install_python_package(&python)?;
     cargo(
         &["build", "--release", "--locked", "-p", "juhe-2fa-cli"],
         &[],
@@ -49,6 +47,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let sandbox = SandboxProcess::start(&cli)?;
     let dir = target_dir().join("bench-run");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if args.iter().any(|a| a == "--gateway") {
+        return gateway_only(&cli, &sandbox.url, seconds, &dir);
+    }
+    let python = crate::venv::python()?;
+    install_python_package(&python)?;
 
     let mut rows = Vec::new();
     for mode in MODES {
@@ -868,6 +871,42 @@ fn targets(rows: &[Row], floor: &Floor, extra: &Extra) -> String {
         (extra.batch_peak_rss_mib, 64.0),
     );
     t
+}
+
+/// `bench --gateway`: only what the gateway's targets compare (plain mode: the async client,
+/// the gateway, the paced pair), printed; the committed table is left as it is.
+fn gateway_only(cli: &Path, url: &str, seconds: u64, dir: &Path) -> Result<(), String> {
+    let mut rows = clients("plain", url, seconds)?;
+    rows.extend(crate::bench_gateway::rows("plain", cli, url, seconds, dir)?);
+    let mut t = String::from(
+        "| client | checks/s | client CPU µs/check | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
+    );
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} |",
+            r.who,
+            cell(r.per_s, 0),
+            cell(r.cpu_us, 1),
+            cell(r.p50_ms, 2),
+            cell(r.p99_ms, 2)
+        );
+    }
+    t.push_str("\n| target | measured | |\n|---|---|---|\n");
+    gateway_targets(
+        &rows,
+        &mut |name: &str, measured: String, ok: bool, off: (f64, f64)| {
+            let _ = writeln!(t, "| {name} | {measured} | {} |", verdict(ok, off.0, off.1));
+        },
+    );
+    let _ = writeln!(
+        t,
+        "\n{}, {}. `cargo xtask bench --gateway`",
+        today(),
+        machine()
+    );
+    println!("\n{t}");
+    Ok(())
 }
 
 /// The gateway's targets: half the async client's checks/s in plain mode, and at most 2 ms of

@@ -2,9 +2,9 @@
 //!
 //! - `ci`: everything CI checks (format, lints, tests, docs, dependency rules, supply chain,
 //!   fuzz targets build).
-//! - `bench [--quick]`: one table from one run: the clients, `batch`, a Python peer and `wrk`
-//!   against one sandbox, the crypto floor; a full run updates docs/performance.md (never in
-//!   `ci`).
+//! - `bench [--quick] [--gateway]`: one table from one run: the clients, `batch`, a Python peer
+//!   and `wrk` against one sandbox, the crypto floor; a full run updates docs/performance.md
+//!   (never in `ci`). `--gateway`: only the gateway's rows and targets, printed.
 //! - `release <VERSION> [--dry-run]`: checks, packages, builds the archive; then bumps, commits
 //!   and tags (never publishes or pushes).
 //! - `doc-examples`: the curl, Python and Java examples of `docs/` against a real sandbox.
@@ -29,7 +29,7 @@ mod wheel;
 use std::env;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] | release VERSION [--dry-run] | deny | doc-examples | tidy | fuzz [--seconds N] | wheel>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [--quick] [--gateway] | release VERSION [--dry-run] | deny | doc-examples | tidy | fuzz [--seconds N] | wheel>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
