@@ -75,13 +75,13 @@ impl Answer {
     }
 }
 
-/// A number the vendor may send as a JSON number or as a string.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A number the vendor may send as a JSON number or as a string. Anything else keeps only its
+/// kind, for an error message (never the value: the body is untrusted and may echo the key or
+/// the numbers).
 enum Loose {
     Int(i64),
     Text(String),
-    Other(serde_json::Value),
+    Other(&'static str),
 }
 
 impl Loose {
@@ -101,19 +101,72 @@ impl Loose {
         }
     }
 
-    /// What kind of value this is, for an error message. Never the value: it comes from an
-    /// untrusted body, which may echo the key or the numbers.
+    /// What kind of value this is, for an error message.
     fn kind(&self) -> &'static str {
         match self {
             Loose::Int(_) => "a number",
             Loose::Text(_) => "a string",
-            Loose::Other(serde_json::Value::Null) => "null",
-            Loose::Other(serde_json::Value::Bool(_)) => "a boolean",
-            Loose::Other(serde_json::Value::Number(_)) => "a number",
-            Loose::Other(serde_json::Value::String(_)) => "a string",
-            Loose::Other(serde_json::Value::Array(_)) => "an array",
-            Loose::Other(serde_json::Value::Object(_)) => "an object",
+            Loose::Other(kind) => kind,
         }
+    }
+}
+
+// By hand rather than `#[serde(untagged)]`: that buffers the value and builds (and formats)
+// a failed attempt's error on every string, on every check.
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number or a string")
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
+        Ok(Loose::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
+        Ok(i64::try_from(v).map_or(Loose::Other("a number"), Loose::Int))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+        Ok(Loose::Other("a number"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+        Ok(Loose::Text(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Loose, E> {
+        Ok(Loose::Text(v))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+        Ok(Loose::Other("a boolean"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Other("null"))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other("an array"))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Loose::Other("an object"))
     }
 }
 

@@ -99,6 +99,45 @@ fn unknown_res_is_a_decode_error() {
 }
 
 #[test]
+fn every_kind_of_res_and_code_is_read_or_named() {
+    let res = |value: &str| {
+        respond(
+            200,
+            &format!(r#"{{"result":{{"res":{value},"orderid":"JH1"}},"error_code":0}}"#),
+        )
+    };
+    for (value, verdict) in [("1", Verdict::Match), ("\" 2 \"", Verdict::Mismatch)] {
+        assert_eq!(res(value).unwrap().verdict, verdict, "{value}");
+    }
+    for (value, kind) in [
+        ("1.0", "a number"),
+        ("18446744073709551615", "a number"),
+        ("-1", "a number"),
+        ("true", "a boolean"),
+        (r#"[1,[2,{"a":3}]]"#, "an array"),
+        (r#"{"res":1,"x":[null]}"#, "an object"),
+        (r#""""#, "a string"),
+    ] {
+        let (_, problem, _) = decode_problem(res(value));
+        assert_eq!(problem, DecodeProblem::UnknownRes(kind.into()), "{value}");
+    }
+    // `null` is a missing `res`; a string code is read; an object code is no code.
+    let (_, problem, _) = decode_problem(res("null"));
+    assert_eq!(problem, DecodeProblem::MissingField("result.res"));
+    let ok = respond(
+        200,
+        r#"{"result":{"res":1,"orderid":12345},"error_code":"0"}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.order_id, "12345");
+    let (_, problem, _) = decode_problem(respond(
+        200,
+        r#"{"result":{"res":1,"orderid":"JH1"},"error_code":{"n":0}}"#,
+    ));
+    assert_eq!(problem, DecodeProblem::MissingField("error_code"));
+}
+
+#[test]
 fn html_body_keeps_status_and_length_never_the_bytes() {
     let html = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
     let (status, problem, len) = decode_problem(respond(502, html));

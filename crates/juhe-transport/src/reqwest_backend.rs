@@ -1,5 +1,6 @@
 //! The async backend: reqwest with rustls (ring provider, webpki roots), no redirects.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::{
@@ -122,10 +123,41 @@ fn handed_back_unsent(e: &reqwest::Error) -> bool {
     false
 }
 
+/// `request` for reqwest. Its own conversion formats the URI and parses it again as a URL on
+/// every call (about a twentieth of a gateway's CPU); the vendor's URL is the same each time,
+/// so each thread keeps the last one it parsed.
+fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, reqwest::Error> {
+    thread_local! {
+        static LAST: RefCell<Option<(http::Uri, reqwest::Url)>> = const { RefCell::new(None) };
+    }
+    let known = LAST.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(uri, _)| uri == request.uri())
+            .map(|(_, url)| url.clone())
+    });
+    // Extensions cannot be set through reqwest's public API: such a request takes its way.
+    match known {
+        Some(url) if request.extensions().is_empty() => {
+            let (parts, body) = request.into_parts();
+            let mut converted = reqwest::Request::new(parts.method, url);
+            *converted.headers_mut() = parts.headers;
+            *converted.version_mut() = parts.version;
+            *converted.body_mut() = Some(body.into());
+            Ok(converted)
+        }
+        _ => {
+            let uri = request.uri().clone();
+            let converted = reqwest::Request::try_from(request)?;
+            LAST.set(Some((uri, converted.url().clone())));
+            Ok(converted)
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Transport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let request = reqwest::Request::try_from(request).map_err(|e| {
+        let request = to_reqwest(request).map_err(|e| {
             TransportError::not_sent(
                 NotSentReason::InvalidRequest,
                 Some(Box::new(e.without_url()) as BoxError),
@@ -155,5 +187,43 @@ impl Transport for ReqwestTransport {
         builder.body(body).map_err(|e| {
             TransportError::maybe_sent(MaybeSentReason::Protocol, Some(Box::new(e) as BoxError))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_reqwest;
+
+    fn request(uri: &str, body: &str) -> crate::HttpRequest {
+        http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .version(http::Version::HTTP_11)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    }
+
+    #[test]
+    fn each_request_keeps_its_own_url_headers_and_body_when_a_parsed_url_is_reused() {
+        let sent = [
+            ("http://127.0.0.1:1/a?x=1", "one"),
+            ("http://127.0.0.1:1/a?x=1", "two"),
+            ("https://127.0.0.1:2/b", "three"),
+            ("http://127.0.0.1:1/a?x=1", "four"),
+            ("http://127.0.0.1:1/a?x=2", "five"),
+        ];
+        for (uri, body) in sent {
+            let converted = to_reqwest(request(uri, body)).unwrap();
+            assert_eq!(converted.url().as_str(), uri);
+            assert_eq!(converted.method(), http::Method::POST);
+            assert_eq!(converted.version(), http::Version::HTTP_11);
+            assert_eq!(
+                converted.headers()["content-type"],
+                "application/x-www-form-urlencoded"
+            );
+            let bytes = converted.body().and_then(reqwest::Body::as_bytes);
+            assert_eq!(bytes, Some(body.as_bytes()), "{uri}");
+        }
     }
 }
