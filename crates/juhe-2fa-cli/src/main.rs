@@ -10,6 +10,10 @@
     rustdoc::invalid_html_tags
 )]
 
+/// See Cargo.toml: measured faster than the system allocator for `serve` and `batch`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod commands;
 mod config;
