@@ -170,7 +170,7 @@ pub(crate) fn rows(
     if mode != "plain" {
         return Ok(rows);
     }
-    let gateway_lua = gateway_lua(&gateway.token, Some(PACED_PAUSE_MS));
+    let paced_lua = gateway_lua(&gateway.token, Some(PACED_PAUSE_MS));
     let direct_lua = format!(
         "wrk.method = \"POST\"\nwrk.body = \"key={KEY}&idcard={}&mobile={}\"\n\
          wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
@@ -185,7 +185,7 @@ pub(crate) fn rows(
     let (mut through, mut direct) = (Vec::new(), Vec::new());
     for round in 1..=PACED_ROUNDS {
         let g = wrk(
-            &gateway_lua,
+            &paced_lua,
             &verify,
             PACED_CONNECTIONS,
             round_seconds,
