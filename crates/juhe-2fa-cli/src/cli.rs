@@ -471,6 +471,10 @@ pub struct ServeArgs {
     /// Connections open at once (at the cap the most stalled one is closed to make room)
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Threads serving connections, each with its own connections to the API (1-256)
+    /// [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
 }
 
 /// `ledger`.

@@ -208,3 +208,54 @@ fn a_spent_caller_budget_stays_spent_when_redis_goes_down() {
     assert!(after.iter().all(|s| *s == 429), "{after:?}");
     assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(2));
 }
+
+/// Four workers, each with its own connections to the API, share one caller's budget: twelve
+/// concurrent requests on their own connections bill three, the rest get 429. `--workers 0`
+/// is refused.
+#[test]
+fn workers_share_a_callers_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(&["--default-verdict", "match"]);
+    let config = callers_file(dir.path(), &[("ops", "ops-token", "budget = [\"3/day\"]")]);
+    let gw = common::gateway::gateway_with(&sb.url, &config, &[], &["--workers", "4"]);
+    let pairs = common::pairs(12);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let sent: Vec<_> = pairs
+            .iter()
+            .map(|(idcard, mobile)| {
+                let body = pair_body(idcard, mobile, None);
+                let url = &gw.url;
+                s.spawn(move || post(url, "/v1/verify", Some("ops-token"), &body).status)
+            })
+            .collect();
+        sent.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        9,
+        "{statuses:?}"
+    );
+    assert_eq!(sandbox_stats(&sb.url)["billed"].as_u64(), Some(3));
+
+    let refused = bin()
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--workers",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--workers"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

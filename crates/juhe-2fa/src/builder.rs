@@ -502,13 +502,11 @@ impl ClientBuilder {
                 source: Some(Box::new(e)),
             })?;
         }
-        let config = self.transport.clone();
-        let transport =
-            juhe_transport::ReqwestTransport::new(&config).map_err(|e| Error::Config {
-                problem: "the transport settings (proxy, root certificates) were refused".into(),
-                source: Some(Box::new(e)),
-            })?;
-        self.build_with_transport(transport)
+        let config = Arc::new(self.transport.clone());
+        let transport = reqwest_transport(&config)?;
+        let mut client = self.build_with_transport(transport)?;
+        client.transport_config = Some(config);
+        Ok(client)
     }
 
     /// Builds the async client over your own [`Transport`] (a closure, a mock, another HTTP
@@ -536,6 +534,8 @@ impl ClientBuilder {
             timer,
             deadline,
             context,
+            #[cfg(feature = "reqwest")]
+            transport_config: None,
             #[cfg(feature = "redis")]
             store: _store_url
                 .map(|url| async_store(&url, store_timeout, &roots))
@@ -669,4 +669,15 @@ fn store_config(e: juhe_transport::BoxError) -> Error {
         problem: "the shared store cannot be used".into(),
         source: Some(e),
     }
+}
+
+/// The reqwest transport for these settings.
+#[cfg(feature = "reqwest")]
+pub(crate) fn reqwest_transport(
+    config: &juhe_transport::TransportConfig,
+) -> Result<juhe_transport::ReqwestTransport, Error> {
+    juhe_transport::ReqwestTransport::new(config).map_err(|e| Error::Config {
+        problem: "the transport settings (proxy, root certificates) were refused".into(),
+        source: Some(Box::new(e)),
+    })
 }

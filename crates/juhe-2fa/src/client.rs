@@ -36,6 +36,9 @@ pub struct Client {
     pub(crate) store: Option<Arc<dyn crate::fleet::SharedStore>>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) context: crate::ledger::Context,
+    /// The settings `transport` was made from, when the builder made it (reqwest).
+    #[cfg(feature = "reqwest")]
+    pub(crate) transport_config: Option<Arc<juhe_transport::TransportConfig>>,
 }
 
 impl fmt::Debug for Client {
@@ -100,6 +103,36 @@ impl Client {
         let mut client = self.clone();
         client.context = context;
         client
+    }
+
+    /// A client that shares everything with this one (rate limits, budgets, de-duplication,
+    /// the fleet's store, the ledger, deadline and context) but opens its own connections.
+    ///
+    /// For a server that runs one single-threaded runtime per core: a pooled connection's task
+    /// runs on the runtime that opened it, so with one such client per runtime a check stays
+    /// on its thread instead of waking another for every request and answer. Make it where it
+    /// will be used: its connections are opened on the runtime of its calls.
+    ///
+    /// [`Error::Config`] for a client built over your own transport
+    /// ([`ClientBuilder::build_with_transport`]): its connections are yours to share or not.
+    ///
+    /// ```
+    /// # fn f(client: &juhe_2fa::Client) -> Result<(), juhe_2fa::Error> {
+    /// let per_thread = client.with_own_connections()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+    pub fn with_own_connections(&self) -> Result<Client, Error> {
+        let Some(config) = &self.transport_config else {
+            return Err(Error::config(
+                "with_own_connections: this client was built over your own transport; build one client per transport instead",
+            ));
+        };
+        let transport = crate::builder::reqwest_transport(config)?;
+        let mut client = self.clone();
+        client.transport = Arc::new(transport);
+        Ok(client)
     }
 
     /// Finishes the fleet's pending work before the client goes away (feature `redis`): the

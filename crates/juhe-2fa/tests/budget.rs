@@ -248,3 +248,46 @@ async fn a_callers_rate_is_shared_through_redis() {
     let other = replicas[1].with_context(Context::default().with_limits(other));
     other.verify(&id, &mobile).await.unwrap();
 }
+
+/// Clients with their own connections, one per thread and runtime (a thread-per-core server),
+/// still share one budget: 3 threads × 4 checks on a budget of 5 bill 5.
+#[test]
+fn clients_with_their_own_connections_share_one_budget() {
+    let sandbox = Sandbox::builder()
+        .default_verdict(DefaultVerdict::Match)
+        .spawn_blocking()
+        .unwrap();
+    let client = builder(&sandbox.base_url())
+        .budget("5/day".parse().unwrap())
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let own = client.with_own_connections().unwrap();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut results = Vec::new();
+                    for i in 0..4 {
+                        let (id, mobile) = demo::pair(t * 4 + i);
+                        results.push(own.verify(&id, &mobile).await);
+                    }
+                    results
+                })
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
+    for e in results.into_iter().filter_map(Result::err) {
+        assert_eq!(e.class(), ErrorClass::Budget, "{e}");
+    }
+    assert_eq!(sandbox.stats().billed, 5);
+    assert_eq!(sandbox.stats().requests, 5);
+}

@@ -134,6 +134,18 @@ async fn async_client_with_mock() {
     );
 }
 
+/// Connections of your own transport are yours to share: a client over one cannot make
+/// itself a new pool.
+#[test]
+fn a_client_over_your_own_transport_cannot_open_its_own_connections() {
+    let client = builder()
+        .build_with_transport(MockTransport::new())
+        .unwrap();
+    let e = client.with_own_connections().unwrap_err();
+    assert!(matches!(e, juhe_2fa::Error::Config { .. }), "{e:?}");
+    assert!(e.to_string().contains("your own transport"), "{e}");
+}
+
 #[tokio::test]
 async fn async_closure_transport() {
     let transport = |_req: juhe_2fa::HttpRequest| async {

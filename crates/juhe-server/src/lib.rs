@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -262,14 +262,54 @@ pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// Where connections are served: a runtime, and the router of the connections it serves.
+#[derive(Clone)]
+pub struct Worker {
+    /// The runtime the connections' tasks run on.
+    pub runtime: tokio::runtime::Handle,
+    /// The router its connections use.
+    pub router: Router,
+    /// Connections it serves now.
+    open: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    /// Connections served on `runtime` with `router`.
+    pub fn new(runtime: tokio::runtime::Handle, router: Router) -> Worker {
+        Worker {
+            runtime,
+            router,
+            open: Arc::default(),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` changes: then stops accepting, lets the
-/// requests in progress finish within [`Limits::grace`], and returns.
+/// requests in progress finish within [`Limits::grace`], and returns. The connections run on
+/// the current runtime.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    shutdown: watch::Receiver<bool>,
+    options: Options,
+) {
+    let here = Worker::new(tokio::runtime::Handle::current(), router);
+    serve_on(listener, vec![here], shutdown, options).await;
+}
+
+/// As [`serve`], each connection handed to the worker that serves the fewest: for one
+/// single-threaded runtime per core, where a connection, its handler and what the handler
+/// awaits stay on one thread. One accept loop (here) keeps one connection cap for all.
+///
+/// # Panics
+/// If `workers` is empty.
+pub async fn serve_on(
+    listener: TcpListener,
+    workers: Vec<Worker>,
     mut shutdown: watch::Receiver<bool>,
     options: Options,
 ) {
+    assert!(!workers.is_empty(), "serve_on needs a worker");
     let limits = options.limits;
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -295,15 +335,21 @@ pub async fn serve(
                             }
                         }
                     };
+                    // The stream moves to the worker's runtime: it leaves this one's reactor.
+                    let Ok(stream) = stream.into_std() else { continue };
+                    let worker = least_busy(&workers);
+                    let open = worker.open.clone();
+                    open.fetch_add(1, Ordering::Relaxed);
                     let activity = Arc::new(Activity::new());
                     let id = registry.add(activity.clone());
-                    let conn = start(stream, router.clone(), shutdown.clone(), options.clone(), activity);
+                    let conn = start(stream, worker.router.clone(), shutdown.clone(), options.clone(), activity);
                     let registry = registry.clone();
-                    connections.spawn(async move {
+                    connections.spawn_on(async move {
                         conn.await;
                         registry.remove(id);
+                        open.fetch_sub(1, Ordering::Relaxed);
                         drop(slot);
-                    });
+                    }, &worker.runtime);
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -323,6 +369,14 @@ pub async fn serve(
     if drained.is_err() {
         connections.abort_all();
     }
+}
+
+/// The worker serving the fewest connections (the first of those).
+fn least_busy(workers: &[Worker]) -> &Worker {
+    workers
+        .iter()
+        .min_by_key(|w| w.open.load(Ordering::Relaxed))
+        .unwrap_or(&workers[0])
 }
 
 /// A slot for a connection accepted at the cap: the most stalled connection is closed for it,
@@ -350,12 +404,15 @@ async fn make_room(
 
 /// A connection just accepted: its TLS handshake (bounded by the header timeout), then HTTP.
 async fn start(
-    stream: tokio::net::TcpStream,
+    stream: std::net::TcpStream,
     router: Router,
     shutdown: watch::Receiver<bool>,
     options: Options,
     activity: Arc<Activity>,
 ) {
+    let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let stream = Tracked {
         stream,
@@ -548,6 +605,82 @@ impl AsyncWrite for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two worker threads, each its own runtime: four connections open at once are served two
+    /// by each, on that worker's thread.
+    #[test]
+    fn each_connection_goes_to_the_worker_serving_the_fewest() {
+        use axum::response::IntoResponse;
+        use std::io::{Read, Write};
+        let mut stops = Vec::new();
+        let mut workers = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..2 {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let router = Router::new().route(
+                "/",
+                axum::routing::get(|| async {
+                    std::thread::current().name().unwrap_or("?").to_owned()
+                }),
+            );
+            workers.push(Worker::new(runtime.handle().clone(), router));
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            stops.push(stop);
+            let thread = std::thread::Builder::new().name(format!("worker-{i}"));
+            threads.push(
+                thread
+                    .spawn(move || runtime.block_on(async move { drop(stopped.await) }))
+                    .unwrap(),
+            );
+        }
+        let main = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let served = main.block_on(async move {
+            let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (shutdown, stopped) = watch::channel(false);
+            let options = Options::new(Limits::default(), |r| {
+                (r.status(), r.reason()).into_response()
+            });
+            let server = tokio::spawn(serve_on(listener, workers, stopped, options));
+            let served = tokio::task::spawn_blocking(move || {
+                let mut open = Vec::new();
+                let mut served = Vec::new();
+                for _ in 0..4 {
+                    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+                    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    // The body is a thread's name: `worker-N`, the answer's end.
+                    let mut answer = Vec::new();
+                    while !answer.ends_with(b"0") && !answer.ends_with(b"1") {
+                        let mut chunk = [0u8; 512];
+                        let n = conn.read(&mut chunk).unwrap();
+                        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+                        answer.extend_from_slice(&chunk[..n]);
+                    }
+                    let answer = String::from_utf8_lossy(&answer).into_owned();
+                    served.push(answer.rsplit("\r\n").next().unwrap().to_owned());
+                    open.push(conn);
+                }
+                served
+            })
+            .await
+            .unwrap();
+            shutdown.send(true).unwrap();
+            server.await.unwrap();
+            served
+        });
+        assert_eq!(served, ["worker-0", "worker-1", "worker-0", "worker-1"]);
+        drop(stops);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
 
     fn activity(phase: Phase, age: Duration) -> Arc<Activity> {
         let activity = Activity::new();

@@ -8,6 +8,7 @@ mod config;
 mod openapi;
 mod routes;
 mod tls;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +39,12 @@ pub fn run(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
+    let workers = workers::Workers::start(
+        args.workers
+            .map_or_else(workers::default_count, usize::from),
+    )?;
     let runtime = crate::runtime()?;
-    runtime.block_on(serve(global, args, callers, tls))
+    runtime.block_on(serve(global, args, callers, tls, &workers))
 }
 
 /// `--new-token NAME`: a fresh token, printed once, and the lines for the config.
@@ -112,7 +117,12 @@ fn demo(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
             _ => args.addr.to_string(),
         },
     ));
-    let exit = runtime.block_on(serve(&global, args, callers, None));
+    let workers = workers::Workers::start(
+        args.workers
+            .map_or_else(workers::default_count, usize::from),
+    )?;
+    let exit = runtime.block_on(serve(&global, args, callers, None, &workers));
+    drop(workers);
     runtime.block_on(sandbox.shutdown());
     exit
 }
@@ -122,6 +132,7 @@ async fn serve(
     args: &ServeArgs,
     callers: Vec<config::Caller>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    workers: &workers::Workers,
 ) -> Result<Exit, CliError> {
     let (mut builder, ledger) = crate::config::client_builder_and_ledger(global)?;
     let deadline = match global.deadline {
@@ -136,11 +147,22 @@ async fn serve(
         .map_err(|e| crate::config::config_error(&e))?;
     let handle = crate::prometheus::install(&tokio::runtime::Handle::current())
         .map_err(|e| CliError::failure(format!("cannot start the metrics: {e}")))?;
-    let gateway = Arc::new(routes::Gateway {
-        client: client.clone(),
-        callers,
-        metrics: args.metrics_addr.is_none().then(|| handle.clone()),
-    });
+    // Each worker's checks open their own connections, on its thread; all else is shared.
+    let callers: Arc<[config::Caller]> = callers.into();
+    let mut served = Vec::new();
+    for runtime in workers.handles() {
+        let gateway = Arc::new(routes::Gateway {
+            client: client
+                .with_own_connections()
+                .map_err(|e| crate::config::config_error(&e))?,
+            callers: callers.clone(),
+            metrics: args.metrics_addr.is_none().then(|| handle.clone()),
+        });
+        served.push(juhe_server::Worker::new(
+            runtime.clone(),
+            routes::router(gateway),
+        ));
+    }
     let listener = juhe_server::bind(args.addr)
         .map_err(|e| CliError::usage(format!("--addr {}: {e}", args.addr)))?;
     let local = listener
@@ -159,14 +181,14 @@ async fn serve(
     let grace = global_grace(global, deadline)?;
     let mut options = juhe_server::Options::new(limits(args, grace), refuse);
     options.tls = tls;
-    juhe_server::serve(listener, routes::router(gateway.clone()), stopped, options).await;
+    juhe_server::serve_on(listener, served, stopped, options).await;
     tracing::info!("stopped accepting; in-flight checks finished");
     if let Some(task) = metrics_task {
         task.abort();
     }
-    // The fleet's pending work, then the ledger's queued records.
+    // The fleet's pending work (its keeper may run on a worker: they still run), then the
+    // ledger's queued records.
     client.close().await;
-    drop(gateway);
     drop(client);
     if let Some(ledger) = ledger {
         tokio::task::spawn_blocking(move || ledger.flush())

@@ -27,7 +27,7 @@ pub const BODY_LIMIT: usize = 4 * 1024;
 /// What every request may use.
 pub struct Gateway {
     pub client: Client,
-    pub callers: Vec<Caller>,
+    pub callers: Arc<[Caller]>,
     /// The Prometheus text, when served on the API's address.
     pub metrics: Option<PrometheusHandle>,
 }
