@@ -508,3 +508,51 @@ fn serve_demo_answers_with_the_token_it_printed() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!run.stderr.contains("real-key"));
 }
+
+/// A caller that hangs up while its check is with the API: the check may have been billed,
+/// so it is in the ledger anyway, with its caller, as maybe billed (the gateway drops the
+/// request and its check when the connection resets).
+#[test]
+fn a_caller_that_hangs_up_mid_check_is_still_in_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(&faults, "sequence = [{ delay_ms = 2500 }]\n").unwrap();
+    let sb = sandbox(&["--faults", faults.to_str().unwrap()]);
+    let ledger = dir.path().join("checks.ledger");
+    let global = ["--ledger", ledger.to_str().unwrap()];
+    let mut gw = gateway(&sb.url, &one_caller(dir.path()), &global);
+    let body = pair_body(demo::MATCH.0, demo::MATCH.1, Some("kyc"));
+    let mut caller = TcpStream::connect(addr_of(&gw.url)).unwrap();
+    let request = format!(
+        "POST /v1/verify HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    caller.write_all(request.as_bytes()).unwrap();
+    // The check is with the sandbox for 2.5 s (which counts it when it answers).
+    std::thread::sleep(Duration::from_millis(500));
+    // A reset, as a client that gives up sends it: the gateway drops the request at once.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        caller.set_nonblocking(true).unwrap();
+        let caller = tokio::net::TcpStream::from_std(caller).unwrap();
+        caller.set_zero_linger().unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    gw.terminate();
+    assert_eq!(gw.wait(30), 0, "{}", gw.output());
+    let export = common::bin()
+        .args(["--ledger", ledger.to_str().unwrap(), "ledger", "export"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&export.stdout);
+    let records: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(records.len(), 1, "{csv}");
+    assert!(
+        records[0].contains(",ops,kyc,") && records[0].contains(",ambiguous,maybe,"),
+        "{csv}"
+    );
+}

@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use juhe_proto::{ErrorCode, IdCard, Mobile};
-use juhe_transport::{BoxError, HttpRequest, HttpResponse, TransportError};
+use juhe_transport::{BoxError, HttpRequest, HttpResponse, MaybeSentReason, TransportError};
 
 use crate::budget::Unit;
 use crate::core::{Core, Prepared};
@@ -878,8 +878,9 @@ impl Check<'_> {
     }
 }
 
-/// A check dropped before its end gives back budget units it cannot have used, and hands the
-/// fleet's last operation on its pair to the keeper.
+/// A check dropped before its end gives back budget units it cannot have used, tells the
+/// ledger what it knows (one that may have been billed is never missing from the ledger), and
+/// hands the fleet's last operation on its pair to the keeper.
 impl Drop for Check<'_> {
     fn drop(&mut self) {
         let billable = match &self.phase {
@@ -888,11 +889,46 @@ impl Drop for Check<'_> {
             }
             _ => self.sent,
         };
+        self.record_dropped();
         let _keys = self.refund(billable);
         #[cfg(feature = "redis")]
         {
             let keys = _keys.or_else(|| self.refund_pending.take());
             self.abandon_fleet(keys);
+        }
+    }
+}
+
+impl Check<'_> {
+    /// The ledger's entry for a check dropped after it was admitted and before its end was
+    /// recorded: how it ended if it had, else maybe billed if a request was out. A check
+    /// dropped between attempts (every answer so far unbilled) or before sending is not
+    /// recorded: nothing of it can have been billed.
+    fn record_dropped(&mut self) {
+        if !self.admitted || self.recorded {
+            return;
+        }
+        let dropped;
+        let result = match &self.phase {
+            Phase::Settle(result) | Phase::Done(result) => result,
+            #[cfg(feature = "redis")]
+            Phase::Leave(_, result) => result,
+            _ if self.in_flight => {
+                dropped = Err(Error::Transport(TransportError::maybe_sent(
+                    MaybeSentReason::Dropped,
+                    None,
+                )));
+                &dropped
+            }
+            _ => return,
+        };
+        self.recorded = true;
+        if let Some(entry) = self.entry(result) {
+            if let Input::Ledger(Err(e)) =
+                self.core.ledger_call(LedgerCall::Record(Box::new(entry)))
+            {
+                tracing::error!(error = %e, "the audit ledger could not record a dropped check");
+            }
         }
     }
 }

@@ -141,3 +141,38 @@ fn a_ledger_that_cannot_record_refuses_the_check_unless_optional() {
     assert_eq!((last.outcome, last.billed), (Outcome::Match, Billed::Yes));
     assert_eq!(last.context.caller.as_deref(), Some("ops"));
 }
+
+/// A check whose caller goes away while its request is out (an HTTP client that hangs up on a
+/// gateway, a timeout around the call) is still recorded: maybe billed, with its caller. One
+/// dropped before anything left is not.
+#[tokio::test]
+async fn a_check_dropped_while_its_request_is_out_is_recorded_as_maybe_billed() {
+    let sandbox = Sandbox::builder()
+        .faults(FaultPlan::new().then(Fault::DelayMs(1500)))
+        .spawn()
+        .await
+        .unwrap();
+    let ledger = Memory::default();
+    let client = Client::builder()
+        .api_key(demo::API_KEY)
+        .base_url(sandbox.base_url())
+        .retry_policy(RetryPolicy::none())
+        .rate_limit(0.5)
+        .ledger(ledger.clone())
+        .caller("signup-service")
+        .build()
+        .unwrap();
+    let out = client.verify(demo::MATCH.0, demo::MATCH.1);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(300), out).await;
+    assert!(gave_up.is_err(), "the sandbox answers after 1.5 s");
+    // The rate (one check per 2 s) holds the next one before it sends: dropped unsent.
+    let held = client.verify(demo::MISMATCH.0, demo::MISMATCH.1);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(300), held).await;
+    assert!(gave_up.is_err());
+    assert_eq!(
+        ledger.outcomes(),
+        vec![(Outcome::Ambiguous, Billed::Maybe, 1)]
+    );
+    let entries = ledger.entries.lock().unwrap();
+    assert_eq!(entries[0].context.caller.as_deref(), Some("signup-service"));
+}

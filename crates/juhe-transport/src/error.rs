@@ -38,6 +38,9 @@ pub enum MaybeSentReason {
     Protocol,
     /// Another I/O failure after connecting.
     Io,
+    /// The call was dropped (its caller went away, a timeout around it) while the request was
+    /// out: its answer was never read.
+    Dropped,
 }
 
 impl fmt::Display for NotSentReason {
@@ -65,6 +68,7 @@ impl fmt::Display for MaybeSentReason {
             MaybeSentReason::ConnectionClosed => "the connection closed before a complete answer",
             MaybeSentReason::Protocol => "the answer was not valid HTTP",
             MaybeSentReason::Io => "an I/O error after connecting",
+            MaybeSentReason::Dropped => "the call was dropped before its answer was read",
         })
     }
 }
