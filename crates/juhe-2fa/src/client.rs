@@ -110,8 +110,8 @@ impl Client {
     ///
     /// For a server that runs one single-threaded runtime per core: a pooled connection's task
     /// runs on the runtime that opened it, so with one such client per runtime a check stays
-    /// on its thread instead of waking another for every request and answer. Make it where it
-    /// will be used: its connections are opened on the runtime of its calls.
+    /// on its thread instead of waking another for every request and answer. It may be made
+    /// on any thread: its connections are opened on the runtime that runs its calls.
     ///
     /// [`Error::Config`] for a client built over your own transport
     /// ([`ClientBuilder::build_with_transport`]): its connections are yours to share or not.
