@@ -39,10 +39,7 @@ pub fn run(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
-    let workers = workers::Workers::start(
-        args.workers
-            .map_or_else(workers::default_count, usize::from),
-    )?;
+    let workers = workers::Workers::start(args.workers)?;
     let runtime = crate::runtime()?;
     runtime.block_on(serve(global, args, callers, tls, &workers))
 }
@@ -117,10 +114,7 @@ fn demo(global: &Global, args: &ServeArgs) -> Result<Exit, CliError> {
             _ => args.addr.to_string(),
         },
     ));
-    let workers = workers::Workers::start(
-        args.workers
-            .map_or_else(workers::default_count, usize::from),
-    )?;
+    let workers = workers::Workers::start(args.workers)?;
     let exit = runtime.block_on(serve(&global, args, callers, None, &workers));
     drop(workers);
     runtime.block_on(sandbox.shutdown());

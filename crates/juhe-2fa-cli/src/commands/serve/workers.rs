@@ -23,8 +23,13 @@ struct Running {
 }
 
 impl Workers {
-    /// `count` threads (at least one), each running its own runtime until dropped.
-    pub fn start(count: usize) -> Result<Workers, CliError> {
+    /// `--workers` threads (default: one per CPU this process may use), each running its own
+    /// runtime until dropped.
+    pub fn start(count: Option<u16>) -> Result<Workers, CliError> {
+        let count = count.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
         let mut workers = Workers {
             running: Vec::new(),
         };
@@ -68,9 +73,4 @@ impl Drop for Workers {
             }
         }
     }
-}
-
-/// Workers when `--workers` is not given: one per CPU this process may use.
-pub fn default_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
